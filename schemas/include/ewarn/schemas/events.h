@@ -1,0 +1,52 @@
+// ewarn::schemas: the ewarn.v1 protobuf messages, topic names and the envelope codec.
+//
+// Every record value in every ewarn topic is an encoded ewarn.v1.Event (schemas/README.md).
+// Functions here are pure and thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "ewarn/base/status.h"
+#include "ewarn/v1/event.pb.h"
+
+namespace ewarn::schemas {
+
+// The envelope version this build writes and the newest it reads.
+inline constexpr uint32_t kSchemaVersion = 1;
+
+// Topic names (schemas/README.md has keys and partitioning).
+namespace topic {
+inline constexpr std::string_view kInputs = "in.events";        // all field inputs + ticks
+inline constexpr std::string_view kStations = "ref.stations";
+inline constexpr std::string_view kMonitors = "ref.monitors";
+inline constexpr std::string_view kLiaisons = "ref.liaisons";
+inline constexpr std::string_view kRejected = "dlq.rejected";
+inline constexpr std::string_view kSituations = "derived.situations";
+inline constexpr std::string_view kRiskStations = "risk.stations";
+inline constexpr std::string_view kRiskAreas = "risk.areas";
+inline constexpr std::string_view kAlerts = "alerts";
+inline constexpr std::string_view kOutbox = "notify.outbox";
+}  // namespace topic
+
+// Serializes deterministically (same message, same bytes), so digests and ids are stable.
+std::string EncodeEvent(const v1::Event& event);
+
+// Parses an envelope. Corruption when the bytes are not an Event, when the schema version is
+// missing, or when it is newer than kSchemaVersion ("unknown schema version 9; this build
+// reads up to 1"). Callers add where the bytes came from with Status::WithContext.
+Result<v1::Event> DecodeEvent(std::string_view bytes);
+
+// The record key an event is stored under: the station for station events, else the area,
+// else the event id.
+std::string RecordKey(const v1::Event& event);
+
+// Lower-case wire name of a category ("vote_buying"); ParseCategory accepts those names.
+std::string_view CategoryName(v1::IncidentCategory category);
+Result<v1::IncidentCategory> ParseCategory(std::string_view name);
+
+// A short name for the body case, for metrics and logs: "incident", "kit", "tick", ...
+std::string_view BodyName(const v1::Event& event);
+
+}  // namespace ewarn::schemas

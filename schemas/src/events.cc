@@ -1,0 +1,99 @@
+#include "ewarn/schemas/events.h"
+
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+
+#include <array>
+
+namespace ewarn::schemas {
+
+std::string EncodeEvent(const v1::Event& event) {
+  std::string out;
+  {
+    google::protobuf::io::StringOutputStream raw(&out);
+    google::protobuf::io::CodedOutputStream coded(&raw);
+    coded.SetSerializationDeterministic(true);
+    event.SerializeToCodedStream(&coded);
+  }
+  return out;
+}
+
+Result<v1::Event> DecodeEvent(std::string_view bytes) {
+  v1::Event event;
+  if (!event.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    return Status::Corruption("record of " + std::to_string(bytes.size()) +
+                              " bytes is not an ewarn.v1.Event");
+  }
+  uint32_t version = event.header().schema_version();
+  if (version == 0) return Status::Corruption("record has no schema version");
+  if (version > kSchemaVersion) {
+    return Status::Corruption("unknown schema version " + std::to_string(version) +
+                              "; this build reads up to " + std::to_string(kSchemaVersion));
+  }
+  return event;
+}
+
+std::string RecordKey(const v1::Event& e) {
+  switch (e.body_case()) {
+    case v1::Event::kIncident: return e.incident().station_id();
+    case v1::Event::kTurnout: return e.turnout().station_id();
+    case v1::Event::kKit: return e.kit().station_id();
+    case v1::Event::kHateSpeech:
+      return e.hate_speech().station_id().empty() ? e.hate_speech().area()
+                                                  : e.hate_speech().station_id();
+    case v1::Event::kStation: return e.station().station_id();
+    case v1::Event::kMonitor: return e.monitor().monitor_id();
+    case v1::Event::kLiaison: return e.liaison().liaison_id();
+    case v1::Event::kArea: return e.area().area_id();
+    case v1::Event::kRisk: return e.risk().subject_id();
+    case v1::Event::kAlert: return e.alert().alert_id();
+    case v1::Event::kDelivery: return e.delivery().recipient_id();
+    case v1::Event::kSituation: return e.situation().situation_id();
+    default: return e.header().event_id();
+  }
+}
+
+namespace {
+constexpr std::array<std::string_view, 9> kCategoryNames = {
+    "unspecified", "violence",  "intimidation", "vote_buying", "ballot_tampering",
+    "materials",   "procedure", "access",       "other"};
+}  // namespace
+
+std::string_view CategoryName(v1::IncidentCategory category) {
+  auto i = static_cast<size_t>(category);
+  return i < kCategoryNames.size() ? kCategoryNames[i] : "unspecified";
+}
+
+Result<v1::IncidentCategory> ParseCategory(std::string_view name) {
+  for (size_t i = 1; i < kCategoryNames.size(); ++i) {
+    if (kCategoryNames[i] == name) return static_cast<v1::IncidentCategory>(i);
+  }
+  return Status::InvalidArgument(
+      "unknown category '" + std::string(name.substr(0, 40)) +
+      "'; one of violence, intimidation, vote_buying, ballot_tampering, materials, procedure, "
+      "access, other");
+}
+
+std::string_view BodyName(const v1::Event& e) {
+  switch (e.body_case()) {
+    case v1::Event::kIncident: return "incident";
+    case v1::Event::kHateSpeech: return "hate_speech";
+    case v1::Event::kTurnout: return "turnout";
+    case v1::Event::kKit: return "kit";
+    case v1::Event::kTick: return "tick";
+    case v1::Event::kRejected: return "rejected";
+    case v1::Event::kStation: return "station";
+    case v1::Event::kArea: return "area";
+    case v1::Event::kMonitor: return "monitor";
+    case v1::Event::kLiaison: return "liaison";
+    case v1::Event::kSituation: return "situation";
+    case v1::Event::kRisk: return "risk";
+    case v1::Event::kAnomaly: return "anomaly";
+    case v1::Event::kAlert: return "alert";
+    case v1::Event::kDelivery: return "delivery";
+    case v1::Event::BODY_NOT_SET: return "empty";
+  }
+  return "empty";
+}
+
+}  // namespace ewarn::schemas

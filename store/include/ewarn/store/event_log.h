@@ -1,0 +1,181 @@
+// ewarn::store::EventLog: partitioned, append-only topics on one of two engines.
+//
+//   embedded  a durable log in RocksDB on this machine (store/README.md has the layout)
+//   kafka     Apache Kafka through librdkafka (idempotent producer, acks=all)
+//
+// Both place a record in the partition ewarn computes (PartitionForKey of the record's
+// partition key, Kafka's murmur2), so a topic's partitions hold the same records in the same
+// order on either engine, and processors get the same results.
+//
+// Thread-safety: an EventLog may be used from many threads at once (appends from concurrent
+// callers are group-committed). A Consumer belongs to one thread.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ewarn/base/status.h"
+
+namespace ewarn::store {
+
+struct TopicPartition {
+  std::string topic;
+  int32_t partition = 0;
+  auto operator<=>(const TopicPartition&) const = default;
+  std::string ToString() const { return topic + "/" + std::to_string(partition); }
+};
+
+struct TopicSpec {
+  std::string name;
+  int32_t partitions = 1;
+  // Retention; a negative value keeps forever. Embedded: enforced by ApplyRetention().
+  // Kafka: passed as retention.ms / retention.bytes when ewarn creates the topic.
+  int64_t retention_ms = -1;
+  bool compacted = false;  // Kafka cleanup.policy=compact (reference topics)
+};
+
+// A record to append. `partition_key` chooses the partition (empty: use `key`), so records
+// can be keyed by station yet co-partitioned by district. `partition` >= 0 overrides both.
+struct OutRecord {
+  std::string topic;
+  std::string key;
+  std::string value;
+  int64_t timestamp_ms = 0;  // event time; carried as the Kafka record timestamp
+  std::string partition_key;
+  int32_t partition = -1;
+};
+
+struct LogRecord {
+  std::string topic;
+  int32_t partition = 0;
+  int64_t offset = 0;
+  int64_t timestamp_ms = 0;
+  std::string key;
+  std::string value;
+};
+
+struct Position {
+  int32_t partition = 0;
+  int64_t offset = 0;
+};
+
+struct PartitionOffsets {
+  int32_t partition = 0;
+  int64_t start = 0;  // first offset still held (after retention)
+  int64_t end = 0;    // next offset to be written
+};
+
+struct TopicStat {
+  std::string name;
+  std::vector<PartitionOffsets> partitions;
+  int64_t Messages() const {
+    int64_t n = 0;
+    for (const auto& p : partitions) n += p.end - p.start;
+    return n;
+  }
+};
+
+// Called by a Consumer when its group assigns or takes away partitions (from inside Poll, on
+// the consumer's thread). OnAssigned returns, for each partition, the offset to start from
+// (ewarn keeps consumed offsets in its own state store, not in Kafka).
+class RebalanceListener {
+ public:
+  virtual ~RebalanceListener() = default;
+  virtual std::vector<int64_t> OnAssigned(const std::vector<TopicPartition>& partitions) = 0;
+  // Before partitions leave: the listener commits what it has processed.
+  virtual void OnRevoked(const std::vector<TopicPartition>& partitions) = 0;
+};
+
+struct ConsumerOptions {
+  std::string group;                 // consumer group id
+  std::vector<std::string> topics;   // subscribed topics (co-partitioned)
+  RebalanceListener* listener = nullptr;  // borrowed, must outlive the consumer
+  size_t max_batch = 10000;
+};
+
+class Consumer {
+ public:
+  virtual ~Consumer() = default;
+  // Returns up to max_batch records in per-partition offset order, waiting at most `timeout`
+  // when none are ready. May call the listener first. Unavailable when the log cannot be
+  // reached; Corruption when a stored record cannot be read (naming topic/partition/offset).
+  virtual Result<std::vector<LogRecord>> Poll(std::chrono::milliseconds timeout) = 0;
+  // The partitions this consumer holds now.
+  virtual std::vector<TopicPartition> Assignment() const = 0;
+  // Stops/starts fetching from a partition (back-pressure); the position is kept.
+  virtual Status Pause(const TopicPartition& tp) = 0;
+  virtual Status Resume(const TopicPartition& tp) = 0;
+  // Leaves the group cleanly (revoking partitions through the listener).
+  virtual Status Close() = 0;
+};
+
+class EventLog {
+ public:
+  virtual ~EventLog() = default;
+
+  // Creates a topic; OK if it exists with the same partition count, FailedPrecondition if it
+  // exists with another.
+  virtual Status CreateTopic(const TopicSpec& spec) = 0;
+  // NotFound for an unknown topic.
+  virtual Result<int32_t> PartitionCount(std::string_view topic) = 0;
+
+  // Appends records (to any topics, already created) and returns their positions, in input
+  // order, once every one is durable: on the embedded engine, synced to disk (survives kill -9
+  // and power loss); on Kafka, acknowledged by all in-sync replicas. Per partition, records
+  // keep their input order. Unavailable when the engine cannot be reached in time.
+  virtual Result<std::vector<Position>> Append(std::span<const OutRecord> records) = 0;
+
+  // Reads up to `max_records` from `from` on. Fewer (or none) at the end of the partition.
+  // OutOfRange-like reads (before start) begin at the partition's start.
+  virtual Result<std::vector<LogRecord>> Read(const TopicPartition& tp, int64_t from,
+                                              size_t max_records) = 0;
+
+  virtual Result<PartitionOffsets> Offsets(const TopicPartition& tp) = 0;
+  // Every topic with its partitions' offsets, sorted by name.
+  virtual Result<std::vector<TopicStat>> Stat() = 0;
+
+  // Joins `options.group` for `options.topics`. The embedded engine has one member per group
+  // and process (it assigns every partition); Kafka balances partitions across processes
+  // with the range assignor, so co-partitioned topics land together.
+  virtual Result<std::unique_ptr<Consumer>> Subscribe(const ConsumerOptions& options) = 0;
+
+  // The partition ewarn assigns to `record` in a topic of `partitions` partitions.
+  static int32_t PartitionOf(const OutRecord& record, int32_t partitions);
+};
+
+// --- engines ---
+
+struct EmbeddedLogOptions {
+  std::string dir;              // created if missing
+  bool create_if_missing = true;
+  // Group commit: appends from concurrent callers are batched into one synced write.
+  bool sync = true;             // false only for benchmarks that say so
+  size_t block_cache_bytes = 64 << 20;
+};
+
+// Opens (or creates) the embedded log in options.dir. IOError / Corruption with the path.
+Result<std::unique_ptr<EventLog>> OpenEmbeddedLog(const EmbeddedLogOptions& options);
+
+// Deletes, on the embedded engine, records older than each topic's retention_ms relative to
+// `now_ms` (by record timestamp; whole prefixes only, offsets never reused). Returns the
+// number deleted. InvalidArgument when `log` is not embedded.
+Result<int64_t> ApplyRetention(EventLog& log, int64_t now_ms);
+
+struct KafkaLogOptions {
+  std::string bootstrap_servers;   // "host:port,host:port"
+  int32_t replication_factor = 1;  // for topics ewarn creates
+  std::chrono::milliseconds request_timeout{30000};
+  // Extra librdkafka properties (e.g. security.protocol), applied to every client.
+  std::vector<std::pair<std::string, std::string>> properties;
+};
+
+// Connects to Kafka. Unavailable, naming the servers, when no broker answers in time.
+Result<std::unique_ptr<EventLog>> OpenKafkaLog(const KafkaLogOptions& options);
+
+}  // namespace ewarn::store

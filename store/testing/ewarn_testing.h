@@ -1,0 +1,53 @@
+// Test support shared by every test binary: temporary directories and an in-process Kafka
+// cluster speaking the real wire protocol (librdkafka's mock cluster) on 127.0.0.1.
+// Not part of the product; linked only into tests and benchmarks.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "ewarn/base/status.h"
+
+namespace ewarn::testing {
+
+// A fresh directory under $TMPDIR, removed with everything in it on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string Sub(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+// librdkafka's mock cluster (rdkafka_mock.h) running in this process: brokers listen on
+// 127.0.0.1 ephemeral ports and any Kafka client (another process too, e.g. kcat) can connect
+// through bootstrap_servers(). Destroying it stops the brokers.
+class MockKafkaCluster {
+ public:
+  static Result<std::unique_ptr<MockKafkaCluster>> Start(int brokers = 3);
+  ~MockKafkaCluster();
+  MockKafkaCluster(const MockKafkaCluster&) = delete;
+  MockKafkaCluster& operator=(const MockKafkaCluster&) = delete;
+
+  const std::string& bootstrap_servers() const { return bootstrap_; }
+  int broker_count() const { return brokers_; }
+  // Takes a broker (1..broker_count) down (connections closed, new ones refused) or up.
+  Status SetBrokerDown(int broker_id);
+  Status SetBrokerUp(int broker_id);
+  // Creates a topic directly on the cluster.
+  Status CreateTopic(const std::string& topic, int partitions, int replication_factor);
+
+ private:
+  MockKafkaCluster() = default;
+  void* handle_ = nullptr;   // rd_kafka_t* owning the cluster
+  void* cluster_ = nullptr;  // rd_kafka_mock_cluster_t*
+  std::string bootstrap_;
+  int brokers_ = 0;
+};
+
+}  // namespace ewarn::testing
