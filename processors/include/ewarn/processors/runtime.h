@@ -1,0 +1,169 @@
+// ewarn::processors runtime: tasks that turn input partitions into state and outputs with
+// exactly-once effect (DESIGN §3).
+//
+// A TaskRuntime joins a consumer group for one input topic; each assigned partition is a task
+// with its own Processor. For every batch it:
+//   1. decodes records (ewarn.v1.Event) and drops event ids the partition has already seen;
+//   2. lets the processor update a write-back cache (each dirty key written once per commit)
+//      and emit outputs with deterministic ids;
+//   3. commits state + consumed offsets + outputs (outbox) in one synced RocksDB WriteBatch;
+//   4. appends the outbox to the log, then marks it published.
+// A crash anywhere loses nothing (offsets only move with the state) and doubles nothing that a
+// consumer keeps (a republished output has the same event id; step 1 drops it downstream).
+// A partition new to this process (rebalance) starts from its committed offset, or from the
+// beginning when this process has none, rebuilding that partition's state from the log.
+//
+// Processors read no clock and no unseeded randomness: results depend on the log alone.
+// Thread-safety: a TaskRuntime is driven by one thread (Run or RunOnce).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <stop_token>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "ewarn/base/status.h"
+#include "ewarn/store/event_log.h"
+#include "ewarn/store/state_store.h"
+#include "ewarn/v1/event.pb.h"
+
+namespace prometheus {
+class Registry;
+}
+
+namespace ewarn::processors {
+
+// A task's view of its state: reads go through a cache to the StateStore, writes stay in the
+// cache until the runtime commits. Outputs are published after that commit.
+class TaskState {
+ public:
+  TaskState(store::StateStore& store, int32_t partition) : store_(store), partition_(partition) {}
+  int32_t partition() const { return partition_; }
+
+  // NotFound for a store the runtime was not configured with.
+  Result<std::optional<std::string>> Get(std::string_view store, std::string_view key);
+  void Put(std::string_view store, std::string_view key, std::string value);
+  void Delete(std::string_view store, std::string_view key);
+  // An output. Its value must be an encoded ewarn.v1.Event with a deterministic event id.
+  void Emit(store::OutRecord record);
+
+ private:
+  friend class TaskRuntime;
+  struct Entry {
+    std::optional<std::string> value;  // nullopt: deleted (or known absent)
+    bool dirty = false;
+  };
+  using Key = std::pair<std::string, std::string>;  // (store, key)
+  void Drain(store::CommitBatch& batch);
+  void ClearCache() { cache_.clear(); }
+
+  store::StateStore& store_;
+  int32_t partition_;
+  std::map<Key, Entry> cache_;
+  std::vector<store::OutRecord> outputs_;
+};
+
+// What record is being processed, for explanations and error messages.
+struct RecordContext {
+  std::string_view topic;
+  int32_t partition = 0;
+  int64_t offset = 0;
+  int64_t timestamp_ms = 0;
+};
+
+class Processor {
+ public:
+  virtual ~Processor() = default;
+  // Applies one input event. InvalidArgument (bad content) skips the event: it is counted and
+  // written to dlq.processing with the reason. Any other error stops the runtime, uncommitted.
+  virtual Status Process(const v1::Event& event, const RecordContext& where, TaskState& state) = 0;
+};
+
+using ProcessorFactory = std::function<std::unique_ptr<Processor>(int32_t partition)>;
+
+struct RuntimeOptions {
+  std::string group = "ewarn-processors";
+  std::string input_topic;
+  // State stores the processors use (plus the runtime's own "seen" store).
+  std::vector<std::string> stores;
+  size_t max_batch = 10000;
+  // Commit when this many records are pending or this long has passed since the last commit.
+  // Commit points do not change results, only how much is redone after a crash.
+  size_t commit_every_records = 50000;
+  std::chrono::milliseconds commit_interval{100};
+  // Drop inputs whose event id the partition has seen (producers retry; outboxes republish).
+  bool dedupe_inputs = true;
+};
+
+struct RuntimeStats {
+  int64_t processed = 0;
+  int64_t duplicates = 0;
+  int64_t skipped = 0;   // bad records, sent to dlq.processing
+  int64_t commits = 0;
+  int64_t outputs = 0;
+};
+
+inline constexpr std::string_view kSeenStore = "seen";
+inline constexpr std::string_view kProcessingDlqTopic = "dlq.processing";
+
+class TaskRuntime {
+ public:
+  // Subscribes to options.input_topic; republishes any outbox left by a crash first.
+  // `registry` may be null (no metrics).
+  static Result<std::unique_ptr<TaskRuntime>> Make(store::EventLog& log, store::StateStore& state,
+                                                   ProcessorFactory factory, RuntimeOptions options,
+                                                   prometheus::Registry* registry);
+  ~TaskRuntime();
+
+  // Polls once (waiting up to `timeout`), processes, and commits when a commit is due.
+  Status RunOnce(std::chrono::milliseconds timeout);
+  // Runs until `stop` is requested, then commits and leaves the group.
+  Status Run(std::stop_token stop);
+  // Processes until every assigned partition reached the end offset it had when called, then
+  // commits. For replay and tests.
+  Status RunUntilCaughtUp(std::chrono::milliseconds idle_timeout = std::chrono::seconds(30));
+  // Commits pending state and publishes the outbox now.
+  Status Commit();
+  // Leaves the group (commits first).
+  Status Close();
+
+  const RuntimeStats& stats() const { return stats_; }
+
+ private:
+  class Listener;
+  struct Probe;
+  TaskRuntime(store::EventLog& log, store::StateStore& state, ProcessorFactory factory,
+              RuntimeOptions options, prometheus::Registry* registry);
+  Status Publish(std::vector<store::OutboxEntry> entries);
+  Status Apply(const store::LogRecord& record);
+  std::vector<int64_t> OnAssigned(const std::vector<store::TopicPartition>& parts);
+  void OnRevoked(const std::vector<store::TopicPartition>& parts);
+
+  struct Task {
+    std::unique_ptr<Processor> processor;
+    std::unique_ptr<TaskState> state;
+    int64_t next_offset = 0;      // next to process
+    int64_t committed_offset = 0;
+  };
+
+  store::EventLog& log_;
+  store::StateStore& state_;
+  ProcessorFactory factory_;
+  RuntimeOptions options_;
+  std::unique_ptr<Listener> listener_;
+  std::unique_ptr<Probe> probe_;
+  std::unique_ptr<store::Consumer> consumer_;
+  std::map<int32_t, Task> tasks_;
+  Status deferred_error_;  // an error raised inside a rebalance callback
+  size_t pending_records_ = 0;
+  std::chrono::steady_clock::time_point last_commit_;
+  RuntimeStats stats_;
+};
+
+}  // namespace ewarn::processors

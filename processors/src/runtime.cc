@@ -1,0 +1,348 @@
+#include "ewarn/processors/runtime.h"
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include "ewarn/base/bytes.h"
+#include "ewarn/schemas/events.h"
+
+namespace ewarn::processors {
+
+// --- TaskState ---
+
+Result<std::optional<std::string>> TaskState::Get(std::string_view store, std::string_view key) {
+  Key k{std::string(store), std::string(key)};
+  if (auto it = cache_.find(k); it != cache_.end()) return it->second.value;
+  ASSIGN_OR_RETURN(std::optional<std::string> v, store_.Get(store, key));
+  cache_.emplace(std::move(k), Entry{v, false});
+  return v;
+}
+
+void TaskState::Put(std::string_view store, std::string_view key, std::string value) {
+  cache_[Key{std::string(store), std::string(key)}] = Entry{std::move(value), true};
+}
+
+void TaskState::Delete(std::string_view store, std::string_view key) {
+  cache_[Key{std::string(store), std::string(key)}] = Entry{std::nullopt, true};
+}
+
+void TaskState::Emit(store::OutRecord record) { outputs_.push_back(std::move(record)); }
+
+void TaskState::Drain(store::CommitBatch& batch) {
+  for (auto& [k, e] : cache_) {
+    if (!e.dirty) continue;
+    if (e.value) {
+      batch.Put(k.first, k.second, *e.value);
+    } else {
+      batch.Delete(k.first, k.second);
+    }
+  }
+  // The cache is dropped after every commit: memory stays bounded by one commit's working set,
+  // and reads fall back to RocksDB's block cache.
+  cache_.clear();
+  for (auto& r : outputs_) batch.AddOutput(std::move(r));
+  outputs_.clear();
+}
+
+// --- metrics ---
+
+struct TaskRuntime::Probe {
+  explicit Probe(prometheus::Registry& r)
+      : records(prometheus::BuildCounter()
+                    .Name("ewarn_processors_records_total")
+                    .Help("Input records by outcome")
+                    .Register(r)),
+        processed(records.Add({{"outcome", "processed"}})),
+        duplicates(records.Add({{"outcome", "duplicate"}})),
+        skipped(records.Add({{"outcome", "skipped"}})),
+        commits(prometheus::BuildCounter()
+                    .Name("ewarn_processors_commits_total")
+                    .Help("State commits (state + offsets + outbox in one synced batch)")
+                    .Register(r)
+                    .Add({})),
+        outputs(prometheus::BuildCounter()
+                    .Name("ewarn_processors_outputs_total")
+                    .Help("Output records published from the outbox")
+                    .Register(r)
+                    .Add({})),
+        commit_seconds(prometheus::BuildHistogram()
+                           .Name("ewarn_processors_commit_seconds")
+                           .Help("Commit latency, including publishing the outbox")
+                           .Register(r)
+                           .Add({}, prometheus::Histogram::BucketBoundaries{
+                                        0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25,
+                                        0.5, 1, 2.5})),
+        batch_records(prometheus::BuildHistogram()
+                          .Name("ewarn_processors_commit_records")
+                          .Help("Input records per commit")
+                          .Register(r)
+                          .Add({}, prometheus::Histogram::BucketBoundaries{
+                                       1, 10, 100, 1000, 5000, 10000, 50000, 100000})),
+        lag_family(prometheus::BuildGauge()
+                       .Name("ewarn_processors_consumer_lag")
+                       .Help("Records in the log not yet processed, per partition")
+                       .Register(r)) {}
+  prometheus::Family<prometheus::Counter>& records;
+  prometheus::Counter& processed;
+  prometheus::Counter& duplicates;
+  prometheus::Counter& skipped;
+  prometheus::Counter& commits;
+  prometheus::Counter& outputs;
+  prometheus::Histogram& commit_seconds;
+  prometheus::Histogram& batch_records;
+  prometheus::Family<prometheus::Gauge>& lag_family;
+};
+
+// --- rebalance ---
+
+class TaskRuntime::Listener final : public store::RebalanceListener {
+ public:
+  explicit Listener(TaskRuntime* runtime) : runtime_(runtime) {}
+  std::vector<int64_t> OnAssigned(const std::vector<store::TopicPartition>& parts) override {
+    return runtime_->OnAssigned(parts);
+  }
+  void OnRevoked(const std::vector<store::TopicPartition>& parts) override {
+    runtime_->OnRevoked(parts);
+  }
+
+ private:
+  TaskRuntime* runtime_;
+};
+
+std::vector<int64_t> TaskRuntime::OnAssigned(const std::vector<store::TopicPartition>& parts) {
+  std::vector<int64_t> starts;
+  for (const auto& tp : parts) {
+    Result<std::optional<int64_t>> committed = state_.CommittedOffset(tp);
+    if (!committed.ok() && deferred_error_.ok()) deferred_error_ = committed.status();
+    int64_t start = committed.ok() && committed->has_value() ? **committed : 0;
+    Task task;
+    task.processor = factory_(tp.partition);
+    task.state = std::make_unique<TaskState>(state_, tp.partition);
+    task.next_offset = start;
+    task.committed_offset = start;
+    tasks_[tp.partition] = std::move(task);
+    starts.push_back(start);
+  }
+  return starts;
+}
+
+void TaskRuntime::OnRevoked(const std::vector<store::TopicPartition>& parts) {
+  Status st = Commit();
+  if (!st.ok() && deferred_error_.ok()) deferred_error_ = st;
+  for (const auto& tp : parts) tasks_.erase(tp.partition);
+}
+
+// --- runtime ---
+
+TaskRuntime::TaskRuntime(store::EventLog& log, store::StateStore& state, ProcessorFactory factory,
+                         RuntimeOptions options, prometheus::Registry* registry)
+    : log_(log),
+      state_(state),
+      factory_(std::move(factory)),
+      options_(std::move(options)),
+      listener_(std::make_unique<Listener>(this)),
+      probe_(registry ? std::make_unique<Probe>(*registry) : nullptr),
+      last_commit_(std::chrono::steady_clock::now()) {}
+
+TaskRuntime::~TaskRuntime() {
+  if (consumer_) (void)Close();
+}
+
+Result<std::unique_ptr<TaskRuntime>> TaskRuntime::Make(store::EventLog& log,
+                                                       store::StateStore& state,
+                                                       ProcessorFactory factory,
+                                                       RuntimeOptions options,
+                                                       prometheus::Registry* registry) {
+  if (options.input_topic.empty()) return Status::InvalidArgument("runtime: no input topic");
+  RETURN_IF_ERROR(log.CreateTopic({.name = std::string(kProcessingDlqTopic), .partitions = 1}));
+  std::unique_ptr<TaskRuntime> rt(
+      new TaskRuntime(log, state, std::move(factory), std::move(options), registry));
+  // Outputs committed before a crash but not yet in the log go out first.
+  while (true) {
+    ASSIGN_OR_RETURN(std::vector<store::OutboxEntry> pending, state.PendingOutbox(10000));
+    if (pending.empty()) break;
+    RETURN_IF_ERROR(rt->Publish(std::move(pending)));
+  }
+  ASSIGN_OR_RETURN(rt->consumer_, log.Subscribe({.group = rt->options_.group,
+                                                  .topics = {rt->options_.input_topic},
+                                                  .listener = rt->listener_.get(),
+                                                  .max_batch = rt->options_.max_batch}));
+  return rt;
+}
+
+Status TaskRuntime::Publish(std::vector<store::OutboxEntry> entries) {
+  if (entries.empty()) return Status::Ok();
+  std::vector<store::OutRecord> records;
+  std::vector<uint64_t> sequences;
+  records.reserve(entries.size());
+  sequences.reserve(entries.size());
+  for (auto& e : entries) {
+    records.push_back(std::move(e.record));
+    sequences.push_back(e.sequence);
+  }
+  ASSIGN_OR_RETURN(auto positions, log_.Append(records));
+  (void)positions;
+  stats_.outputs += static_cast<int64_t>(records.size());
+  if (probe_) probe_->outputs.Increment(static_cast<double>(records.size()));
+  return state_.MarkPublished(sequences);
+}
+
+Status TaskRuntime::Apply(const store::LogRecord& record) {
+  auto it = tasks_.find(record.partition);
+  if (it == tasks_.end() || record.offset < it->second.next_offset) return Status::Ok();
+  Task& task = it->second;
+  task.next_offset = record.offset + 1;
+  ++pending_records_;
+  TaskState& ts = *task.state;
+  RecordContext where{record.topic, record.partition, record.offset, record.timestamp_ms};
+
+  auto skip = [&](const Status& why) {
+    ++stats_.skipped;
+    if (probe_) probe_->skipped.Increment();
+    v1::Event dlq;
+    auto* h = dlq.mutable_header();
+    h->set_schema_version(schemas::kSchemaVersion);
+    h->set_event_id("dlq:" + record.topic + "/" + std::to_string(record.partition) + "@" +
+                    std::to_string(record.offset));
+    h->set_event_time_ms(record.timestamp_ms);
+    h->set_source(v1::SOURCE_PROCESSOR);
+    auto* rej = dlq.mutable_rejected();
+    rej->set_endpoint("processors:" + record.topic);
+    rej->set_raw(record.value);
+    rej->set_reason(why.WithContext(record.topic + "/" + std::to_string(record.partition) +
+                                    " offset " + std::to_string(record.offset))
+                        .message());
+    rej->set_reason_code(why.code() == StatusCode::kCorruption ? "corrupt_record" : "invalid_event");
+    ts.Emit({.topic = std::string(kProcessingDlqTopic),
+             .key = record.topic,
+             .value = schemas::EncodeEvent(dlq),
+             .timestamp_ms = record.timestamp_ms});
+    return Status::Ok();
+  };
+
+  Result<v1::Event> event = schemas::DecodeEvent(record.value);
+  if (!event.ok()) return skip(event.status());
+
+  if (options_.dedupe_inputs && !event->header().event_id().empty()) {
+    std::string seen_key;
+    PutBigEndian32(&seen_key, static_cast<uint32_t>(record.partition));
+    seen_key += event->header().event_id();
+    ASSIGN_OR_RETURN(std::optional<std::string> seen, ts.Get(kSeenStore, seen_key));
+    if (seen.has_value()) {
+      ++stats_.duplicates;
+      if (probe_) probe_->duplicates.Increment();
+      return Status::Ok();
+    }
+    ts.Put(kSeenStore, seen_key, "");
+  }
+  Status st = task.processor->Process(*event, where, ts);
+  if (st.code() == StatusCode::kInvalidArgument) return skip(st);
+  RETURN_IF_ERROR(st.WithContext(record.topic + "/" + std::to_string(record.partition) +
+                                 " offset " + std::to_string(record.offset)));
+  ++stats_.processed;
+  if (probe_) probe_->processed.Increment();
+  return Status::Ok();
+}
+
+Status TaskRuntime::RunOnce(std::chrono::milliseconds timeout) {
+  ASSIGN_OR_RETURN(std::vector<store::LogRecord> batch, consumer_->Poll(timeout));
+  if (!deferred_error_.ok()) return std::exchange(deferred_error_, Status::Ok());
+  for (const auto& r : batch) RETURN_IF_ERROR(Apply(r));
+  bool due = pending_records_ >= options_.commit_every_records ||
+             (pending_records_ > 0 &&
+              std::chrono::steady_clock::now() - last_commit_ >= options_.commit_interval);
+  if (due) RETURN_IF_ERROR(Commit());
+  return Status::Ok();
+}
+
+Status TaskRuntime::Commit() {
+  auto started = std::chrono::steady_clock::now();
+  store::CommitBatch batch;
+  for (auto& [partition, task] : tasks_) {
+    task.state->Drain(batch);
+    if (task.next_offset != task.committed_offset) {
+      batch.SetOffset({options_.input_topic, partition}, task.next_offset);
+    }
+  }
+  if (batch.empty()) {
+    last_commit_ = started;
+    pending_records_ = 0;
+    return Status::Ok();
+  }
+  ASSIGN_OR_RETURN(std::vector<store::OutboxEntry> outbox, state_.Commit(std::move(batch)));
+  for (auto& [partition, task] : tasks_) task.committed_offset = task.next_offset;
+  RETURN_IF_ERROR(Publish(std::move(outbox)));
+  ++stats_.commits;
+  if (probe_) {
+    probe_->commits.Increment();
+    probe_->batch_records.Observe(static_cast<double>(pending_records_));
+    probe_->commit_seconds.Observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    for (auto& [partition, task] : tasks_) {
+      Result<store::PartitionOffsets> off = log_.Offsets({options_.input_topic, partition});
+      if (!off.ok()) continue;
+      probe_->lag_family.Add({{"topic", options_.input_topic}, {"partition", std::to_string(partition)}})
+          .Set(static_cast<double>(off->end - task.next_offset));
+    }
+  }
+  pending_records_ = 0;
+  last_commit_ = std::chrono::steady_clock::now();
+  return Status::Ok();
+}
+
+Status TaskRuntime::Run(std::stop_token stop) {
+  while (!stop.stop_requested()) RETURN_IF_ERROR(RunOnce(std::chrono::milliseconds(100)));
+  return Close();
+}
+
+Status TaskRuntime::RunUntilCaughtUp(std::chrono::milliseconds idle_timeout) {
+  // The first poll joins the group, so the assignment is known afterwards.
+  RETURN_IF_ERROR(RunOnce(std::chrono::milliseconds(100)));
+  std::map<int32_t, int64_t> targets;
+  auto deadline = std::chrono::steady_clock::now() + idle_timeout;
+  while (true) {
+    if (tasks_.empty()) {
+      if (std::chrono::steady_clock::now() > deadline) {
+        return Status::Unavailable("no partitions of '" + options_.input_topic +
+                                   "' were assigned within the timeout");
+      }
+      RETURN_IF_ERROR(RunOnce(std::chrono::milliseconds(100)));
+      continue;
+    }
+    if (targets.empty()) {
+      for (const auto& [p, task] : tasks_) {
+        ASSIGN_OR_RETURN(store::PartitionOffsets off, log_.Offsets({options_.input_topic, p}));
+        targets[p] = off.end;
+      }
+    }
+    bool done = true;
+    for (const auto& [p, end] : targets) {
+      auto it = tasks_.find(p);
+      if (it != tasks_.end() && it->second.next_offset < end) done = false;
+    }
+    if (done) return Commit();
+    int64_t before = stats_.processed + stats_.duplicates + stats_.skipped;
+    RETURN_IF_ERROR(RunOnce(std::chrono::milliseconds(100)));
+    if (stats_.processed + stats_.duplicates + stats_.skipped != before) {
+      deadline = std::chrono::steady_clock::now() + idle_timeout;
+    } else if (std::chrono::steady_clock::now() > deadline) {
+      return Status::Unavailable("replay of '" + options_.input_topic +
+                                 "' made no progress for " +
+                                 std::to_string(idle_timeout.count()) + " ms");
+    }
+  }
+}
+
+Status TaskRuntime::Close() {
+  if (!consumer_) return Status::Ok();
+  Status st = Commit();
+  Status closed = consumer_->Close();
+  consumer_.reset();
+  tasks_.clear();
+  RETURN_IF_ERROR(st);
+  return closed;
+}
+
+}  // namespace ewarn::processors

@@ -1,0 +1,166 @@
+#include "ewarn/processors/runtime.h"
+
+#include <gtest/gtest.h>
+#include <prometheus/registry.h>
+
+#include "../testing/counting_processor.h"
+#include "ewarn_testing.h"
+
+namespace ewarn::processors {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::CountingProcessor;
+using testing::kCountsStore;
+using testing::kSummaryTopic;
+using testing::MakeIncident;
+
+class RuntimeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    log_ = std::move(store::OpenEmbeddedLog({.dir = dir_.Sub("log")})).value();
+    ASSERT_TRUE(log_->CreateTopic({.name = "in.events", .partitions = 3}).ok());
+    ASSERT_TRUE(log_->CreateTopic({.name = std::string(kSummaryTopic), .partitions = 3}).ok());
+    OpenState();
+  }
+  void OpenState() {
+    state_.reset();
+    state_ = std::move(store::StateStore::Open({.dir = dir_.Sub("state"),
+                                                .stores = {std::string(kCountsStore),
+                                                           std::string(kSeenStore)}}))
+                 .value();
+  }
+  void AppendIncidents(int from, int to) {
+    std::vector<store::OutRecord> recs;
+    for (int i = from; i < to; ++i) {
+      std::string station = "st-" + std::to_string(i % 7);
+      v1::Event e = MakeIncident("ev-" + std::to_string(i), station, 1 + i % 5, 1000 + i);
+      recs.push_back({.topic = "in.events", .key = station, .value = schemas::EncodeEvent(e),
+                      .timestamp_ms = 1000 + i});
+    }
+    ASSERT_TRUE(log_->Append(recs).ok());
+  }
+  std::unique_ptr<TaskRuntime> MakeRuntime(prometheus::Registry* registry = nullptr) {
+    auto rt = TaskRuntime::Make(
+        *log_, *state_, [](int32_t) { return std::make_unique<CountingProcessor>(); },
+        {.input_topic = "in.events",
+         .stores = {std::string(kCountsStore)},
+         .max_batch = 7,  // small batches: many polls, several commits
+         .commit_every_records = 20},
+        registry);
+    EXPECT_TRUE(rt.ok()) << rt.status().ToString();
+    return rt.ok() ? std::move(rt).value() : nullptr;
+  }
+  std::string Count(const std::string& station) {
+    auto v = state_->Get(kCountsStore, station);
+    return v.ok() && v->has_value() ? **v : "";
+  }
+  int64_t Messages(const std::string& topic) {
+    Result<std::vector<store::TopicStat>> stat = log_->Stat();
+    for (const auto& t : *stat) {
+      if (t.name == topic) return t.Messages();
+    }
+    return -1;
+  }
+
+  ewarn::testing::TempDir dir_;
+  std::unique_ptr<store::EventLog> log_;
+  std::unique_ptr<store::StateStore> state_;
+};
+
+TEST_F(RuntimeTest, ProcessesEveryPartitionAndPublishesOutputs) {
+  AppendIncidents(0, 70);  // 10 incidents per station
+  prometheus::Registry registry;
+  auto rt = MakeRuntime(&registry);
+  ASSERT_NE(rt, nullptr);
+  ASSERT_TRUE(rt->RunUntilCaughtUp(10s).ok());
+  EXPECT_EQ(rt->stats().processed, 70);
+  // Station 0 got incidents 0,7,...,63: severities 1+i%5 weighted by position.
+  int64_t sum = 0;
+  for (int k = 0; k < 10; ++k) sum += (1 + (7 * k) % 5) * (k + 1);
+  EXPECT_EQ(Count("st-0"), "10:" + std::to_string(sum));
+  EXPECT_EQ(Messages(std::string(kSummaryTopic)), 14);  // 2 summaries per station
+  EXPECT_GT(rt->stats().commits, 1);
+  EXPECT_EQ(*state_->CommittedOffset({"in.events", 0}),
+            log_->Offsets({"in.events", 0})->end);
+}
+
+TEST_F(RuntimeTest, ResumesFromCommittedOffsetsWithoutDoubleCounting) {
+  AppendIncidents(0, 35);
+  {
+    auto rt = MakeRuntime();
+    ASSERT_TRUE(rt->RunUntilCaughtUp(10s).ok());
+  }
+  AppendIncidents(35, 70);
+  auto rt = MakeRuntime();
+  ASSERT_TRUE(rt->RunUntilCaughtUp(10s).ok());
+  EXPECT_EQ(rt->stats().processed, 35);
+  EXPECT_EQ(Count("st-3").substr(0, 3), "10:");
+  EXPECT_EQ(Messages(std::string(kSummaryTopic)), 14);
+}
+
+TEST_F(RuntimeTest, DropsRepeatedEventIds) {
+  AppendIncidents(0, 14);
+  AppendIncidents(0, 14);  // a producer retry: same ids again
+  auto rt = MakeRuntime();
+  ASSERT_TRUE(rt->RunUntilCaughtUp(10s).ok());
+  EXPECT_EQ(rt->stats().processed, 14);
+  EXPECT_EQ(rt->stats().duplicates, 14);
+  EXPECT_EQ(Count("st-1").substr(0, 2), "2:");
+}
+
+TEST_F(RuntimeTest, BadRecordsGoToTheDeadLetterTopicWithWhereAndWhy) {
+  v1::Event bad = MakeIncident("bad-1", "st-1", 9, 1000);
+  std::vector<store::OutRecord> recs = {
+      {.topic = "in.events", .key = "st-1", .value = "not a protobuf \xff\xff", .partition = 0},
+      {.topic = "in.events", .key = "st-1", .value = schemas::EncodeEvent(bad), .partition = 0}};
+  ASSERT_TRUE(log_->Append(recs).ok());
+  AppendIncidents(0, 7);
+  auto rt = MakeRuntime();
+  ASSERT_TRUE(rt->RunUntilCaughtUp(10s).ok());
+  EXPECT_EQ(rt->stats().skipped, 2);
+  EXPECT_EQ(rt->stats().processed, 7);  // the partition did not stall
+  auto dlq = log_->Read({std::string(kProcessingDlqTopic), 0}, 0, 10);
+  ASSERT_TRUE(dlq.ok());
+  ASSERT_EQ(dlq->size(), 2u);
+  v1::Event first = *schemas::DecodeEvent((*dlq)[0].value);
+  EXPECT_EQ(first.rejected().raw(), "not a protobuf \xff\xff");
+  EXPECT_NE(first.rejected().reason().find("in.events/0 offset 0"), std::string::npos)
+      << first.rejected().reason();
+  EXPECT_EQ(first.rejected().reason_code(), "corrupt_record");
+  v1::Event second = *schemas::DecodeEvent((*dlq)[1].value);
+  EXPECT_NE(second.rejected().reason().find("severity 9 is not 1..5"), std::string::npos);
+}
+
+TEST_F(RuntimeTest, OutboxLeftByACrashIsPublishedOnStart) {
+  // A commit whose outputs never reached the log (the process died right after committing).
+  store::CommitBatch batch;
+  batch.AddOutput({.topic = std::string(kSummaryTopic), .key = "st-9", .value = "pending"});
+  ASSERT_TRUE(state_->Commit(std::move(batch)).ok());
+  auto rt = MakeRuntime();
+  ASSERT_NE(rt, nullptr);
+  EXPECT_EQ(Messages(std::string(kSummaryTopic)), 1);
+  EXPECT_TRUE(state_->PendingOutbox(10)->empty());
+}
+
+TEST_F(RuntimeTest, ExportsMetrics) {
+  AppendIncidents(0, 21);
+  prometheus::Registry registry;
+  auto rt = MakeRuntime(&registry);
+  ASSERT_TRUE(rt->RunUntilCaughtUp(10s).ok());
+  bool found = false;
+  for (const auto& family : registry.Collect()) {
+    if (family.name == "ewarn_processors_records_total") {
+      for (const auto& m : family.metric) {
+        if (m.label[0].value == "processed") {
+          EXPECT_EQ(m.counter.value, 21);
+          found = true;
+        }
+      }
+    }
+  }
+  EXPECT_TRUE(found);
+}
+
+}  // namespace
+}  // namespace ewarn::processors
