@@ -7,6 +7,11 @@
 
 namespace ewarn::schemas {
 
+bool IsInputTopic(std::string_view t) {
+  return t == topic::kInputs || t == topic::kStations || t == topic::kMonitors ||
+         t == topic::kLiaisons || t == topic::kRejected;
+}
+
 std::string EncodeEvent(const v1::Event& event) {
   std::string out;
   {

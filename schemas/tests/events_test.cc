@@ -57,5 +57,13 @@ TEST(EventsTest, CategoriesHaveStableWireNames) {
   EXPECT_FALSE(ParseCategory("riot").ok());
 }
 
+TEST(EventsTest, InputTopicsAreThoseFromOutside) {
+  EXPECT_TRUE(IsInputTopic(topic::kInputs));
+  EXPECT_TRUE(IsInputTopic(topic::kStations));
+  EXPECT_TRUE(IsInputTopic(topic::kRejected));
+  EXPECT_FALSE(IsInputTopic(topic::kRiskStations));
+  EXPECT_FALSE(IsInputTopic("dlq.processing"));
+}
+
 }  // namespace
 }  // namespace ewarn::schemas

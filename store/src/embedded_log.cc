@@ -124,7 +124,7 @@ class EmbeddedLog final : public EventLog {
   Result<std::vector<TopicStat>> Stat() override;
   Result<std::unique_ptr<Consumer>> Subscribe(const ConsumerOptions& options) override;
 
-  Result<int64_t> ApplyRetention(int64_t now_ms);
+  Result<int64_t> EnforceRetention(int64_t now_ms) override;
   // Blocks until something is appended or `timeout` passes.
   void WaitForAppend(std::chrono::milliseconds timeout, uint64_t seen_generation);
   uint64_t generation() const { return generation_.load(); }
@@ -461,7 +461,7 @@ Result<std::unique_ptr<Consumer>> EmbeddedLog::Subscribe(const ConsumerOptions& 
   return std::unique_ptr<Consumer>(new EmbeddedConsumer(this, options));
 }
 
-Result<int64_t> EmbeddedLog::ApplyRetention(int64_t now_ms) {
+Result<int64_t> EmbeddedLog::EnforceRetention(int64_t now_ms) {
   int64_t deleted = 0;
   std::shared_lock lk(topics_mu_);
   for (auto& [name, t] : topics_) {
@@ -568,12 +568,5 @@ Result<std::unique_ptr<EventLog>> OpenEmbeddedLog(const EmbeddedLogOptions& opti
   return EmbeddedLog::Open(options);
 }
 
-Result<int64_t> ApplyRetention(EventLog& log, int64_t now_ms) {
-  auto* embedded = dynamic_cast<EmbeddedLog*>(&log);
-  if (embedded == nullptr) {
-    return Status::InvalidArgument("retention is enforced by the broker on Kafka (retention.ms)");
-  }
-  return embedded->ApplyRetention(now_ms);
-}
 
 }  // namespace ewarn::store

@@ -3,8 +3,11 @@
 #include "ewarn/store/event_log.h"
 
 #include <gtest/gtest.h>
+#include <rocksdb/db.h>
 
 #include <thread>
+
+#include "ewarn/base/bytes.h"
 
 #include "ewarn_testing.h"
 
@@ -306,6 +309,44 @@ TEST(EmbeddedLogTest, OneMemberPerGroupAndProcess) {
             StatusCode::kFailedPrecondition);
   a->reset();
   EXPECT_TRUE((*log)->Subscribe({.group = "g", .topics = {"t"}}).ok());
+}
+
+}  // namespace
+}  // namespace ewarn::store
+
+namespace ewarn::store {
+namespace {
+
+TEST(EmbeddedLogTest, ACorruptStoredRecordIsReportedWithWhere) {
+  ewarn::testing::TempDir dir;
+  {
+    auto log = OpenEmbeddedLog({.dir = dir.path()});
+    ASSERT_TRUE((*log)->CreateTopic({.name = "in.events", .partitions = 2}).ok());
+    std::vector<OutRecord> recs;
+    for (int i = 0; i < 3; ++i) recs.push_back({.topic = "in.events", .key = "k", .value = "v", .partition = 1});
+    ASSERT_TRUE((*log)->Append(recs).ok());
+  }
+  // Damage offset 1 of partition 1 behind the log's back, with RocksDB itself.
+  {
+    rocksdb::DB* raw = nullptr;
+    std::vector<rocksdb::ColumnFamilyDescriptor> families = {
+        {rocksdb::kDefaultColumnFamilyName, {}}, {"meta", {}}, {"t/in.events", {}}};
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    ASSERT_TRUE(rocksdb::DB::Open({}, dir.path(), families, &handles, &raw).ok());
+    std::string key;
+    PutBigEndian32(&key, 1);
+    PutBigEndian64(&key, 1);
+    ASSERT_TRUE(raw->Put({}, handles[2], key, "\x07garbage").ok());
+    for (auto* h : handles) raw->DestroyColumnFamilyHandle(h);
+    delete raw;
+  }
+  auto log = OpenEmbeddedLog({.dir = dir.path()});
+  ASSERT_TRUE(log.ok());
+  auto r = (*log)->Read({"in.events", 1}, 0, 10);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kCorruption);
+  EXPECT_NE(r.status().message().find("in.events/1 offset 1"), std::string::npos) << r.status().message();
+  EXPECT_TRUE((*log)->Read({"in.events", 1}, 2, 10).ok());  // the rest stays readable
 }
 
 }  // namespace

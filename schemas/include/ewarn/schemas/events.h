@@ -30,6 +30,10 @@ inline constexpr std::string_view kAlerts = "alerts";
 inline constexpr std::string_view kOutbox = "notify.outbox";
 }  // namespace topic
 
+// Topics whose records come from outside (people, devices, imports). A replay copies them;
+// every other topic is derived, and a replay rebuilds it.
+bool IsInputTopic(std::string_view topic);
+
 // Serializes deterministically (same message, same bytes), so digests and ids are stable.
 std::string EncodeEvent(const v1::Event& event);
 

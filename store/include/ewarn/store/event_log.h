@@ -145,6 +145,11 @@ class EventLog {
   // with the range assignor, so co-partitioned topics land together.
   virtual Result<std::unique_ptr<Consumer>> Subscribe(const ConsumerOptions& options) = 0;
 
+  // Deletes records older than their topic's retention_ms before `now_ms`; returns how many.
+  // The embedded engine does it here; Kafka brokers enforce retention themselves, so the
+  // default answers InvalidArgument.
+  virtual Result<int64_t> EnforceRetention(int64_t now_ms);
+
   // The partition ewarn assigns to `record` in a topic of `partitions` partitions.
   static int32_t PartitionOf(const OutRecord& record, int32_t partitions);
 };
@@ -165,7 +170,9 @@ Result<std::unique_ptr<EventLog>> OpenEmbeddedLog(const EmbeddedLogOptions& opti
 // Deletes, on the embedded engine, records older than each topic's retention_ms relative to
 // `now_ms` (by record timestamp; whole prefixes only, offsets never reused). Returns the
 // number deleted. InvalidArgument when `log` is not embedded.
-Result<int64_t> ApplyRetention(EventLog& log, int64_t now_ms);
+inline Result<int64_t> ApplyRetention(EventLog& log, int64_t now_ms) {
+  return log.EnforceRetention(now_ms);
+}
 
 struct KafkaLogOptions {
   std::string bootstrap_servers;   // "host:port,host:port"

@@ -1,0 +1,26 @@
+// The ewarn CLI's subcommands. Each returns the process exit code: 0 success, 1 a failure
+// reported on stderr, 2 a usage error.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "flags.h"
+
+namespace ewarn::app {
+
+struct Command {
+  std::vector<std::string> words;  // e.g. {"log", "stat"}
+  std::string summary;
+  std::vector<FlagSpec> flags;
+  std::string positional;          // usage text for positional arguments, if any
+  std::function<int(const Flags&)> run;
+};
+
+std::vector<Command> FoundationCommands();  // serve, log stat, digest, replay
+
+// Prints "ewarn <command>: <status>" to stderr and returns 1.
+int Fail(const std::string& command, const Status& status);
+
+}  // namespace ewarn::app

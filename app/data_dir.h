@@ -1,0 +1,33 @@
+// Where a node's data lives, and opening it: DIR/log (the embedded log, unless --kafka names
+// brokers), DIR/state (processor state), DIR/ingest (tokens, idempotency), DIR/secret.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "ewarn/base/status.h"
+#include "ewarn/store/event_log.h"
+#include "ewarn/store/state_store.h"
+
+namespace ewarn::app {
+
+struct DataDir {
+  std::string root;
+  std::string log() const { return root + "/log"; }
+  std::string state() const { return root + "/state"; }
+  std::string ingest() const { return root + "/ingest"; }
+  std::string secret() const { return root + "/secret"; }
+};
+
+// Opens the event log: Kafka when `kafka_bootstrap` is set, else the embedded log in
+// dir.log(). With create=false a missing directory is NotFound naming it.
+Result<std::unique_ptr<store::EventLog>> OpenLog(const DataDir& dir, const std::string& kafka_bootstrap,
+                                                 bool create);
+
+// Creates the input and reference topics (idempotent). `partitions` for in.events.
+Status EnsureInputTopics(store::EventLog& log, int32_t partitions);
+
+// NotFound (naming the path) when `path` is not an existing directory.
+Status RequireDirectory(const std::string& path, const std::string& what);
+
+}  // namespace ewarn::app

@@ -1,0 +1,354 @@
+// serve, log stat, digest, replay: the commands every ewarn node has.
+#include <prometheus/exposer.h>
+#include <prometheus/registry.h>
+#include <signal.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <thread>
+
+#include "commands.h"
+#include "data_dir.h"
+#include "ewarn/base/time.h"
+#include "ewarn/processors/digest.h"
+#include "ewarn/processors/pipeline.h"
+#include "ewarn/schemas/events.h"
+#include "ewarn/store/probe.h"
+
+namespace ewarn::app {
+
+int Fail(const std::string& command, const Status& status) {
+  std::fprintf(stderr, "ewarn %s: %s\n", command.c_str(), status.ToString().c_str());
+  return 1;
+}
+
+namespace {
+
+const FlagSpec kDataFlag{"data", "DIR", "data directory (log, state, ingest)", "", true};
+const FlagSpec kKafkaFlag{"kafka", "HOST:PORT,...",
+                          "use Apache Kafka at these brokers instead of the embedded log", "", false};
+
+std::vector<std::string> StoresOf(const processors::Pipeline& p) {
+  std::vector<std::string> stores = p.runtime.stores;
+  stores.emplace_back(processors::kSeenStore);
+  return stores;
+}
+
+Status CreateOutputs(store::EventLog& log, const processors::Pipeline& p) {
+  for (const auto& spec : p.outputs) RETURN_IF_ERROR(log.CreateTopic(spec));
+  return Status::Ok();
+}
+
+// Appends a Tick into every partition of in.events, so event time advances everywhere even
+// where nothing else arrives (DESIGN §4). Ids are deterministic: "tick:<partition>:<ms>".
+Status AppendTicks(store::EventLog& log, TimeMs now) {
+  ASSIGN_OR_RETURN(int32_t partitions, log.PartitionCount(schemas::topic::kInputs));
+  std::vector<store::OutRecord> ticks;
+  for (int32_t p = 0; p < partitions; ++p) {
+    v1::Event e;
+    auto* h = e.mutable_header();
+    h->set_schema_version(schemas::kSchemaVersion);
+    h->set_event_id("tick:" + std::to_string(p) + ":" + std::to_string(now));
+    h->set_event_time_ms(now);
+    h->set_received_time_ms(now);
+    h->set_source(v1::SOURCE_TICKER);
+    e.mutable_tick();
+    ticks.push_back({.topic = std::string(schemas::topic::kInputs), .key = "tick",
+                     .value = schemas::EncodeEvent(e), .timestamp_ms = now, .partition = p});
+  }
+  return log.Append(ticks).status();
+}
+
+int Serve(const Flags& f) {
+  const std::string cmd = "serve";
+  DataDir dir{f.Get("data")};
+  Result<int64_t> partitions = f.GetInt("partitions");
+  Result<int64_t> tick_ms = f.GetInt("tick-ms");
+  Result<int64_t> duration = f.GetInt("duration");
+  for (const Status& s : {partitions.status(), tick_ms.status(), duration.status()}) {
+    if (!s.ok()) return Fail(cmd, s);
+  }
+  auto registry = std::make_shared<prometheus::Registry>();
+  auto opened = OpenLog(dir, f.Get("kafka"), /*create=*/true);
+  if (!opened.ok()) return Fail(cmd, opened.status());
+  std::unique_ptr<store::EventLog> log = store::WithMetrics(std::move(opened).value(), *registry);
+  if (Status s = EnsureInputTopics(*log, static_cast<int32_t>(*partitions)); !s.ok()) return Fail(cmd, s);
+  processors::Pipeline pipeline = processors::StationPipeline(static_cast<int32_t>(*partitions));
+  if (Status s = CreateOutputs(*log, pipeline); !s.ok()) return Fail(cmd, s);
+  auto state = store::StateStore::Open({.dir = dir.state(), .stores = StoresOf(pipeline)});
+  if (!state.ok()) return Fail(cmd, state.status());
+  auto runtime = processors::TaskRuntime::Make(*log, **state, pipeline.factory, pipeline.runtime,
+                                               registry.get());
+  if (!runtime.ok()) return Fail(cmd, runtime.status());
+
+  std::unique_ptr<prometheus::Exposer> exposer;
+  if (f.Has("metrics")) {
+    try {
+      exposer = std::make_unique<prometheus::Exposer>(f.Get("metrics"));
+    } catch (const std::exception& e) {
+      return Fail(cmd, Status::Unavailable("cannot listen for metrics on " + f.Get("metrics") +
+                                           ": " + e.what()));
+    }
+    exposer->RegisterCollectable(registry);
+  }
+
+  // Signals are taken synchronously by this thread (sigtimedwait), not by a handler.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  Status runtime_status;
+  std::atomic<bool> worker_done{false};
+  std::jthread worker([&](std::stop_token stop) {
+    runtime_status = (*runtime)->Run(stop);
+    worker_done = true;
+  });
+  Status ticker_status;
+  std::jthread ticker([&](std::stop_token stop) {
+    SystemClock clock;
+    while (!stop.stop_requested()) {
+      ticker_status = AppendTicks(*log, clock.NowMs());
+      if (!ticker_status.ok()) return;
+      for (int64_t waited = 0; waited < *tick_ms && !stop.stop_requested(); waited += 50) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+    }
+  });
+
+  std::printf("ewarn serve: %s, in.events with %lld partitions, state in %s\n",
+              f.Has("kafka") ? ("Kafka at " + f.Get("kafka")).c_str() : ("embedded log in " + dir.log()).c_str(),
+              static_cast<long long>(*partitions), dir.state().c_str());
+  if (exposer) std::printf("metrics: http://%s/metrics\n", f.Get("metrics").c_str());
+  std::printf("press Ctrl-C to stop\n");
+  std::fflush(stdout);
+
+  auto started = std::chrono::steady_clock::now();
+  while (true) {
+    timespec wait{0, 200'000'000};
+    if (sigtimedwait(&signals, nullptr, &wait) > 0) break;
+    if (*duration > 0 && std::chrono::steady_clock::now() - started >= std::chrono::seconds(*duration)) break;
+    if (worker_done || !ticker_status.ok()) break;
+  }
+  ticker.request_stop();
+  ticker.join();
+  worker.request_stop();
+  worker.join();
+  const auto& stats = (*runtime)->stats();
+  std::printf("stopped: %lld events processed, %lld duplicates dropped, %lld skipped, %lld commits\n",
+              static_cast<long long>(stats.processed), static_cast<long long>(stats.duplicates),
+              static_cast<long long>(stats.skipped), static_cast<long long>(stats.commits));
+  if (!ticker_status.ok()) return Fail(cmd, ticker_status);
+  if (!runtime_status.ok()) return Fail(cmd, runtime_status);
+  return 0;
+}
+
+int LogStat(const Flags& f) {
+  DataDir dir{f.Get("data")};
+  auto log = OpenLog(dir, f.Get("kafka"), /*create=*/false);
+  if (!log.ok()) return Fail("log stat", log.status());
+  auto stat = (*log)->Stat();
+  if (!stat.ok()) return Fail("log stat", stat.status());
+  std::printf("%-22s %10s %12s  %s\n", "topic", "partitions", "messages", "offsets (partition:start-end)");
+  for (const auto& t : *stat) {
+    std::string ranges;
+    for (const auto& p : t.partitions) {
+      if (!ranges.empty()) ranges += " ";
+      ranges += std::to_string(p.partition) + ":" + std::to_string(p.start) + "-" + std::to_string(p.end);
+    }
+    std::printf("%-22s %10zu %12lld  %s\n", t.name.c_str(), t.partitions.size(),
+                static_cast<long long>(t.Messages()), ranges.c_str());
+  }
+  return 0;
+}
+
+// Reads every record of every topic and decodes it; reports each one that cannot be read or
+// decoded with topic, partition and offset. Exit 1 when any is found.
+int LogCheck(const Flags& f) {
+  DataDir dir{f.Get("data")};
+  auto log = OpenLog(dir, f.Get("kafka"), /*create=*/false);
+  if (!log.ok()) return Fail("log check", log.status());
+  auto stat = (*log)->Stat();
+  if (!stat.ok()) return Fail("log check", stat.status());
+  int64_t records = 0, bad = 0;
+  for (const auto& t : *stat) {
+    for (const auto& p : t.partitions) {
+      int64_t next = p.start;
+      size_t batch_size = 5000;
+      while (next < p.end) {
+        auto batch = (*log)->Read({t.name, p.partition}, next, batch_size);
+        if (!batch.ok()) {
+          if (batch_size > 1) {  // find the unreadable record one by one
+            batch_size = 1;
+            continue;
+          }
+          std::fprintf(stderr, "%s\n", batch.status().ToString().c_str());
+          ++bad;
+          ++next;
+          continue;
+        }
+        batch_size = 5000;
+        if (batch->empty()) break;
+        for (const auto& r : *batch) {
+          ++records;
+          Result<v1::Event> e = schemas::DecodeEvent(r.value);
+          if (!e.ok()) {
+            ++bad;
+            std::fprintf(stderr, "%s\n",
+                         e.status().WithContext(t.name + "/" + std::to_string(p.partition) +
+                                                " offset " + std::to_string(r.offset))
+                             .ToString()
+                             .c_str());
+          }
+        }
+        next = batch->back().offset + 1;
+      }
+    }
+  }
+  std::printf("%lld records checked, %lld unreadable\n", static_cast<long long>(records),
+              static_cast<long long>(bad));
+  return bad == 0 ? 0 : 1;
+}
+
+struct DigestLine {
+  std::string state, outputs;
+  int64_t output_events = 0;
+};
+
+Result<DigestLine> ComputeDigest(store::EventLog& log, store::StateStore& state) {
+  DigestLine d;
+  ASSIGN_OR_RETURN(d.state, processors::StateDigest(state));
+  ASSIGN_OR_RETURN(std::vector<store::TopicStat> stat, log.Stat());
+  std::vector<std::string> derived;
+  for (const auto& t : stat) {
+    if (!schemas::IsInputTopic(t.name)) derived.push_back(t.name);
+  }
+  ASSIGN_OR_RETURN(processors::OutputDigest out, processors::DigestTopics(log, derived));
+  d.outputs = out.digest;
+  d.output_events = out.records;
+  return d;
+}
+
+std::string Format(const DigestLine& d) {
+  return "state=" + d.state + " outputs=" + d.outputs + " output_events=" + std::to_string(d.output_events);
+}
+
+int Digest(const Flags& f) {
+  DataDir dir{f.Get("data")};
+  auto log = OpenLog(dir, f.Get("kafka"), /*create=*/false);
+  if (!log.ok()) return Fail("digest", log.status());
+  if (Status s = RequireDirectory(dir.state(), "state directory"); !s.ok()) return Fail("digest", s);
+  auto state = store::StateStore::Open({.dir = dir.state()});
+  if (!state.ok()) return Fail("digest", state.status());
+  auto d = ComputeDigest(**log, **state);
+  if (!d.ok()) return Fail("digest", d.status());
+  std::printf("%s\n", Format(*d).c_str());
+  return 0;
+}
+
+// Copies input topics partition by partition, keeping offsets, so the sandbox's log reads the
+// same as the original's.
+Result<int64_t> CopyInputs(store::EventLog& from, store::EventLog& to) {
+  ASSIGN_OR_RETURN(std::vector<store::TopicStat> stat, from.Stat());
+  int64_t copied = 0;
+  for (const auto& t : stat) {
+    if (!schemas::IsInputTopic(t.name)) continue;
+    RETURN_IF_ERROR(to.CreateTopic({.name = t.name, .partitions = static_cast<int32_t>(t.partitions.size())}));
+    for (const auto& p : t.partitions) {
+      int64_t next = p.start;
+      while (next < p.end) {
+        ASSIGN_OR_RETURN(std::vector<store::LogRecord> batch, from.Read({t.name, p.partition}, next, 5000));
+        if (batch.empty()) break;
+        std::vector<store::OutRecord> out;
+        out.reserve(batch.size());
+        for (auto& r : batch) {
+          out.push_back({.topic = t.name, .key = std::move(r.key), .value = std::move(r.value),
+                         .timestamp_ms = r.timestamp_ms, .partition = p.partition});
+        }
+        next = batch.back().offset + 1;
+        RETURN_IF_ERROR(to.Append(out).status());
+        copied += static_cast<int64_t>(out.size());
+      }
+    }
+  }
+  return copied;
+}
+
+int Replay(const Flags& f) {
+  const std::string cmd = "replay";
+  DataDir source{f.Get("data")}, sandbox{f.Get("into")};
+  auto from = OpenLog(source, f.Get("kafka"), /*create=*/false);
+  if (!from.ok()) return Fail(cmd, from.status());
+  std::error_code ec;
+  if (std::filesystem::exists(sandbox.root, ec) && !std::filesystem::is_empty(sandbox.root, ec)) {
+    return Fail(cmd, Status::FailedPrecondition("'" + sandbox.root +
+                                                "' is not empty; replay builds into a fresh directory"));
+  }
+  auto to = store::OpenEmbeddedLog({.dir = sandbox.log()});
+  if (!to.ok()) return Fail(cmd, to.status());
+  auto started = std::chrono::steady_clock::now();
+  auto copied = CopyInputs(**from, **to);
+  if (!copied.ok()) return Fail(cmd, copied.status());
+  auto partitions = (*to)->PartitionCount(schemas::topic::kInputs);
+  if (!partitions.ok()) return Fail(cmd, partitions.status().WithContext("the source log has no inputs"));
+  processors::Pipeline pipeline = processors::StationPipeline(*partitions);
+  if (Status s = CreateOutputs(**to, pipeline); !s.ok()) return Fail(cmd, s);
+  auto state = store::StateStore::Open({.dir = sandbox.state(), .stores = StoresOf(pipeline)});
+  if (!state.ok()) return Fail(cmd, state.status());
+  pipeline.runtime.group = "ewarn-replay";
+  auto runtime = processors::TaskRuntime::Make(**to, **state, pipeline.factory, pipeline.runtime, nullptr);
+  if (!runtime.ok()) return Fail(cmd, runtime.status());
+  if (Status s = (*runtime)->RunUntilCaughtUp(); !s.ok()) return Fail(cmd, s);
+  if (Status s = (*runtime)->Close(); !s.ok()) return Fail(cmd, s);
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  const auto& stats = (*runtime)->stats();
+  auto d = ComputeDigest(**to, **state);
+  if (!d.ok()) return Fail(cmd, d.status());
+  std::printf("replayed %lld input records into %s in %.2f s (%.0f events/s): %lld processed, "
+              "%lld duplicates dropped, %lld skipped\n%s\n",
+              static_cast<long long>(*copied), sandbox.root.c_str(), secs, *copied / std::max(secs, 1e-9),
+              static_cast<long long>(stats.processed), static_cast<long long>(stats.duplicates),
+              static_cast<long long>(stats.skipped), Format(*d).c_str());
+  return 0;
+}
+
+}  // namespace
+
+std::vector<Command> FoundationCommands() {
+  return {
+      {{"serve"},
+       "run ingest, processors and the ticker on a data directory",
+       {kDataFlag, kKafkaFlag,
+        {"partitions", "N", "partitions of in.events when creating it", "8"},
+        {"metrics", "ADDR:PORT", "serve Prometheus metrics, e.g. 127.0.0.1:9464"},
+        {"tick-ms", "MS", "interval of ticks (event time) into every partition", "1000"},
+        {"duration", "SECONDS", "stop after this long (0: until Ctrl-C or SIGTERM)", "0"}},
+       "",
+       Serve},
+      {{"log", "stat"},
+       "list topics, partitions, offsets and message counts",
+       {kDataFlag, kKafkaFlag},
+       "",
+       LogStat},
+      {{"log", "check"},
+       "decode every record; report unreadable ones by topic, partition and offset",
+       {kDataFlag, kKafkaFlag},
+       "",
+       LogCheck},
+      {{"digest"},
+       "one line: hashes of derived state and of the output stream",
+       {kDataFlag, kKafkaFlag},
+       "",
+       Digest},
+      {{"replay"},
+       "rebuild all derived state from the log alone into a fresh directory",
+       {kDataFlag, kKafkaFlag, {"into", "DIR", "a new data directory for the rebuilt state", "", true}},
+       "",
+       Replay},
+  };
+}
+
+}  // namespace ewarn::app

@@ -1,0 +1,96 @@
+#include "ewarn/store/probe.h"
+
+#include <prometheus/counter.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <chrono>
+#include <mutex>
+
+namespace ewarn::store {
+namespace {
+
+class InstrumentedLog final : public EventLog {
+ public:
+  InstrumentedLog(std::unique_ptr<EventLog> inner, prometheus::Registry& r)
+      : inner_(std::move(inner)),
+        records_(prometheus::BuildCounter()
+                     .Name("ewarn_log_appended_records_total")
+                     .Help("Records appended durably, by topic")
+                     .Register(r)),
+        batches_(prometheus::BuildCounter()
+                     .Name("ewarn_log_append_batches_total")
+                     .Help("Append calls, by outcome")
+                     .Register(r)),
+        latency_(prometheus::BuildHistogram()
+                     .Name("ewarn_log_append_seconds")
+                     .Help("Append latency until durable")
+                     .Register(r)
+                     .Add({}, prometheus::Histogram::BucketBoundaries{
+                                  0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1,
+                                  0.25, 1})),
+        batch_size_(prometheus::BuildHistogram()
+                        .Name("ewarn_log_append_batch_records")
+                        .Help("Records per append call")
+                        .Register(r)
+                        .Add({}, prometheus::Histogram::BucketBoundaries{1, 10, 100, 1000,
+                                                                         10000})),
+        ok_(batches_.Add({{"outcome", "ok"}})),
+        failed_(batches_.Add({{"outcome", "error"}})) {}
+
+  Status CreateTopic(const TopicSpec& spec) override { return inner_->CreateTopic(spec); }
+  Result<int32_t> PartitionCount(std::string_view topic) override {
+    return inner_->PartitionCount(topic);
+  }
+  Result<std::vector<Position>> Append(std::span<const OutRecord> records) override {
+    auto started = std::chrono::steady_clock::now();
+    Result<std::vector<Position>> r = inner_->Append(records);
+    latency_.Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    batch_size_.Observe(static_cast<double>(records.size()));
+    if (!r.ok()) {
+      failed_.Increment();
+      return r;
+    }
+    ok_.Increment();
+    std::lock_guard lk(mu_);
+    const std::string* last_topic = nullptr;
+    prometheus::Counter* counter = nullptr;
+    for (const auto& rec : records) {
+      if (last_topic == nullptr || *last_topic != rec.topic) {
+        counter = &records_.Add({{"topic", rec.topic}});
+        last_topic = &rec.topic;
+      }
+      counter->Increment();
+    }
+    return r;
+  }
+  Result<std::vector<LogRecord>> Read(const TopicPartition& tp, int64_t from, size_t max) override {
+    return inner_->Read(tp, from, max);
+  }
+  Result<PartitionOffsets> Offsets(const TopicPartition& tp) override { return inner_->Offsets(tp); }
+  Result<std::vector<TopicStat>> Stat() override { return inner_->Stat(); }
+  Result<std::unique_ptr<Consumer>> Subscribe(const ConsumerOptions& options) override {
+    return inner_->Subscribe(options);
+  }
+  Result<int64_t> EnforceRetention(int64_t now_ms) override {
+    return inner_->EnforceRetention(now_ms);
+  }
+
+ private:
+  std::unique_ptr<EventLog> inner_;
+  std::mutex mu_;  // guards lookups in records_ (Family::Add is thread-safe; this keeps it cheap)
+  prometheus::Family<prometheus::Counter>& records_;
+  prometheus::Family<prometheus::Counter>& batches_;
+  prometheus::Histogram& latency_;
+  prometheus::Histogram& batch_size_;
+  prometheus::Counter& ok_;
+  prometheus::Counter& failed_;
+};
+
+}  // namespace
+
+std::unique_ptr<EventLog> WithMetrics(std::unique_ptr<EventLog> log, prometheus::Registry& registry) {
+  return std::make_unique<InstrumentedLog>(std::move(log), registry);
+}
+
+}  // namespace ewarn::store
