@@ -55,7 +55,9 @@ int main(int argc, char** argv) {
        .input_topic = "in.events",
        .stores = {std::string(processors::testing::kCountsStore)},
        .max_batch = 500,
-       .commit_every_records = commit_every},
+       .commit_every_records = commit_every,
+       // The test's inputs include producer retries, so remember every event id.
+       .dedupe = processors::RuntimeOptions::Dedupe::kByEventId},
       nullptr);
   if (!runtime.ok()) {
     std::fprintf(stderr, "crash_worker: %s\n", runtime.status().ToString().c_str());

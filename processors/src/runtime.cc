@@ -12,8 +12,17 @@ namespace ewarn::processors {
 
 // --- TaskState ---
 
+std::string TaskState::CacheKey(std::string_view store, std::string_view key) {
+  std::string k;
+  k.reserve(store.size() + 1 + key.size());
+  k.append(store);
+  k.push_back('\0');
+  k.append(key);
+  return k;
+}
+
 Result<std::optional<std::string>> TaskState::Get(std::string_view store, std::string_view key) {
-  Key k{std::string(store), std::string(key)};
+  std::string k = CacheKey(store, key);
   if (auto it = cache_.find(k); it != cache_.end()) return it->second.value;
   ASSIGN_OR_RETURN(std::optional<std::string> v, store_.Get(store, key));
   cache_.emplace(std::move(k), Entry{v, false});
@@ -21,22 +30,36 @@ Result<std::optional<std::string>> TaskState::Get(std::string_view store, std::s
 }
 
 void TaskState::Put(std::string_view store, std::string_view key, std::string value) {
-  cache_[Key{std::string(store), std::string(key)}] = Entry{std::move(value), true};
+  cache_[CacheKey(store, key)] = Entry{std::move(value), true};
 }
 
 void TaskState::Delete(std::string_view store, std::string_view key) {
-  cache_[Key{std::string(store), std::string(key)}] = Entry{std::nullopt, true};
+  cache_[CacheKey(store, key)] = Entry{std::nullopt, true};
 }
 
-void TaskState::Emit(store::OutRecord record) { outputs_.push_back(std::move(record)); }
+void TaskState::Emit(std::string topic, std::string key, v1::Event event, std::string partition_key) {
+  auto* origin = event.mutable_header()->mutable_origin();
+  origin->set_topic(input_topic_);
+  origin->set_partition(partition_);
+  origin->set_offset(input_offset_);
+  origin->set_index(emitted_for_input_++);
+  int64_t timestamp = event.header().event_time_ms() ? event.header().event_time_ms() : input_timestamp_ms_;
+  outputs_.push_back({.topic = std::move(topic),
+                      .key = std::move(key),
+                      .value = schemas::EncodeEvent(event),
+                      .timestamp_ms = timestamp,
+                      .partition_key = std::move(partition_key)});
+}
 
 void TaskState::Drain(store::CommitBatch& batch) {
   for (auto& [k, e] : cache_) {
     if (!e.dirty) continue;
+    size_t sep = k.find('\0');
+    std::string_view store(k.data(), sep), key(k.data() + sep + 1, k.size() - sep - 1);
     if (e.value) {
-      batch.Put(k.first, k.second, *e.value);
+      batch.Put(store, key, *e.value);
     } else {
-      batch.Delete(k.first, k.second);
+      batch.Delete(store, key);
     }
   }
   // The cache is dropped after every commit: memory stays bounded by one commit's working set,
@@ -197,6 +220,7 @@ Status TaskRuntime::Apply(const store::LogRecord& record) {
   ++pending_records_;
   TaskState& ts = *task.state;
   RecordContext where{record.topic, record.partition, record.offset, record.timestamp_ms};
+  ts.SetInput(record.topic, record.offset, record.timestamp_ms);
 
   auto skip = [&](const Status& why) {
     ++stats_.skipped;
@@ -215,27 +239,18 @@ Status TaskRuntime::Apply(const store::LogRecord& record) {
                                     " offset " + std::to_string(record.offset))
                         .message());
     rej->set_reason_code(why.code() == StatusCode::kCorruption ? "corrupt_record" : "invalid_event");
-    ts.Emit({.topic = std::string(kProcessingDlqTopic),
-             .key = record.topic,
-             .value = schemas::EncodeEvent(dlq),
-             .timestamp_ms = record.timestamp_ms});
+    ts.Emit(std::string(kProcessingDlqTopic), record.topic, std::move(dlq));
     return Status::Ok();
   };
 
   Result<v1::Event> event = schemas::DecodeEvent(record.value);
   if (!event.ok()) return skip(event.status());
 
-  if (options_.dedupe_inputs && !event->header().event_id().empty()) {
-    std::string seen_key;
-    PutBigEndian32(&seen_key, static_cast<uint32_t>(record.partition));
-    seen_key += event->header().event_id();
-    ASSIGN_OR_RETURN(std::optional<std::string> seen, ts.Get(kSeenStore, seen_key));
-    if (seen.has_value()) {
-      ++stats_.duplicates;
-      if (probe_) probe_->duplicates.Increment();
-      return Status::Ok();
-    }
-    ts.Put(kSeenStore, seen_key, "");
+  ASSIGN_OR_RETURN(bool repeat, IsRepeat(*event, record.partition, ts));
+  if (repeat) {
+    ++stats_.duplicates;
+    if (probe_) probe_->duplicates.Increment();
+    return Status::Ok();
   }
   Status st = task.processor->Process(*event, where, ts);
   if (st.code() == StatusCode::kInvalidArgument) return skip(st);
@@ -244,6 +259,35 @@ Status TaskRuntime::Apply(const store::LogRecord& record) {
   ++stats_.processed;
   if (probe_) probe_->processed.Increment();
   return Status::Ok();
+}
+
+Result<bool> TaskRuntime::IsRepeat(const v1::Event& event, int32_t partition, TaskState& ts) {
+  if (options_.dedupe == RuntimeOptions::Dedupe::kOff) return false;
+  const v1::Header& h = event.header();
+  if (h.has_origin()) {
+    // Key: this partition, then the producing topic/partition. Value: offset, index.
+    const v1::Origin& o = h.origin();
+    std::string key;
+    PutBigEndian32(&key, static_cast<uint32_t>(partition));
+    key += "o/" + o.topic();
+    key.push_back('\0');
+    PutBigEndian32(&key, static_cast<uint32_t>(o.partition()));
+    std::string position;
+    PutBigEndian64(&position, static_cast<uint64_t>(o.offset()));
+    PutBigEndian32(&position, static_cast<uint32_t>(o.index()));
+    ASSIGN_OR_RETURN(std::optional<std::string> highest, ts.Get(kSeenStore, key));
+    if (highest && position <= *highest) return true;  // big-endian: bytes order like numbers
+    ts.Put(kSeenStore, key, std::move(position));
+    return false;
+  }
+  if (options_.dedupe != RuntimeOptions::Dedupe::kByEventId || h.event_id().empty()) return false;
+  std::string key;
+  PutBigEndian32(&key, static_cast<uint32_t>(partition));
+  key += "e/" + h.event_id();
+  ASSIGN_OR_RETURN(std::optional<std::string> seen, ts.Get(kSeenStore, key));
+  if (seen) return true;
+  ts.Put(kSeenStore, key, "");
+  return false;
 }
 
 Status TaskRuntime::RunOnce(std::chrono::milliseconds timeout) {

@@ -16,7 +16,7 @@ inline constexpr std::string_view kSummaryTopic = "derived.summaries";
 
 class CountingProcessor final : public Processor {
  public:
-  Status Process(const v1::Event& event, const RecordContext& where, TaskState& state) override {
+  Status Process(const v1::Event& event, const RecordContext&, TaskState& state) override {
     if (event.body_case() == v1::Event::kTick) return Status::Ok();
     if (event.body_case() != v1::Event::kIncident) {
       return Status::InvalidArgument("counting processor takes incidents only");
@@ -47,10 +47,7 @@ class CountingProcessor final : public Processor {
       a->set_subject_id(inc.station_id());
       a->set_severity(static_cast<double>(sum));
       a->add_event_ids(event.header().event_id());
-      state.Emit({.topic = std::string(kSummaryTopic),
-                  .key = inc.station_id(),
-                  .value = schemas::EncodeEvent(out),
-                  .timestamp_ms = where.timestamp_ms});
+      state.Emit(std::string(kSummaryTopic), inc.station_id(), std::move(out));
     }
     return Status::Ok();
   }

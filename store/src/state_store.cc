@@ -2,6 +2,7 @@
 #include "ewarn/store/state_store.h"
 
 #include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 #include <rocksdb/write_buffer_manager.h>
@@ -113,6 +114,11 @@ Result<std::unique_ptr<StateStore>> StateStore::Open(const StateStoreOptions& op
       std::make_shared<rocksdb::WriteBufferManager>(options.write_buffer_bytes, cache);
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = cache;
+  // Most lookups are misses (a new event id, a station seen first): bloom filters answer them
+  // without reading a block.
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  table.cache_index_and_filter_blocks = true;
+  table.pin_l0_filter_and_index_blocks_in_cache = true;
   rocksdb::ColumnFamilyOptions cf_options;
   cf_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   cf_options.compression = rocksdb::kLZ4Compression;

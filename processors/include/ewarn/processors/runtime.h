@@ -50,8 +50,10 @@ class TaskState {
   Result<std::optional<std::string>> Get(std::string_view store, std::string_view key);
   void Put(std::string_view store, std::string_view key, std::string value);
   void Delete(std::string_view store, std::string_view key);
-  // An output. Its value must be an encoded ewarn.v1.Event with a deterministic event id.
-  void Emit(store::OutRecord record);
+  // An output to `topic` under `key` (partitioned by `partition_key` when given). The runtime
+  // stamps header.origin with the input record being processed, so consumers can drop repeats;
+  // the event id must be a deterministic function of the inputs.
+  void Emit(std::string topic, std::string key, v1::Event event, std::string partition_key = "");
 
  private:
   friend class TaskRuntime;
@@ -59,13 +61,23 @@ class TaskState {
     std::optional<std::string> value;  // nullopt: deleted (or known absent)
     bool dirty = false;
   };
-  using Key = std::pair<std::string, std::string>;  // (store, key)
+  // Cache key: store name, NUL, key (store names never contain NUL).
+  static std::string CacheKey(std::string_view store, std::string_view key);
   void Drain(store::CommitBatch& batch);
-  void ClearCache() { cache_.clear(); }
+  void SetInput(std::string_view topic, int64_t offset, int64_t timestamp_ms) {
+    input_topic_ = topic;
+    input_offset_ = offset;
+    input_timestamp_ms_ = timestamp_ms;
+    emitted_for_input_ = 0;
+  }
 
   store::StateStore& store_;
   int32_t partition_;
-  std::map<Key, Entry> cache_;
+  std::string input_topic_;
+  int64_t input_offset_ = 0;
+  int64_t input_timestamp_ms_ = 0;
+  int32_t emitted_for_input_ = 0;
+  std::unordered_map<std::string, Entry> cache_;
   std::vector<store::OutRecord> outputs_;
 };
 
@@ -97,8 +109,15 @@ struct RuntimeOptions {
   // Commit points do not change results, only how much is redone after a crash.
   size_t commit_every_records = 50000;
   std::chrono::milliseconds commit_interval{100};
-  // Drop inputs whose event id the partition has seen (producers retry; outboxes republish).
-  bool dedupe_inputs = true;
+  // How repeats are dropped (a crashed task republishes its outbox; a producer may retry):
+  //   kByOrigin   derived inputs carry header.origin; per producing partition the highest
+  //               origin seen is kept (one key per producer) and anything not above it is a
+  //               repeat. Inputs without origin come from ingest, which keeps event ids unique.
+  //   kByEventId  additionally remember every event id (one key per event: safe for any
+  //               producer, about 40% slower; see BENCHMARKS.md).
+  //   kOff        process everything.
+  enum class Dedupe { kByOrigin, kByEventId, kOff };
+  Dedupe dedupe = Dedupe::kByOrigin;
 };
 
 struct RuntimeStats {
@@ -142,6 +161,8 @@ class TaskRuntime {
               RuntimeOptions options, prometheus::Registry* registry);
   Status Publish(std::vector<store::OutboxEntry> entries);
   Status Apply(const store::LogRecord& record);
+  // True when `event` was already processed by this partition (see RuntimeOptions::Dedupe).
+  Result<bool> IsRepeat(const v1::Event& event, int32_t partition, TaskState& ts);
   std::vector<int64_t> OnAssigned(const std::vector<store::TopicPartition>& parts);
   void OnRevoked(const std::vector<store::TopicPartition>& parts);
 

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs ewarn's build, test and benchmark dependencies from Debian 12 packages.
+# Only runs apt when something is missing, so repeated runs are quick.
+set -euo pipefail
+
+packages=(
+  g++ cmake ninja-build pkg-config
+  librdkafka-dev librocksdb-dev libprotobuf-dev protobuf-compiler
+  libboost1.81-dev prometheus-cpp-dev libssl-dev zlib1g-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  kcat rocksdb-tools curl
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "ewarn: installing ${missing[*]}"
+  sudo_cmd=()
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -q
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
