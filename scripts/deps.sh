@@ -9,6 +9,7 @@ packages=(
   libboost1.81-dev prometheus-cpp-dev libssl-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   kcat rocksdb-tools curl
+  prometheus docker-compose python3-yaml
 )
 
 missing=()
