@@ -6,7 +6,10 @@
 // state + offsets durably. Throughput = N / time until the last event is committed.
 // Also: raw read + decode rate of the log (the ceiling for processors).
 //
-// Usage: log_e2e_bench [--events N] [--db-bench PATH] [--dir DIR] [--dedupe origin|event-id|off]
+// Usage: log_e2e_bench [--events N] [--repeat R] [--db-bench PATH] [--dir DIR]
+//                      [--dedupe origin|event-id|off]
+// Prints medians over R interleaved runs of each side.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -64,30 +67,18 @@ v1::Event Incident(int64_t i) {
   return e;
 }
 
-}  // namespace
+struct EwarnRun {
+  double append_rate = 0, e2e_rate = 0, read_rate = 0;
+  int64_t commits = 0;
+  size_t avg_value = 0;
+};
 
-int main(int argc, char** argv) {
-  int64_t events = 1'000'000;
-  std::string db_bench = "/usr/bin/db_bench";
-  std::string base;
-  std::string dedupe = "origin";
-  for (int i = 1; i + 1 < argc; i += 2) {
-    std::string a = argv[i];
-    if (a == "--events") events = std::stoll(argv[i + 1]);
-    else if (a == "--db-bench") db_bench = argv[i + 1];
-    else if (a == "--dir") base = argv[i + 1];
-    else if (a == "--dedupe") dedupe = argv[i + 1];  // origin | event-id | off
-  }
-  ewarn::testing::TempDir tmp;
-  if (base.empty()) base = tmp.path();
-
+EwarnRun RunEwarn(const std::string& base, int64_t events, processors::RuntimeOptions::Dedupe dedupe) {
+  EwarnRun out;
   auto log = std::move(store::OpenEmbeddedLog({.dir = base + "/log"})).value();
   (void)log->CreateTopic({.name = "in.events", .partitions = 8});
   processors::Pipeline pipeline = processors::StationPipeline(8);
-  using Dedupe = processors::RuntimeOptions::Dedupe;
-  pipeline.runtime.dedupe = dedupe == "event-id" ? Dedupe::kByEventId
-                            : dedupe == "off"    ? Dedupe::kOff
-                                                 : Dedupe::kByOrigin;
+  pipeline.runtime.dedupe = dedupe;
   std::vector<std::string> stores = pipeline.runtime.stores;
   stores.emplace_back(processors::kSeenStore);
   auto state = std::move(store::StateStore::Open({.dir = base + "/state", .stores = stores})).value();
@@ -95,7 +86,7 @@ int main(int argc, char** argv) {
 
   // Pre-encode so the producer measures the log, not protobuf.
   std::vector<store::OutRecord> records;
-  records.reserve(events);
+  records.reserve(static_cast<size_t>(events));
   size_t value_bytes = 0;
   for (int64_t i = 0; i < events; ++i) {
     v1::Event e = Incident(i);
@@ -103,6 +94,7 @@ int main(int argc, char** argv) {
                        .value = schemas::EncodeEvent(e), .timestamp_ms = e.header().event_time_ms()});
     value_bytes += records.back().value.size();
   }
+  out.avg_value = value_bytes / static_cast<size_t>(events);
 
   auto started = Clock::now();
   double append_seconds = 0;
@@ -117,18 +109,17 @@ int main(int argc, char** argv) {
     }
     append_seconds = Seconds(started);
   });
-  int64_t done = 0;
-  while (done < events) {
+  while (runtime->stats().processed < events) {
     Status st = runtime->RunOnce(std::chrono::milliseconds(50));
     if (!st.ok()) {
       std::fprintf(stderr, "runtime: %s\n", st.ToString().c_str());
-      return 1;
+      std::exit(1);
     }
-    done = runtime->stats().processed;
   }
   (void)runtime->Commit();
   producer.join();
   double e2e_seconds = Seconds(started);
+  out.commits = runtime->stats().commits;
   (void)runtime->Close();
 
   // Ceiling for processors: read + decode every record.
@@ -143,23 +134,64 @@ int main(int argc, char** argv) {
       from = batch->back().offset + 1;
     }
   }
-  double read_seconds = Seconds(read_started);
+  out.read_rate = static_cast<double>(decoded) / Seconds(read_started);
+  out.append_rate = static_cast<double>(events) / append_seconds;
+  out.e2e_rate = static_cast<double>(events) / e2e_seconds;
+  return out;
+}
 
-  double rocks_nosync = DbBench(db_bench, base + "/dbbench", events, false);
-  double rocks_sync = DbBench(db_bench, base + "/dbbench", events, true);
-  double ewarn_rate = events / e2e_seconds;
+double Median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
 
-  std::printf("events                         %lld (avg value %zu bytes, keys 16 bytes, dedupe %s)\n",
-              static_cast<long long>(events), value_bytes / static_cast<size_t>(events),
-              dedupe.c_str());
-  std::printf("ewarn durable append only      %.0f events/s\n", events / append_seconds);
-  std::printf("ewarn append + task commit     %.0f events/s (%lld commits, all fsynced)\n", ewarn_rate,
-              static_cast<long long>(runtime->stats().commits));
-  std::printf("ewarn log read + decode        %.0f events/s (%lld decoded)\n", decoded / read_seconds,
-              static_cast<long long>(decoded));
-  std::printf("db_bench fillrandom (WAL, no fsync) %.0f ops/s -> ratio %.2f\n", rocks_nosync,
-              rocks_nosync > 0 ? ewarn_rate / rocks_nosync : 0.0);
-  std::printf("db_bench fillrandom (WAL, fsync)    %.0f ops/s -> ratio %.2f\n", rocks_sync,
-              rocks_sync > 0 ? ewarn_rate / rocks_sync : 0.0);
+}  // namespace
+
+int main(int argc, char** argv) {
+  int64_t events = 1'000'000;
+  int repeat = 3;
+  std::string db_bench = "/usr/bin/db_bench";
+  std::string base;
+  std::string dedupe = "origin";
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string a = argv[i];
+    if (a == "--events") events = std::stoll(argv[i + 1]);
+    else if (a == "--repeat") repeat = std::stoi(argv[i + 1]);
+    else if (a == "--db-bench") db_bench = argv[i + 1];
+    else if (a == "--dir") base = argv[i + 1];
+    else if (a == "--dedupe") dedupe = argv[i + 1];  // origin | event-id | off
+  }
+  ewarn::testing::TempDir tmp;
+  if (base.empty()) base = tmp.path();
+  using Dedupe = processors::RuntimeOptions::Dedupe;
+  Dedupe mode = dedupe == "event-id" ? Dedupe::kByEventId : dedupe == "off" ? Dedupe::kOff : Dedupe::kByOrigin;
+
+  // Interleaved so both sides see the same machine conditions.
+  std::vector<double> append, e2e, read, rocks_nosync, rocks_sync;
+  int64_t commits = 0;
+  size_t avg_value = 0;
+  for (int r = 0; r < repeat; ++r) {
+    std::string dir = base + "/run" + std::to_string(r);
+    EwarnRun run = RunEwarn(dir, events, mode);
+    std::filesystem::remove_all(dir);
+    append.push_back(run.append_rate);
+    e2e.push_back(run.e2e_rate);
+    read.push_back(run.read_rate);
+    commits = run.commits;
+    avg_value = run.avg_value;
+    rocks_nosync.push_back(DbBench(db_bench, base + "/dbbench", events, false));
+    rocks_sync.push_back(DbBench(db_bench, base + "/dbbench", events, true));
+  }
+  double ewarn_rate = Median(e2e);
+  std::printf("events per run                 %lld x %d runs (avg value %zu bytes, keys 16 bytes, dedupe %s); medians:\n",
+              static_cast<long long>(events), repeat, avg_value, dedupe.c_str());
+  std::printf("ewarn durable append only      %.0f events/s\n", Median(append));
+  std::printf("ewarn append + task commit     %.0f events/s (%lld commits per run, all fsynced)\n", ewarn_rate,
+              static_cast<long long>(commits));
+  std::printf("ewarn log read + decode        %.0f events/s\n", Median(read));
+  double nosync = Median(rocks_nosync), sync = Median(rocks_sync);
+  std::printf("db_bench fillrandom (WAL, no fsync) %.0f ops/s -> ratio %.2f\n", nosync, nosync > 0 ? ewarn_rate / nosync : 0.0);
+  std::printf("db_bench fillrandom (WAL, fsync)    %.0f ops/s -> ratio %.2f\n", sync, sync > 0 ? ewarn_rate / sync : 0.0);
   return 0;
 }

@@ -7,6 +7,20 @@
 
 namespace ewarn::schemas {
 
+std::string DistrictKey(std::string_view region, std::string_view district) {
+  std::string k(region);
+  k.push_back('/');
+  k.append(district);
+  return k;
+}
+
+std::string DistrictKeyOfArea(std::string_view area_path) {
+  size_t first = area_path.find('/');
+  if (first == std::string_view::npos) return std::string(area_path);
+  size_t second = area_path.find('/', first + 1);
+  return std::string(area_path.substr(0, second));
+}
+
 bool IsInputTopic(std::string_view t) {
   return t == topic::kInputs || t == topic::kStations || t == topic::kMonitors ||
          t == topic::kLiaisons || t == topic::kRejected;

@@ -57,6 +57,13 @@ TEST(EventsTest, CategoriesHaveStableWireNames) {
   EXPECT_FALSE(ParseCategory("riot").ok());
 }
 
+TEST(EventsTest, DistrictKeysPartitionByRegionAndDistrict) {
+  EXPECT_EQ(DistrictKey("LAGOS", "IKEJA"), "LAGOS/IKEJA");
+  EXPECT_EQ(DistrictKeyOfArea("LAGOS/IKEJA/ANIFOWOSHE"), "LAGOS/IKEJA");
+  EXPECT_EQ(DistrictKeyOfArea("LAGOS/IKEJA"), "LAGOS/IKEJA");
+  EXPECT_EQ(DistrictKeyOfArea("LAGOS"), "LAGOS");
+}
+
 TEST(EventsTest, InputTopicsAreThoseFromOutside) {
   EXPECT_TRUE(IsInputTopic(topic::kInputs));
   EXPECT_TRUE(IsInputTopic(topic::kStations));

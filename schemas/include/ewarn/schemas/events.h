@@ -46,6 +46,12 @@ Result<v1::Event> DecodeEvent(std::string_view bytes);
 // else the event id.
 std::string RecordKey(const v1::Event& event);
 
+// The partition key of in.events: the district path "region/district" of the station (or of
+// an area path for a flag without station), so a district's stations share a task.
+std::string DistrictKey(std::string_view region, std::string_view district);
+// The district key of an area path "region/district/ward" (its first two segments).
+std::string DistrictKeyOfArea(std::string_view area_path);
+
 // Lower-case wire name of a category ("vote_buying"); ParseCategory accepts those names.
 std::string_view CategoryName(v1::IncidentCategory category);
 Result<v1::IncidentCategory> ParseCategory(std::string_view name);
