@@ -175,7 +175,7 @@ TEST(CrashTest, KafkaKillNineLosesNothingAndDoublesNothing) {
   for (int i = 0; i < 2; ++i) {
     auto cluster = MockKafkaCluster::Start(3);
     ASSERT_TRUE(cluster.ok()) << cluster.status().ToString();
-    auto log = store::OpenKafkaLog({.bootstrap_servers = (*cluster)->bootstrap_servers()});
+    auto log = store::OpenKafkaLog((*cluster)->LogOptions());
     ASSERT_TRUE(log.ok()) << log.status().ToString();
     ASSERT_TRUE(Prepare(**log, 4, inputs).ok());
     clusters.push_back(std::move(cluster).value());
@@ -203,8 +203,8 @@ TEST(ConsumerGroupTest, SurvivorTakesOverTheKilledMembersPartitions) {
   auto ref_cluster = MockKafkaCluster::Start(1);
   auto cluster = MockKafkaCluster::Start(3);
   ASSERT_TRUE(ref_cluster.ok() && cluster.ok());
-  auto ref_log = store::OpenKafkaLog({.bootstrap_servers = (*ref_cluster)->bootstrap_servers()});
-  auto log = store::OpenKafkaLog({.bootstrap_servers = (*cluster)->bootstrap_servers()});
+  auto ref_log = store::OpenKafkaLog((*ref_cluster)->LogOptions());
+  auto log = store::OpenKafkaLog((*cluster)->LogOptions());
   ASSERT_TRUE(ref_log.ok() && log.ok());
   ASSERT_TRUE(Prepare(**ref_log, 4, inputs).ok());
   ASSERT_TRUE(Prepare(**log, 4, inputs).ok());

@@ -3,10 +3,13 @@
 // Not part of the product; linked only into tests and benchmarks.
 #pragma once
 
+#include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 
 #include "ewarn/base/status.h"
+#include "ewarn/store/event_log.h"
 
 namespace ewarn::testing {
 
@@ -41,6 +44,10 @@ class MockKafkaCluster {
   Status SetBrokerUp(int broker_id);
   // Creates a topic directly on the cluster.
   Status CreateTopic(const std::string& topic, int partitions, int replication_factor);
+  // For KafkaLogOptions::create_topic: the mock has no controller for CreateTopics requests.
+  std::function<Status(const store::TopicSpec&)> TopicCreator();
+  // KafkaLogOptions for this cluster, with TopicCreator() and a short request timeout.
+  store::KafkaLogOptions LogOptions(std::chrono::milliseconds request_timeout = std::chrono::seconds(15));
 
  private:
   MockKafkaCluster() = default;

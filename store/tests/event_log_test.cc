@@ -31,10 +31,7 @@ class EventLogTest : public ::testing::TestWithParam<std::string> {
       EXPECT_TRUE(cluster.ok()) << cluster.status().ToString();
       cluster_ = std::move(cluster).value();
     }
-    KafkaLogOptions options;
-    options.bootstrap_servers = cluster_->bootstrap_servers();
-    options.request_timeout = 10s;
-    auto log = OpenKafkaLog(options);
+    auto log = OpenKafkaLog(cluster_->LogOptions(10s));
     EXPECT_TRUE(log.ok()) << log.status().ToString();
     return log.ok() ? std::move(log).value() : nullptr;
   }

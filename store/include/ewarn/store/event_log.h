@@ -180,6 +180,11 @@ struct KafkaLogOptions {
   std::chrono::milliseconds request_timeout{30000};
   // Extra librdkafka properties (e.g. security.protocol), applied to every client.
   std::vector<std::pair<std::string, std::string>> properties;
+  // How a missing topic is created. Empty (production): Kafka's CreateTopics admin request to
+  // the controller. librdkafka 2.0's mock cluster has no controller, so tests pass
+  // MockKafkaCluster::TopicCreator(), which creates the topic inside the mock; everything else
+  // (metadata, produce, fetch, groups) still goes over the wire.
+  std::function<Status(const TopicSpec&)> create_topic;
 };
 
 // Connects to Kafka. Unavailable, naming the servers, when no broker answers in time.
