@@ -1,6 +1,12 @@
 #include "data_dir.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include "ewarn/schemas/events.h"
 
@@ -21,6 +27,41 @@ Result<std::unique_ptr<store::EventLog>> OpenLog(const DataDir& dir, const std::
   }
   if (!create) RETURN_IF_ERROR(RequireDirectory(dir.log(), "data directory's log"));
   return store::OpenEmbeddedLog({.dir = dir.log(), .create_if_missing = create});
+}
+
+Result<std::string> LoadOrCreateSecret(const DataDir& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir.root, ec);
+  if (ec) return Status::IOError("cannot create data directory '" + dir.root + "': " + ec.message());
+  std::ifstream in(dir.secret());
+  if (in) {
+    std::stringstream buf;
+    buf << in.rdbuf();
+    std::string secret = buf.str();
+    while (!secret.empty() && (secret.back() == '\n' || secret.back() == ' ')) secret.pop_back();
+    if (secret.size() < 32) return Status::Corruption("secret file '" + dir.secret() + "' is too short");
+    return secret;
+  }
+  unsigned char raw[32];
+  std::ifstream urandom("/dev/urandom", std::ios::binary);
+  if (!urandom.read(reinterpret_cast<char*>(raw), sizeof raw)) return Status::IOError("cannot read /dev/urandom");
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string secret;
+  for (unsigned char c : raw) {
+    secret.push_back(kHex[c >> 4]);
+    secret.push_back(kHex[c & 15]);
+  }
+  // O_EXCL: two processes starting at once must not write different keys.
+  int fd = ::open(dir.secret().c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+  if (fd < 0) {
+    if (errno == EEXIST) return LoadOrCreateSecret(dir);
+    return Status::IOError("cannot create secret file '" + dir.secret() + "'");
+  }
+  std::string line = secret + "\n";
+  bool written = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) && ::fsync(fd) == 0;
+  ::close(fd);
+  if (!written) return Status::IOError("cannot write secret file '" + dir.secret() + "'");
+  return secret;
 }
 
 Status EnsureInputTopics(store::EventLog& log, int32_t partitions) {

@@ -11,6 +11,9 @@
 
 #include "commands.h"
 #include "data_dir.h"
+#include "ewarn/ingest/http_server.h"
+#include "ewarn/ingest/ingestor.h"
+#include "ingest_setup.h"
 #include "ewarn/base/time.h"
 #include "ewarn/processors/digest.h"
 #include "ewarn/processors/pipeline.h"
@@ -83,6 +86,35 @@ int Serve(const Flags& f) {
                                                registry.get());
   if (!runtime.ok()) return Fail(cmd, runtime.status());
 
+  // Ingest: the HTTP API (JSON and SMS gateways) in front of the same log.
+  std::unique_ptr<IngestNode> ingest_node;
+  std::unique_ptr<ingest::HttpServer> http;
+  if (f.Has("http")) {
+    auto rate = f.GetDouble("rate");
+    if (!rate.ok()) return Fail(cmd, rate.status());
+    auto max_body = f.GetInt("max-body-kb");
+    if (!max_body.ok()) return Fail(cmd, max_body.status());
+    auto node = OpenIngestNode(dir, f.Get("kafka"),
+                               {.log = log.get(), .partitions = static_cast<int32_t>(*partitions),
+                                .metrics = registry.get(), .rate_per_second = *rate, .rate_burst = *rate * 10});
+    if (!node.ok()) return Fail(cmd, node.status());
+    ingest_node = std::move(node).value();
+    std::string address = f.Get("http");
+    size_t colon = address.rfind(':');
+    auto port = colon == std::string::npos ? std::nullopt : std::optional<std::string>(address.substr(colon + 1));
+    if (!port || port->empty() || port->find_first_not_of("0123456789") != std::string::npos || port->size() > 5) {
+      return Fail(cmd, Status::InvalidArgument("--http wants HOST:PORT, got '" + address + "'"));
+    }
+    ingest::HttpServerOptions http_options{.host = address.substr(0, colon),
+                                           .port = static_cast<uint16_t>(std::stoi(*port)),
+                                           .max_body_bytes = static_cast<size_t>(*max_body) * 1024};
+    ingest::HttpRouter router;
+    ingest::AddIngestRoutes(router, *ingest_node->ingestor, http_options.max_body_bytes);
+    auto server = ingest::HttpServer::Start(http_options, std::move(router), registry.get());
+    if (!server.ok()) return Fail(cmd, server.status());
+    http = std::move(server).value();
+  }
+
   std::unique_ptr<prometheus::Exposer> exposer;
   if (f.Has("metrics")) {
     try {
@@ -123,6 +155,10 @@ int Serve(const Flags& f) {
               f.Has("kafka") ? ("Kafka at " + f.Get("kafka")).c_str() : ("embedded log in " + dir.log()).c_str(),
               static_cast<long long>(*partitions), dir.state().c_str());
   if (exposer) std::printf("metrics: http://%s/metrics\n", f.Get("metrics").c_str());
+  if (http) {
+    std::string host = f.Get("http").substr(0, f.Get("http").rfind(':'));
+    std::printf("http: http://%s:%u/ (ingest API)\n", host.c_str(), static_cast<unsigned>(http->port()));
+  }
   std::printf("press Ctrl-C to stop\n");
   std::fflush(stdout);
 
@@ -133,6 +169,7 @@ int Serve(const Flags& f) {
     if (*duration > 0 && std::chrono::steady_clock::now() - started >= std::chrono::seconds(*duration)) break;
     if (worker_done || !ticker_status.ok()) break;
   }
+  if (http) http->Stop();  // in-flight submissions finish their appends first
   ticker.request_stop();
   ticker.join();
   worker.request_stop();
@@ -325,7 +362,10 @@ std::vector<Command> FoundationCommands() {
         {"partitions", "N", "partitions of in.events when creating it", "8"},
         {"metrics", "ADDR:PORT", "serve Prometheus metrics, e.g. 127.0.0.1:9464"},
         {"tick-ms", "MS", "interval of ticks (event time) into every partition", "1000"},
-        {"duration", "SECONDS", "stop after this long (0: until Ctrl-C or SIGTERM)", "0"}},
+        {"duration", "SECONDS", "stop after this long (0: until Ctrl-C or SIGTERM)", "0"},
+        {"http", "ADDR:PORT", "serve the ingest HTTP API (JSON, SMS gateways), e.g. 127.0.0.1:8080 (port 0: any)"},
+        {"rate", "PER_SECOND", "per-principal submission rate limit (burst: 10x)", "20"},
+        {"max-body-kb", "KB", "largest request body accepted", "256"}},
        "",
        Serve},
       {{"log", "stat"},

@@ -1,0 +1,119 @@
+// ewarn::ingest::HttpServer: a small HTTP/1.1 server on Boost.Beast, with Beast kept out of this
+// header so other modules (alerts acknowledgements, the duty-room map) can add routes.
+//
+// Hardened for the open network: a request must arrive whole within `request_timeout` (slow and
+// half-open connections are closed), headers and bodies over their limits are answered 431/413
+// without reading the rest, connections beyond `max_connections` are refused, and handlers run
+// on a worker pool so a slow disk never stalls the network threads.
+//
+// Thread-safety: handlers are called concurrently from worker threads; register every route
+// before Start(). Stop() (or the destructor) closes the listener and every connection.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "ewarn/base/status.h"
+
+namespace prometheus {
+class Registry;
+}
+
+namespace ewarn::ingest {
+
+struct HttpRequest {
+  std::string method;  // "GET", "POST", ...
+  std::string path;    // without the query string, percent-decoded
+  std::multimap<std::string, std::string> query;  // decoded ('+' is a space)
+  std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
+  std::string body;
+  std::string remote;  // peer address
+
+  // The first value of header `name` (lower case), or "".
+  std::string Header(std::string_view name) const;
+  // The first value of query parameter `name`, or "".
+  std::string Query(std::string_view name) const;
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+
+  // {"error": message, "field": field} with `status`.
+  static HttpResponse Error(int status, std::string_view message, std::string_view field = "");
+};
+
+using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
+
+class HttpRouter {
+ public:
+  // Exact path match for `method`. `name` labels metrics ("POST /v1/incidents").
+  void Add(std::string method, std::string path, HttpHandler handler);
+  // Paths starting with `prefix` (longest prefix wins over shorter ones; exact routes first).
+  void AddPrefix(std::string method, std::string prefix, HttpHandler handler);
+  // Called instead of a route when a body is over the limit; gets the request without its body
+  // and the declared length. Default: a plain 413.
+  void OnBodyTooLarge(std::function<HttpResponse(const HttpRequest&, uint64_t declared)> handler);
+
+  // Finds the handler; 404/405 answers otherwise. `route` gets the matched route's name.
+  HttpResponse Dispatch(const HttpRequest& request, std::string* route) const;
+  HttpResponse BodyTooLarge(const HttpRequest& request, uint64_t declared) const;
+
+ private:
+  struct Route {
+    std::string method, path;
+    bool prefix = false;
+    HttpHandler handler;
+  };
+  std::vector<Route> routes_;
+  std::function<HttpResponse(const HttpRequest&, uint64_t)> too_large_;
+};
+
+struct HttpServerOptions {
+  std::string host = "127.0.0.1";
+  uint16_t port = 0;  // 0: an ephemeral port, see HttpServer::port()
+  size_t max_body_bytes = 256 << 10;
+  size_t max_header_bytes = 16 << 10;
+  // The whole request (headers and body) must arrive within this, and an idle keep-alive
+  // connection is closed after it.
+  std::chrono::milliseconds request_timeout{10000};
+  size_t max_connections = 4096;
+  int io_threads = 1;
+  int worker_threads = 16;  // handlers block on durable appends; group commit wants many
+};
+
+class HttpServer {
+ public:
+  // Binds and starts serving. Unavailable naming the address when it cannot bind.
+  static Result<std::unique_ptr<HttpServer>> Start(HttpServerOptions options, HttpRouter router,
+                                                   prometheus::Registry* metrics = nullptr);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  uint16_t port() const;
+  // Stops accepting, closes connections and waits for the threads. Idempotent.
+  void Stop();
+
+  struct Impl;  // defined in http_server.cc only
+
+ private:
+  explicit HttpServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Splits "a=1&b=x+y%21" into decoded pairs (also used for form bodies).
+std::multimap<std::string, std::string> ParseQuery(std::string_view query);
+// JSON string literal of `s` (quotes included), escaping what JSON requires.
+std::string JsonString(std::string_view s);
+
+}  // namespace ewarn::ingest

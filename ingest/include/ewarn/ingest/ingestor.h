@@ -1,0 +1,138 @@
+// ewarn::ingest::Ingestor: turns what monitors, classifiers, kits and SMS gateways send into
+// validated events in the log, and everything it refuses into dead letters.
+//
+// For every submission: authenticate the principal (bearer token), decode and validate, check
+// the station exists and lies in the principal's area, apply the principal's rate limit, then
+// append durably to `in.events` (partitioned by district) and answer. The same event_id from
+// the same principal with the same content is answered again as accepted and not stored twice
+// (idempotent retries); with other content it is a conflict. Every refusal except a missing or
+// bad token is appended to `dlq.rejected` with the raw bytes, principal and reason, so an
+// operator can list, fix and re-submit it (ListRejected/Resubmit).
+//
+// State (tokens, monitors, station directory, seen event ids) lives in the StateStore given to
+// Make, which must have been opened with StoreNames(). Thread-safe: Submit* may be called from
+// many threads; concurrent appends are group-committed by the log.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ewarn/base/status.h"
+#include "ewarn/base/time.h"
+#include "ewarn/ingest/json_input.h"
+#include "ewarn/ingest/principals.h"
+#include "ewarn/ingest/sms.h"
+#include "ewarn/ingest/stations.h"
+#include "ewarn/store/event_log.h"
+#include "ewarn/store/state_store.h"
+
+namespace prometheus {
+class Registry;
+}
+
+namespace ewarn::ingest {
+
+struct IngestorOptions {
+  std::string pseudonym_secret;  // HMAC key for phone and reporter pseudonyms (DIR/secret)
+  double rate_per_second = 20;   // per principal, sustained
+  double rate_burst = 200;       // per principal, burst
+  // occurred_at may lie at most this far in the future (clock skew), in ms.
+  int64_t max_future_ms = 5 * 60 * 1000;
+};
+
+// The answer to one submission, independent of the transport.
+struct Outcome {
+  int http_status = 202;  // 202 accepted, 400, 401, 403, 409, 413, 429, 503
+  std::string reason_code;  // "" when accepted; else stable: "bad_json", "unknown_station", ...
+  std::string message;      // for a person
+  std::string field;        // the offending field, if one
+  int retry_after_seconds = 0;
+  std::vector<std::string> event_ids;  // accepted (or already accepted) ids
+  int duplicates = 0;                  // of those, how many were already in the log
+  std::string reference;               // short reference for people (SMS replies)
+
+  bool accepted() const { return http_status == 202; }
+  // {"status":"accepted","event_ids":[...],...} or {"error":...,"field":...}
+  std::string ToJson() const;
+};
+
+enum class SmsChannel { kKannel, kTwilio };
+
+struct SmsOutcome {
+  Outcome outcome;
+  std::string reply;  // the text to send back to the sender
+};
+
+struct RejectedRecord {
+  int32_t partition = 0;
+  int64_t offset = 0;
+  int64_t received_ms = 0;
+  std::string endpoint, principal, reason_code, reason, field, content_type, raw;
+};
+
+class Ingestor {
+ public:
+  // The StateStore stores Ingestor uses; open the store with (at least) these.
+  static std::vector<std::string> StoreNames();
+
+  // Creates the topics it writes if missing (in.events with `input_partitions`, ref.stations,
+  // dlq.rejected), loads the station directory from ref.stations, and recovers the seen-id
+  // index from the log. `log`, `state` and `clock` must outlive the Ingestor.
+  static Result<std::unique_ptr<Ingestor>> Make(store::EventLog& log, store::StateStore& state, const Clock& clock,
+                                                IngestorOptions options, int32_t input_partitions,
+                                                prometheus::Registry* metrics = nullptr);
+  ~Ingestor();
+
+  // A JSON body for `kind` with the request's Authorization header value.
+  Outcome SubmitJson(InputKind kind, std::string_view authorization, std::string_view body,
+                     std::string_view content_type = "application/json");
+  // An SMS relayed by a gateway principal. `message_id` (gateway's id, may be empty) makes
+  // gateway retries idempotent.
+  SmsOutcome SubmitSms(SmsChannel channel, std::string_view authorization, std::string_view from,
+                       std::string_view text, std::string_view message_id);
+  // Records a body refused for its size (the HTTP layer did not read it).
+  Outcome RejectTooLarge(std::string_view endpoint, std::string_view authorization, uint64_t declared_bytes,
+                         uint64_t limit_bytes);
+
+  // Dead letters from `from_offset` on (partition 0 of dlq.rejected), at most `limit`.
+  Result<std::vector<RejectedRecord>> ListRejected(int64_t from_offset, size_t limit);
+  // Re-runs a dead letter through validation as its original principal, with `replacement`
+  // as the corrected body when given. The old dead letter stays (the log is immutable).
+  Result<Outcome> Resubmit(int64_t offset, std::optional<std::string> replacement);
+
+  // Reference data and principals, for the CLI and the HTTP layer.
+  PrincipalRegistry& principals();
+  MonitorRegistry& monitors();
+  StationDirectory& stations();
+  // Loads stations appended to ref.stations since the last call (after an import).
+  Status RefreshStations();
+
+  // Authenticates `authorization` and checks the principal has `role` (operators pass too).
+  Result<Principal> Authorize(std::string_view authorization, Role role);
+
+ private:
+  struct Impl;
+  explicit Ingestor(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ewarn::ingest
+
+namespace ewarn::ingest {
+
+class HttpRouter;
+
+// Registers ingest's HTTP API on `router` (README "HTTP API" and ingest/openapi.yaml):
+//   POST /v1/incidents, /v1/hate-speech, /v1/turnout, /v1/kit   JSON, bearer token
+//   GET  /v1/sms/kannel?from=&to=&text=&id=&token=               Kannel sms-service; reply in body
+//   POST /v1/sms/twilio                                          Twilio webhook form; TwiML reply
+//   GET  /v1/rejected?from=&limit=, POST /v1/rejected/{offset}/resubmit   operators
+//   GET  /healthz
+// Also answers over-size bodies (413, dead-lettered). `ingestor` must outlive the router.
+void AddIngestRoutes(HttpRouter& router, Ingestor& ingestor, uint64_t max_body_bytes);
+
+}  // namespace ewarn::ingest

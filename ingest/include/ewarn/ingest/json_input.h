@@ -1,0 +1,37 @@
+// Decoding JSON submissions (POST /v1/incidents, /v1/hate-speech, /v1/turnout, /v1/kit) into
+// ewarn.v1 events. Pure functions: no I/O, never throw, safe on any bytes (fuzzed).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ewarn/v1/event.pb.h"
+
+namespace ewarn::ingest {
+
+enum class InputKind { kIncident, kHateSpeech, kTurnout, kKit };
+
+// What is wrong with a submission: answered as 400 {"error": message, "field": field}.
+struct InputError {
+  std::string reason_code;  // stable: bad_json, missing_field, bad_type, out_of_range, bad_value,
+                            // unknown_category, bad_time, batch_too_large
+  std::string field;        // "severity"; "[3].battery_pct" in a batch; "" for the whole body
+  std::string message;      // for a person: what is wrong and what is expected
+};
+
+struct DecodedInput {
+  std::vector<v1::Event> events;     // empty when error is set
+  std::optional<InputError> error;
+};
+
+inline constexpr size_t kMaxKitBatch = 1000;
+
+// Decodes one JSON object (kit: also an array of up to kMaxKitBatch objects, all-or-nothing).
+// Sets header.event_id, header.event_time_ms (from occurred_at) and the body; the caller sets
+// everything else. Unknown fields are ignored, so clients may send more than this version
+// reads (forward compatibility).
+DecodedInput DecodeJsonInput(InputKind kind, std::string_view body);
+
+}  // namespace ewarn::ingest

@@ -1,0 +1,50 @@
+// The SMS syntax for monitors without data (README "SMS syntax"). Pure functions, no I/O,
+// never throw, safe on any bytes (fuzzed).
+//
+//   INC <station> <category> <severity 1-5> [text]     FR INC/INCIDENT   RU ИНЦ/ИНЦИДЕНТ
+//   T <station> <voters cast>                          FR P/PARTICIPATION RU Я/ЯВКА
+//   HELP                                               FR AIDE            RU ПОМОЩЬ   (also ?)
+//
+// Forgiving: any case, runs of spaces/newlines, and , ; # * as separators. Categories by
+// English wire name, number 1-8, or a word in the message's language.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "ewarn/v1/event.pb.h"
+
+namespace ewarn::ingest {
+
+enum class SmsLanguage { kEnglish, kFrench, kRussian };
+
+struct SmsCommand {
+  enum class Kind { kIncident, kTurnout, kHelp };
+  Kind kind = Kind::kHelp;
+  SmsLanguage language = SmsLanguage::kEnglish;
+  std::string station_id;  // upper-cased
+  v1::IncidentCategory category = v1::INCIDENT_CATEGORY_UNSPECIFIED;
+  int severity = 0;
+  std::string text;
+  int64_t voters_cast = 0;
+};
+
+struct SmsError {
+  SmsLanguage language = SmsLanguage::kEnglish;
+  std::string reason_code;  // sms_unknown_command, sms_missing_station, sms_bad_category,
+                            // sms_bad_severity, sms_bad_number, sms_too_long, bad_encoding
+  std::string reply;        // what was wrong and how to fix it, in that language
+};
+
+inline constexpr size_t kMaxSmsBytes = 1000;
+
+std::variant<SmsCommand, SmsError> ParseSms(std::string_view text);
+
+// "ewarn: received, ref K7F2Q9. Thank you." in the language.
+std::string SmsAcceptedReply(SmsLanguage language, std::string_view reference);
+// The syntax in one message.
+std::string SmsHelpReply(SmsLanguage language);
+
+}  // namespace ewarn::ingest

@@ -1,0 +1,67 @@
+// Polling stations: importing reference CSVs into the log (ref.stations) and the directory
+// ingest validates reports against.
+//
+// The directory is a view of ref.stations kept in a StateStore store (station_id -> encoded
+// PollingStation) together with the offsets it has read, so it catches up incrementally and
+// survives restarts. Areas are paths "REGION/DISTRICT/WARD" of normalized names.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ewarn/base/status.h"
+#include "ewarn/store/event_log.h"
+#include "ewarn/store/state_store.h"
+#include "ewarn/v1/reference.pb.h"
+
+namespace ewarn::ingest {
+
+enum class StationFormat {
+  kGeneric,  // station_id,name,region,district,ward,lat,lon,registered_voters (header line)
+  kInec,     // INEC polling units (../shared/data/nigeria): delimitation is the station id
+};
+
+struct ImportSummary {
+  int64_t rows = 0;              // data rows read
+  int64_t imported = 0;          // stations written
+  int64_t without_location = 0;  // of those, kept without coordinates (none, 0,0, out of range)
+  int64_t rejected = 0;          // rows refused (missing id/region/district, duplicate id)
+  std::vector<std::string> problems;  // the first few, "line 17: missing station_id"
+};
+
+// An area name as a path segment: trimmed, spaces collapsed, upper case, '/' -> '-'.
+std::string AreaSegment(std::string_view name);
+
+// Reads a station CSV, calling `sink` per valid station in file order. IOError naming the path
+// when unreadable; InvalidArgument naming missing header columns.
+Result<ImportSummary> ReadStationsCsv(const std::string& path, StationFormat format,
+                                      const std::function<Status(v1::PollingStation&&)>& sink);
+
+class StationDirectory {
+ public:
+  static constexpr std::string_view kStore = "stations";
+  // `state` must have store kStore and outlive the directory.
+  static Result<std::unique_ptr<StationDirectory>> Make(store::StateStore& state);
+  // Applies ref.stations records appended since the last catch-up.
+  Status CatchUp(store::EventLog& log);
+  Result<std::optional<v1::PollingStation>> Find(std::string_view station_id);
+  int64_t size() const { return size_.load(); }
+
+ private:
+  explicit StationDirectory(store::StateStore& state) : state_(state) {}
+  store::StateStore& state_;
+  std::atomic<int64_t> size_{0};
+};
+
+// Reads the CSV, appends every station to ref.stations (creating the topic if missing) in
+// durable batches, then brings `directory` up to date.
+Result<ImportSummary> ImportStations(store::EventLog& log, StationDirectory& directory, const std::string& path,
+                                     StationFormat format, int64_t now_ms);
+
+}  // namespace ewarn::ingest

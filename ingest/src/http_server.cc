@@ -1,0 +1,377 @@
+// HttpServer on Boost.Beast: one acceptor, sessions on strands, handlers on a worker pool.
+//
+// Why a worker pool: ingest handlers block until their append is durable (an fsync, or a Kafka
+// acknowledgement). Running them on the network threads would cap concurrency at the number of
+// those threads and defeat the log's group commit, which batches concurrent appends.
+#include "ewarn/ingest/http_server.h"
+
+#include <prometheus/counter.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <algorithm>
+#include <atomic>
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <optional>
+#include <thread>
+
+namespace ewarn::ingest {
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::string PercentDecode(std::string_view s, bool plus_is_space) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    if (c == '+' && plus_is_space) {
+      out.push_back(' ');
+    } else if (c == '%' && i + 2 < s.size() && HexValue(s[i + 1]) >= 0 && HexValue(s[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(HexValue(s[i + 1]) * 16 + HexValue(s[i + 2])));
+      i += 2;
+    } else {
+      out.push_back(c);  // a stray '%' stays as it is
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::multimap<std::string, std::string> ParseQuery(std::string_view query) {
+  std::multimap<std::string, std::string> out;
+  while (!query.empty()) {
+    size_t amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    if (pair.empty()) continue;
+    size_t eq = pair.find('=');
+    std::string key = PercentDecode(pair.substr(0, eq), true);
+    std::string value = eq == std::string_view::npos ? "" : PercentDecode(pair.substr(eq + 1), true);
+    out.emplace(std::move(key), std::move(value));
+  }
+  return out;
+}
+
+std::string JsonString(std::string_view s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out += buf;
+        } else {
+          out.push_back(static_cast<char>(c));
+        }
+    }
+  }
+  return out + "\"";
+}
+
+std::string HttpRequest::Header(std::string_view name) const {
+  for (const auto& [k, v] : headers) {
+    if (k == name) return v;
+  }
+  return "";
+}
+
+std::string HttpRequest::Query(std::string_view name) const {
+  auto it = query.find(std::string(name));
+  return it == query.end() ? "" : it->second;
+}
+
+HttpResponse HttpResponse::Error(int status, std::string_view message, std::string_view field) {
+  HttpResponse r;
+  r.status = status;
+  r.body = "{\"error\":" + JsonString(message);
+  if (!field.empty()) r.body += ",\"field\":" + JsonString(field);
+  r.body += "}";
+  return r;
+}
+
+void HttpRouter::Add(std::string method, std::string path, HttpHandler handler) {
+  routes_.push_back({std::move(method), std::move(path), false, std::move(handler)});
+}
+
+void HttpRouter::AddPrefix(std::string method, std::string prefix, HttpHandler handler) {
+  routes_.push_back({std::move(method), std::move(prefix), true, std::move(handler)});
+}
+
+void HttpRouter::OnBodyTooLarge(std::function<HttpResponse(const HttpRequest&, uint64_t)> handler) {
+  too_large_ = std::move(handler);
+}
+
+HttpResponse HttpRouter::Dispatch(const HttpRequest& request, std::string* route) const {
+  const Route* best = nullptr;
+  bool path_known = false;
+  for (const auto& r : routes_) {
+    bool matches = r.prefix ? request.path.starts_with(r.path) : request.path == r.path;
+    if (!matches) continue;
+    path_known = true;
+    if (r.method != request.method) continue;
+    if (best == nullptr || (best->prefix && !r.prefix) ||
+        (best->prefix == r.prefix && r.path.size() > best->path.size())) {
+      best = &r;
+    }
+  }
+  if (best == nullptr) {
+    *route = path_known ? "method_not_allowed" : "not_found";
+    return path_known ? HttpResponse::Error(405, "method " + request.method + " not allowed on " + request.path)
+                      : HttpResponse::Error(404, "no such endpoint: " + request.path);
+  }
+  *route = best->method + " " + best->path + (best->prefix ? "*" : "");
+  try {
+    return best->handler(request);
+  } catch (const std::exception& e) {
+    // Handlers return errors as values; an exception here is a bug, answered, not fatal.
+    return HttpResponse::Error(500, std::string("internal error: ") + e.what());
+  }
+}
+
+HttpResponse HttpRouter::BodyTooLarge(const HttpRequest& request, uint64_t declared) const {
+  if (too_large_) return too_large_(request, declared);
+  return HttpResponse::Error(413, "request body of " + std::to_string(declared) + " bytes is over the limit");
+}
+
+// --- the server ---
+
+struct HttpMetrics {
+  prometheus::Family<prometheus::Counter>* responses = nullptr;
+  prometheus::Family<prometheus::Histogram>* latency = nullptr;
+  prometheus::Counter* refused = nullptr;
+
+  explicit HttpMetrics(prometheus::Registry* registry) {
+    if (registry == nullptr) return;
+    responses = &prometheus::BuildCounter()
+                     .Name("ewarn_http_responses_total")
+                     .Help("HTTP responses by route and status code")
+                     .Register(*registry);
+    latency = &prometheus::BuildHistogram()
+                   .Name("ewarn_http_request_duration_seconds")
+                   .Help("Time from a whole request read to its response ready, by route")
+                   .Register(*registry);
+    refused = &prometheus::BuildCounter()
+                   .Name("ewarn_http_connections_refused_total")
+                   .Help("Connections closed at accept because max_connections were open")
+                   .Register(*registry)
+                   .Add({});
+  }
+  void Observe(const std::string& route, int status, double seconds) {
+    if (responses == nullptr) return;
+    responses->Add({{"route", route}, {"code", std::to_string(status)}}).Increment();
+    static const std::vector<double> kBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
+    latency->Add({{"route", route}}, kBuckets).Observe(seconds);
+  }
+};
+
+struct HttpServer::Impl {
+  HttpServerOptions options;
+  HttpRouter router;
+  HttpMetrics metrics;
+  net::io_context ioc;
+  tcp::acceptor acceptor{ioc};
+  std::unique_ptr<net::thread_pool> workers;
+  std::vector<std::thread> io_threads;
+  std::atomic<size_t> connections{0};
+  std::atomic<bool> stopped{false};
+  uint16_t port = 0;
+
+  Impl(HttpServerOptions o, HttpRouter r, prometheus::Registry* registry)
+      : options(std::move(o)), router(std::move(r)), metrics(registry) {}
+  void Accept();
+};
+
+namespace {
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, HttpServer::Impl* server) : stream_(std::move(socket)), server_(server) {
+    ++server_->connections;
+    beast::error_code ec;
+    auto ep = stream_.socket().remote_endpoint(ec);
+    if (!ec) remote_ = ep.address().to_string() + ":" + std::to_string(ep.port());
+  }
+  ~Session() { --server_->connections; }
+
+  void Start() {
+    net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->Read(); });
+  }
+
+ private:
+  void Read() {
+    parser_.emplace();
+    parser_->body_limit(server_->options.max_body_bytes);
+    parser_->header_limit(static_cast<uint32_t>(server_->options.max_header_bytes));
+    stream_.expires_after(server_->options.request_timeout);
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
+  }
+
+  HttpRequest ToRequest(bool with_body) {
+    auto& msg = parser_->get();
+    HttpRequest r;
+    r.method = std::string(msg.method_string());
+    std::string_view target(msg.target().data(), msg.target().size());
+    size_t q = target.find('?');
+    r.path = PercentDecode(target.substr(0, q), false);
+    if (q != std::string_view::npos) r.query = ParseQuery(target.substr(q + 1));
+    for (const auto& field : msg) {
+      std::string name(field.name_string());
+      std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+      r.headers.emplace_back(std::move(name), std::string(field.value()));
+    }
+    if (with_body) r.body = std::move(msg.body());
+    r.remote = remote_;
+    return r;
+  }
+
+  void OnRead(beast::error_code ec) {
+    if (ec == http::error::end_of_stream || ec == net::error::eof) return Close();
+    if (ec == beast::error::timeout) return Close();  // slow or half-open: drop it
+    if (ec == http::error::body_limit) {
+      HttpRequest request = ToRequest(false);
+      uint64_t declared = parser_->content_length().value_or(0);
+      return Handle(std::move(request), /*close_after=*/true, declared);
+    }
+    if (ec == http::error::header_limit) {
+      return Write(HttpResponse::Error(431, "request headers are over the limit of " +
+                                                std::to_string(server_->options.max_header_bytes) + " bytes"),
+                   "header_limit", 0, true);
+    }
+    if (ec) {
+      if (ec == net::error::operation_aborted || ec == net::error::connection_reset) return Close();
+      return Write(HttpResponse::Error(400, "malformed HTTP request: " + ec.message()), "malformed", 0, true);
+    }
+    bool keep_alive = parser_->get().keep_alive();
+    Handle(ToRequest(true), !keep_alive, std::nullopt);
+  }
+
+  // Runs the handler on the worker pool, then writes on this connection's strand.
+  void Handle(HttpRequest request, bool close_after, std::optional<uint64_t> too_large) {
+    stream_.expires_never();  // the handler may wait on a durable append
+    auto started = std::chrono::steady_clock::now();
+    net::post(*server_->workers, [self = shared_from_this(), request = std::move(request), close_after, too_large,
+                                  started]() mutable {
+      std::string route;
+      HttpResponse response;
+      if (too_large) {
+        route = "body_limit";
+        response = self->server_->router.BodyTooLarge(request, *too_large);
+      } else {
+        response = self->server_->router.Dispatch(request, &route);
+      }
+      double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      net::post(self->stream_.get_executor(), [self, response = std::move(response), route = std::move(route),
+                                               seconds, close_after]() mutable {
+        self->Write(std::move(response), route, seconds, close_after);
+      });
+    });
+  }
+
+  void Write(HttpResponse response, const std::string& route, double seconds, bool close_after) {
+    server_->metrics.Observe(route, response.status, seconds);
+    auto res = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(response.status), 11);
+    res->set(http::field::server, "ewarn");
+    res->set(http::field::content_type, response.content_type);
+    for (const auto& [k, v] : response.headers) res->set(k, v);
+    res->body() = std::move(response.body);
+    res->keep_alive(!close_after);
+    res->prepare_payload();
+    stream_.expires_after(server_->options.request_timeout);
+    http::async_write(stream_, *res, [self = shared_from_this(), res, close_after](beast::error_code ec, size_t) {
+      if (ec || close_after) return self->Close();
+      self->Read();
+    });
+  }
+
+  void Close() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.socket().close(ec);
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_{8192};
+  std::optional<http::request_parser<http::string_body>> parser_;
+  HttpServer::Impl* server_;
+  std::string remote_;
+};
+
+}  // namespace
+
+void HttpServer::Impl::Accept() {
+  acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+    if (ec) {
+      if (stopped || ec == net::error::operation_aborted) return;
+    } else if (connections.load() >= options.max_connections) {
+      if (metrics.refused != nullptr) metrics.refused->Increment();
+      beast::error_code ignored;
+      socket.close(ignored);
+    } else {
+      std::make_shared<Session>(std::move(socket), this)->Start();
+    }
+    if (!stopped) Accept();
+  });
+}
+
+HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Result<std::unique_ptr<HttpServer>> HttpServer::Start(HttpServerOptions options, HttpRouter router,
+                                                      prometheus::Registry* metrics) {
+  auto impl = std::make_unique<Impl>(std::move(options), std::move(router), metrics);
+  const std::string where = impl->options.host + ":" + std::to_string(impl->options.port);
+  beast::error_code ec;
+  auto address = net::ip::make_address(impl->options.host, ec);
+  if (ec) return Status::InvalidArgument("cannot listen on " + where + ": bad address: " + ec.message());
+  tcp::endpoint endpoint(address, impl->options.port);
+  impl->acceptor.open(endpoint.protocol(), ec);
+  if (!ec) impl->acceptor.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) impl->acceptor.bind(endpoint, ec);
+  if (!ec) impl->acceptor.listen(net::socket_base::max_listen_connections, ec);
+  if (ec) return Status::Unavailable("cannot listen on " + where + ": " + ec.message());
+  impl->port = impl->acceptor.local_endpoint().port();
+  impl->workers = std::make_unique<net::thread_pool>(std::max(1, impl->options.worker_threads));
+  impl->Accept();
+  for (int i = 0; i < std::max(1, impl->options.io_threads); ++i) {
+    impl->io_threads.emplace_back([io = &impl->ioc] { io->run(); });
+  }
+  return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
+}
+
+uint16_t HttpServer::port() const { return impl_->port; }
+
+void HttpServer::Stop() {
+  if (impl_->stopped.exchange(true)) return;
+  net::post(impl_->ioc, [this] {
+    beast::error_code ec;
+    impl_->acceptor.close(ec);
+  });
+  // Handlers in flight finish (their appends complete); then the network threads stop.
+  impl_->workers->join();
+  impl_->ioc.stop();
+  for (auto& t : impl_->io_threads) t.join();
+}
+
+HttpServer::~HttpServer() { Stop(); }
+
+}  // namespace ewarn::ingest

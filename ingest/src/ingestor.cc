@@ -1,0 +1,554 @@
+// Ingestor: validation, authorization, idempotency and dead letters around durable appends.
+//
+// Idempotency index: store "event_ids" maps event_id -> principal '\0' content-hash. It is a
+// view of in.events, written (unsynced) after each durable append; what a crash takes from it
+// is rebuilt at start-up by rescanning in.events from the checkpoint (the StateStore offsets of
+// in.events, committed after each rescan and at shutdown). So the log stays the only thing that
+// must be fsynced per request, and a retry after a crash is still recognised.
+#include "ewarn/ingest/ingestor.h"
+
+#include <prometheus/counter.h>
+#include <prometheus/registry.h>
+
+#include <algorithm>
+#include <array>
+#include <mutex>
+
+#include "ewarn/base/hash.h"
+#include "ewarn/ingest/http_server.h"
+#include "ewarn/schemas/events.h"
+
+namespace ewarn::ingest {
+namespace {
+
+constexpr std::string_view kEventIdsStore = "event_ids";
+constexpr size_t kStripes = 256;
+
+std::string EndpointOf(InputKind kind) {
+  switch (kind) {
+    case InputKind::kIncident: return "POST /v1/incidents";
+    case InputKind::kHateSpeech: return "POST /v1/hate-speech";
+    case InputKind::kTurnout: return "POST /v1/turnout";
+    case InputKind::kKit: return "POST /v1/kit";
+  }
+  return "POST";
+}
+
+Result<InputKind> KindOfEndpoint(std::string_view endpoint) {
+  for (InputKind k : {InputKind::kIncident, InputKind::kHateSpeech, InputKind::kTurnout, InputKind::kKit}) {
+    if (EndpointOf(k) == endpoint) return k;
+  }
+  return Status::InvalidArgument("dead letters from '" + std::string(endpoint) + "' cannot be re-submitted here");
+}
+
+// A short reference people can read out over the phone: 6 characters of Crockford base32.
+std::string Reference(std::string_view event_id) {
+  static constexpr char kAlphabet[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+  uint64_t h = StableHash64(event_id);
+  std::string out;
+  for (int i = 0; i < 6; ++i) {
+    out.push_back(kAlphabet[h & 31]);
+    h >>= 5;
+  }
+  return out;
+}
+
+std::string StationOf(const v1::Event& e) {
+  switch (e.body_case()) {
+    case v1::Event::kIncident: return e.incident().station_id();
+    case v1::Event::kHateSpeech: return e.hate_speech().station_id();
+    case v1::Event::kTurnout: return e.turnout().station_id();
+    case v1::Event::kKit: return e.kit().station_id();
+    default: return "";
+  }
+}
+
+std::string AreaPath(const v1::PollingStation& s) { return s.region() + "/" + s.district() + "/" + s.ward(); }
+
+std::string UpperAscii(std::string s) {
+  for (char& c : s) {
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+  }
+  return s;
+}
+
+Outcome Refusal(int status, std::string reason_code, std::string message, std::string field = "") {
+  Outcome o;
+  o.http_status = status;
+  o.reason_code = std::move(reason_code);
+  o.message = std::move(message);
+  o.field = std::move(field);
+  return o;
+}
+
+}  // namespace
+
+std::string Outcome::ToJson() const {
+  if (!accepted()) {
+    std::string body = "{\"error\":" + JsonString(message);
+    if (!field.empty()) body += ",\"field\":" + JsonString(field);
+    body += ",\"reason\":" + JsonString(reason_code) + "}";
+    return body;
+  }
+  std::string ids;
+  for (const auto& id : event_ids) ids += (ids.empty() ? "" : ",") + JsonString(id);
+  std::string body = "{\"status\":\"accepted\",";
+  if (event_ids.size() == 1) body += "\"event_id\":" + JsonString(event_ids[0]) + ",";
+  body += "\"event_ids\":[" + ids + "],\"duplicates\":" + std::to_string(duplicates) +
+          ",\"reference\":" + JsonString(reference) + "}";
+  return body;
+}
+
+struct Ingestor::Impl {
+  store::EventLog& log;
+  store::StateStore& state;
+  const Clock& clock;
+  IngestorOptions options;
+  int32_t input_partitions;
+  std::unique_ptr<PrincipalRegistry> principals;
+  std::unique_ptr<MonitorRegistry> monitors;
+  std::unique_ptr<StationDirectory> stations;
+  std::unique_ptr<RateLimiter> limiter;
+  std::array<std::mutex, kStripes> stripes;
+  std::mutex stations_mu;  // serializes RefreshStations
+
+  prometheus::Family<prometheus::Counter>* events_total = nullptr;
+  prometheus::Family<prometheus::Counter>* rejected_total = nullptr;
+
+  Impl(store::EventLog& l, store::StateStore& s, const Clock& c, IngestorOptions o, int32_t p)
+      : log(l), state(s), clock(c), options(std::move(o)), input_partitions(p) {}
+
+  void Count(const std::string& endpoint, const Outcome& o, size_t events) {
+    if (events_total == nullptr) return;
+    if (o.accepted()) {
+      size_t fresh = events - static_cast<size_t>(o.duplicates);
+      if (fresh > 0) events_total->Add({{"endpoint", endpoint}, {"result", "accepted"}}).Increment(static_cast<double>(fresh));
+      if (o.duplicates > 0) events_total->Add({{"endpoint", endpoint}, {"result", "duplicate"}}).Increment(o.duplicates);
+    } else {
+      rejected_total->Add({{"endpoint", endpoint}, {"reason", o.reason_code}}).Increment();
+    }
+  }
+
+  // Appends the refusal to dlq.rejected; a failure to do so turns the answer into a 503, since
+  // the input would otherwise be lost.
+  Outcome DeadLetter(Outcome refusal, const std::string& endpoint, const std::string& principal,
+                     std::string_view raw, std::string_view content_type, const std::string& reporter = "") {
+    int64_t now = clock.NowMs();
+    v1::Event e;
+    auto* h = e.mutable_header();
+    h->set_schema_version(schemas::kSchemaVersion);
+    Sha256 id;
+    id.UpdateField(endpoint);
+    id.UpdateField(principal);
+    id.UpdateField(raw);
+    id.UpdateField(std::to_string(now));
+    h->set_event_id("rejected:" + id.HexDigest().substr(0, 32));
+    h->set_event_time_ms(now);
+    h->set_received_time_ms(now);
+    h->set_source(v1::SOURCE_OPERATOR);
+    h->set_channel(endpoint);
+    h->set_principal(principal);
+    h->set_reporter(reporter);
+    auto* r = e.mutable_rejected();
+    r->set_endpoint(endpoint);
+    r->set_principal(principal);
+    r->set_raw(std::string(raw));
+    r->set_reason(refusal.message);
+    r->set_field(refusal.field);
+    r->set_content_type(std::string(content_type));
+    r->set_reason_code(refusal.reason_code);
+    store::OutRecord rec{.topic = std::string(schemas::topic::kRejected),
+                         .key = principal,
+                         .value = schemas::EncodeEvent(e),
+                         .timestamp_ms = now,
+                         .partition = 0};
+    auto appended = log.Append(std::span(&rec, 1));
+    if (!appended.ok()) {
+      return Refusal(503, "log_unavailable",
+                     "could not record the rejected input (" + appended.status().message() + "); retry later");
+    }
+    Count(endpoint, refusal, 0);
+    return refusal;
+  }
+
+  // Validates stations and areas, then appends what is new. `events` have header.event_id,
+  // event_time and body set.
+  Outcome Accept(const Principal& principal, std::vector<v1::Event> events, const std::string& endpoint,
+                 std::string_view raw, std::string_view content_type, const std::string& channel,
+                 v1::Source source, const std::string& reporter) {
+    auto refuse = [&](Outcome o) { return DeadLetter(std::move(o), endpoint, principal.name, raw, content_type, reporter); };
+    if (!MayWrite(principal)) {
+      return refuse(Refusal(403, "role_may_not_write",
+                            "a " + std::string(RoleName(principal.role)) + " token may not submit reports"));
+    }
+    RateDecision rate = limiter->Take(principal.name, static_cast<int>(events.size()));
+    if (!rate.allowed) {
+      Outcome o = Refusal(429, "rate_limited", "too many submissions from '" + principal.name + "'; retry in " +
+                                                    std::to_string(rate.retry_after_seconds) + " s");
+      o.retry_after_seconds = rate.retry_after_seconds;
+      return refuse(std::move(o));
+    }
+    const int64_t now = clock.NowMs();
+    std::vector<store::OutRecord> records;
+    std::vector<std::string> content_hashes;
+    for (size_t i = 0; i < events.size(); ++i) {
+      v1::Event& e = events[i];
+      const std::string where = events.size() > 1 ? "[" + std::to_string(i) + "]." : "";
+      if (e.header().event_time_ms() > now + options.max_future_ms) {
+        return refuse(Refusal(400, "future_time", "occurred_at is in the future (" +
+                                                      FormatRfc3339(e.header().event_time_ms()) + ")",
+                              where + "occurred_at"));
+      }
+      std::string partition_key;
+      std::string station_id = StationOf(e);
+      if (!station_id.empty()) {
+        auto station = stations->Find(station_id);
+        if (!station.ok()) return Refusal(503, "directory_unavailable", station.status().message());
+        if (!station->has_value()) {
+          return refuse(Refusal(400, "unknown_station",
+                                "unknown station '" + station_id + "'; check the id on the station list",
+                                where + "station_id"));
+        }
+        const v1::PollingStation& s = **station;
+        if (!AreaCovers(principal.area, AreaPath(s))) {
+          return refuse(Refusal(403, "outside_area",
+                                "station '" + station_id + "' (" + AreaPath(s) + ") is outside your area " +
+                                    principal.area,
+                                where + "station_id"));
+        }
+        partition_key = schemas::DistrictKey(s.region(), s.district());
+      } else if (e.has_hate_speech()) {
+        std::string area = UpperAscii(e.hate_speech().area());
+        e.mutable_hate_speech()->set_area(area);
+        if (std::count(area.begin(), area.end(), '/') < 1) {
+          return refuse(Refusal(400, "bad_area", "area must be a path REGION/DISTRICT[/WARD], got '" + area + "'",
+                                where + "area"));
+        }
+        if (!AreaCovers(principal.area, area)) {
+          return refuse(Refusal(403, "outside_area", "area " + area + " is outside your area " + principal.area,
+                                where + "area"));
+        }
+        partition_key = schemas::DistrictKeyOfArea(area);
+      }
+      auto* h = e.mutable_header();
+      h->set_schema_version(schemas::kSchemaVersion);
+      h->set_source(source);
+      h->set_channel(channel);
+      h->set_principal(principal.name);
+      h->set_reporter(reporter);
+      // The idempotency fingerprint excludes the receive time, which differs on every retry.
+      content_hashes.push_back(Sha256Hex(schemas::EncodeEvent(e)).substr(0, 16));
+      h->set_received_time_ms(now);
+      records.push_back({.topic = std::string(schemas::topic::kInputs),
+                         .key = schemas::RecordKey(e),
+                         .value = schemas::EncodeEvent(e),
+                         .timestamp_ms = h->event_time_ms(),
+                         .partition_key = partition_key});
+    }
+
+    // Same id, same principal, same content: already accepted. Stripes keep two concurrent
+    // retries of one id from both appending.
+    std::vector<size_t> stripe_ids;
+    for (const auto& e : events) stripe_ids.push_back(StableHash64(e.header().event_id()) % kStripes);
+    std::sort(stripe_ids.begin(), stripe_ids.end());
+    stripe_ids.erase(std::unique(stripe_ids.begin(), stripe_ids.end()), stripe_ids.end());
+    std::vector<std::unique_lock<std::mutex>> locks;
+    for (size_t s : stripe_ids) locks.emplace_back(stripes[s]);
+
+    Outcome outcome;
+    std::vector<store::OutRecord> fresh;
+    std::vector<size_t> fresh_index;
+    for (size_t i = 0; i < events.size(); ++i) {
+      const std::string& id = events[i].header().event_id();
+      const std::string mark = principal.name + '\0' + content_hashes[i];
+      auto seen = state.Get(kEventIdsStore, id);
+      if (!seen.ok()) return Refusal(503, "index_unavailable", seen.status().message());
+      bool repeated_in_batch = false;
+      for (size_t j : fresh_index) repeated_in_batch |= events[j].header().event_id() == id;
+      if (seen->has_value() || repeated_in_batch) {
+        if (seen->has_value() && **seen != mark) {
+          std::string where = events.size() > 1 ? "[" + std::to_string(i) + "]." : "";
+          return refuse(Refusal(409, "event_id_conflict",
+                                "event_id '" + id + "' was already used for a different report", where + "event_id"));
+        }
+        ++outcome.duplicates;
+      } else {
+        fresh.push_back(std::move(records[i]));
+        fresh_index.push_back(i);
+      }
+      outcome.event_ids.push_back(id);
+    }
+    if (!fresh.empty()) {
+      auto appended = log.Append(fresh);
+      if (!appended.ok()) {
+        return Refusal(503, "log_unavailable", "the event log is unavailable (" + appended.status().message() +
+                                                   "); nothing was stored, retry later");
+      }
+      store::CommitBatch marks;
+      for (size_t i : fresh_index) {
+        marks.Put(kEventIdsStore, events[i].header().event_id(), principal.name + '\0' + content_hashes[i]);
+      }
+      // A lost mark is rebuilt from the log at start-up (see the file comment).
+      (void)state.Commit(std::move(marks));
+    }
+    outcome.reference = Reference(outcome.event_ids.empty() ? "" : outcome.event_ids.front());
+    Count(endpoint, outcome, events.size());
+    return outcome;
+  }
+
+  // Rebuilds the idempotency index from in.events past the checkpoint, then moves it.
+  Status RecoverSeenIds() {
+    store::CommitBatch batch;
+    size_t pending = 0;
+    for (int32_t p = 0; p < input_partitions; ++p) {
+      store::TopicPartition tp{std::string(schemas::topic::kInputs), p};
+      ASSIGN_OR_RETURN(std::optional<int64_t> committed, state.CommittedOffset(tp));
+      int64_t from = committed.value_or(0);
+      while (true) {
+        ASSIGN_OR_RETURN(std::vector<store::LogRecord> got, log.Read(tp, from, 5000));
+        if (got.empty()) break;
+        for (const auto& r : got) {
+          auto e = schemas::DecodeEvent(r.value);
+          if (!e.ok() || e->has_tick() || e->header().event_id().empty()) continue;
+          v1::Event copy = *e;
+          copy.mutable_header()->set_received_time_ms(0);
+          std::string hash = Sha256Hex(schemas::EncodeEvent(copy)).substr(0, 16);
+          batch.Put(kEventIdsStore, e->header().event_id(), e->header().principal() + '\0' + hash);
+          ++pending;
+        }
+        from = got.back().offset + 1;
+        if (pending >= 20000) {
+          batch.SetOffset(tp, from);
+          RETURN_IF_ERROR(state.Commit(std::move(batch)).status());
+          batch = store::CommitBatch();
+          pending = 0;
+        }
+      }
+      batch.SetOffset(tp, from);
+    }
+    return state.Commit(std::move(batch)).status();
+  }
+};
+
+std::vector<std::string> Ingestor::StoreNames() {
+  return {std::string(kEventIdsStore), "stations", "principals", "monitors"};
+}
+
+Ingestor::Ingestor(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Ingestor::~Ingestor() {
+  // Checkpoint the idempotency index so the next start rescans little.
+  (void)impl_->RecoverSeenIds();
+}
+
+Result<std::unique_ptr<Ingestor>> Ingestor::Make(store::EventLog& log, store::StateStore& state, const Clock& clock,
+                                                 IngestorOptions options, int32_t input_partitions,
+                                                 prometheus::Registry* metrics) {
+  if (options.pseudonym_secret.size() < 16) {
+    return Status::InvalidArgument("the pseudonym secret must be at least 16 bytes");
+  }
+  RETURN_IF_ERROR(log.CreateTopic({.name = std::string(schemas::topic::kInputs), .partitions = input_partitions}));
+  RETURN_IF_ERROR(log.CreateTopic({.name = std::string(schemas::topic::kStations), .partitions = 1, .compacted = true}));
+  RETURN_IF_ERROR(log.CreateTopic({.name = std::string(schemas::topic::kRejected), .partitions = 1}));
+  auto impl = std::make_unique<Impl>(log, state, clock, std::move(options), input_partitions);
+  ASSIGN_OR_RETURN(impl->principals, PrincipalRegistry::Make(state));
+  ASSIGN_OR_RETURN(impl->monitors, MonitorRegistry::Make(state));
+  ASSIGN_OR_RETURN(impl->stations, StationDirectory::Make(state));
+  RETURN_IF_ERROR(impl->stations->CatchUp(log));
+  impl->limiter = std::make_unique<RateLimiter>(
+      RateLimiterOptions{.rate_per_second = impl->options.rate_per_second, .burst = impl->options.rate_burst}, clock);
+  RETURN_IF_ERROR(impl->RecoverSeenIds());
+  if (metrics != nullptr) {
+    impl->events_total = &prometheus::BuildCounter()
+                              .Name("ewarn_ingest_events_total")
+                              .Help("Input events by endpoint and result (accepted, duplicate)")
+                              .Register(*metrics);
+    impl->rejected_total = &prometheus::BuildCounter()
+                                .Name("ewarn_ingest_rejected_total")
+                                .Help("Rejected submissions by endpoint and reason; each is in dlq.rejected")
+                                .Register(*metrics);
+  }
+  return std::unique_ptr<Ingestor>(new Ingestor(std::move(impl)));
+}
+
+PrincipalRegistry& Ingestor::principals() { return *impl_->principals; }
+MonitorRegistry& Ingestor::monitors() { return *impl_->monitors; }
+StationDirectory& Ingestor::stations() { return *impl_->stations; }
+
+Status Ingestor::RefreshStations() {
+  std::lock_guard lk(impl_->stations_mu);
+  return impl_->stations->CatchUp(impl_->log);
+}
+
+Result<Principal> Ingestor::Authorize(std::string_view authorization, Role role) {
+  auto principal = impl_->principals->Authenticate(authorization);
+  if (!principal.ok()) return Status::PermissionDenied("unauthenticated: " + principal.status().message());
+  if (principal->role != role && principal->role != Role::kOperator) {
+    return Status::FailedPrecondition("a " + std::string(RoleName(principal->role)) + " token may not do this; it needs " +
+                                      std::string(RoleName(role)));
+  }
+  return principal;
+}
+
+Outcome Ingestor::SubmitJson(InputKind kind, std::string_view authorization, std::string_view body,
+                             std::string_view content_type) {
+  const std::string endpoint = EndpointOf(kind);
+  auto principal = impl_->principals->Authenticate(authorization);
+  if (!principal.ok()) {
+    // Not dead-lettered: without a principal it is not a report anyone is accountable for,
+    // and storing it would let anyone fill the disk. Counted.
+    Outcome o = Refusal(401, "unauthenticated", "a valid bearer token is required: " + principal.status().message());
+    impl_->Count(endpoint, o, 0);
+    return o;
+  }
+  DecodedInput decoded = DecodeJsonInput(kind, body);
+  if (decoded.error) {
+    return impl_->DeadLetter(Refusal(400, decoded.error->reason_code, decoded.error->message, decoded.error->field),
+                             endpoint, principal->name, body, content_type);
+  }
+  return impl_->Accept(*principal, std::move(decoded.events), endpoint, body, content_type, "http", v1::SOURCE_APP,
+                       MonitorRegistry::PhonePseudonym(impl_->options.pseudonym_secret, "principal:" + principal->name));
+}
+
+SmsOutcome Ingestor::SubmitSms(SmsChannel channel, std::string_view authorization, std::string_view from,
+                               std::string_view text, std::string_view message_id) {
+  const std::string endpoint = channel == SmsChannel::kKannel ? "sms/kannel" : "sms/twilio";
+  SmsOutcome result;
+  auto gateway = impl_->principals->Authenticate(authorization);
+  if (!gateway.ok() || (gateway->role != Role::kGateway && gateway->role != Role::kOperator)) {
+    result.outcome = Refusal(401, "unauthenticated", "an SMS gateway token is required");
+    impl_->Count(endpoint, result.outcome, 0);
+    return result;  // no reply: this did not come from our gateway
+  }
+  const std::string& secret = impl_->options.pseudonym_secret;
+  std::string pseudonym = MonitorRegistry::PhonePseudonym(secret, from);
+  auto monitor = impl_->monitors->FindByPhone(secret, from);
+  if (!monitor.ok()) {
+    result.outcome = Refusal(503, "registry_unavailable", monitor.status().message());
+    result.reply = "ewarn: temporary problem, please send again later.";
+    return result;
+  }
+  auto parsed = ParseSms(text);
+  if (auto* error = std::get_if<SmsError>(&parsed)) {
+    result.outcome = impl_->DeadLetter(Refusal(400, error->reason_code, error->reply), endpoint, gateway->name, text,
+                                       "text/plain", pseudonym);
+    result.reply = result.outcome.http_status == 503 ? "ewarn: temporary problem, please send again later."
+                                                     : error->reply;
+    return result;
+  }
+  const SmsCommand& cmd = std::get<SmsCommand>(parsed);
+  if (cmd.kind == SmsCommand::Kind::kHelp) {
+    result.outcome.http_status = 202;
+    result.reply = SmsHelpReply(cmd.language);
+    return result;
+  }
+  if (!monitor->has_value()) {
+    result.outcome = impl_->DeadLetter(
+        Refusal(403, "unknown_sender", "this phone number is not registered as a monitor"), endpoint, gateway->name,
+        text, "text/plain", pseudonym);
+    result.reply = "ewarn: this number is not registered. Ask your coordinator to register it.";
+    return result;
+  }
+  // The monitor's own area limits what it may report, as for a token.
+  Principal as_monitor{.name = gateway->name, .role = Role::kMonitor, .area = (*monitor)->area()};
+  int64_t now = impl_->clock.NowMs();
+  v1::Event e;
+  // A gateway's retry carries the same message id; without one, the same text from the same
+  // sender within the same minute is taken as a retry.
+  std::string id_source = message_id.empty()
+                              ? pseudonym + "|" + std::string(text) + "|" + std::to_string(now / 60000)
+                              : std::string(message_id);
+  e.mutable_header()->set_event_id("sms:" + Sha256Hex(endpoint + "|" + id_source).substr(0, 24));
+  e.mutable_header()->set_event_time_ms(now);
+  if (cmd.kind == SmsCommand::Kind::kIncident) {
+    auto* inc = e.mutable_incident();
+    inc->set_station_id(cmd.station_id);
+    inc->set_category(cmd.category);
+    inc->set_severity(cmd.severity);
+    inc->set_description(cmd.text);
+  } else {
+    auto* t = e.mutable_turnout();
+    t->set_station_id(cmd.station_id);
+    t->set_voters_cast(cmd.voters_cast);
+  }
+  std::vector<v1::Event> events;
+  events.push_back(std::move(e));
+  result.outcome = impl_->Accept(as_monitor, std::move(events), endpoint, text, "text/plain", endpoint,
+                                 v1::SOURCE_SMS, pseudonym);
+  if (result.outcome.accepted()) {
+    result.reply = SmsAcceptedReply(cmd.language, result.outcome.reference);
+  } else if (result.outcome.reason_code == "unknown_station") {
+    result.reply = "ewarn: unknown station " + cmd.station_id + ". Check the station number and send again.";
+  } else if (result.outcome.reason_code == "outside_area") {
+    result.reply = "ewarn: station " + cmd.station_id + " is outside your area.";
+  } else if (result.outcome.http_status == 429) {
+    result.reply = "ewarn: too many messages; wait a minute and send again.";
+  } else {
+    result.reply = "ewarn: not recorded (" + result.outcome.message + ").";
+  }
+  return result;
+}
+
+Outcome Ingestor::RejectTooLarge(std::string_view endpoint, std::string_view authorization, uint64_t declared_bytes,
+                                 uint64_t limit_bytes) {
+  auto principal = impl_->principals->Authenticate(authorization);
+  Outcome o = Refusal(413, "too_large",
+                      "request body of " + std::to_string(declared_bytes) + " bytes is over the limit of " +
+                          std::to_string(limit_bytes) + " bytes; split it or send less");
+  if (!principal.ok()) {
+    impl_->Count(std::string(endpoint), o, 0);
+    return o;
+  }
+  // The body was not read, so the dead letter records that it existed and how big it was.
+  return impl_->DeadLetter(std::move(o), std::string(endpoint), principal->name, "", "");
+}
+
+Result<std::vector<RejectedRecord>> Ingestor::ListRejected(int64_t from_offset, size_t limit) {
+  ASSIGN_OR_RETURN(std::vector<store::LogRecord> got,
+                   impl_->log.Read({std::string(schemas::topic::kRejected), 0}, from_offset, limit));
+  std::vector<RejectedRecord> out;
+  for (const auto& r : got) {
+    auto e = schemas::DecodeEvent(r.value);
+    if (!e.ok()) return e.status().WithContext("dlq.rejected/0 offset " + std::to_string(r.offset));
+    const auto& rej = e->rejected();
+    out.push_back({.partition = r.partition,
+                   .offset = r.offset,
+                   .received_ms = e->header().received_time_ms(),
+                   .endpoint = rej.endpoint(),
+                   .principal = rej.principal(),
+                   .reason_code = rej.reason_code(),
+                   .reason = rej.reason(),
+                   .field = rej.field(),
+                   .content_type = rej.content_type(),
+                   .raw = rej.raw()});
+  }
+  return out;
+}
+
+Result<Outcome> Ingestor::Resubmit(int64_t offset, std::optional<std::string> replacement) {
+  ASSIGN_OR_RETURN(std::vector<RejectedRecord> got, ListRejected(offset, 1));
+  if (got.empty() || got[0].offset != offset) {
+    return Status::NotFound("no dead letter at dlq.rejected offset " + std::to_string(offset));
+  }
+  const RejectedRecord& dead = got[0];
+  ASSIGN_OR_RETURN(InputKind kind, KindOfEndpoint(dead.endpoint));
+  ASSIGN_OR_RETURN(std::vector<Principal> all, impl_->principals->List());
+  const Principal* principal = nullptr;
+  for (const auto& p : all) {
+    if (p.name == dead.principal && !p.revoked) principal = &p;
+  }
+  if (principal == nullptr) {
+    return Status::FailedPrecondition("principal '" + dead.principal + "' no longer has a valid token");
+  }
+  std::string body = replacement.value_or(dead.raw);
+  DecodedInput decoded = DecodeJsonInput(kind, body);
+  if (decoded.error) {
+    return impl_->DeadLetter(Refusal(400, decoded.error->reason_code, decoded.error->message, decoded.error->field),
+                             dead.endpoint, principal->name, body, dead.content_type);
+  }
+  return impl_->Accept(*principal, std::move(decoded.events), dead.endpoint, body, dead.content_type, "http",
+                       v1::SOURCE_OPERATOR,
+                       MonitorRegistry::PhonePseudonym(impl_->options.pseudonym_secret, "principal:" + principal->name));
+}
+
+}  // namespace ewarn::ingest

@@ -1,0 +1,170 @@
+// ingest's HTTP routes: transport details (headers, forms, TwiML) around the Ingestor.
+#include <charconv>
+
+#include "ewarn/ingest/http_server.h"
+#include "ewarn/ingest/ingestor.h"
+
+namespace ewarn::ingest {
+namespace {
+
+HttpResponse FromOutcome(const Outcome& o) {
+  HttpResponse r;
+  r.status = o.http_status;
+  r.body = o.ToJson();
+  if (o.retry_after_seconds > 0) r.headers.emplace_back("Retry-After", std::to_string(o.retry_after_seconds));
+  return r;
+}
+
+// Gateways cannot always set headers: a token may also come as ?token= or as the password of
+// HTTP Basic auth (Twilio's https://user:token@host/ webhook form).
+std::string Authorization(const HttpRequest& req) {
+  std::string header = req.Header("authorization");
+  if (header.starts_with("Basic ")) {
+    std::string decoded;
+    std::string_view b64 = std::string_view(header).substr(6);
+    static constexpr std::string_view kAlphabet =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    uint32_t acc = 0;
+    int bits = 0;
+    for (char c : b64) {
+      size_t v = kAlphabet.find(c);
+      if (v == std::string_view::npos) break;
+      acc = (acc << 6) | static_cast<uint32_t>(v);
+      bits += 6;
+      if (bits >= 8) {
+        bits -= 8;
+        decoded.push_back(static_cast<char>((acc >> bits) & 0xff));
+      }
+    }
+    size_t colon = decoded.find(':');
+    return colon == std::string::npos ? "" : "Bearer " + decoded.substr(colon + 1);
+  }
+  if (!header.empty()) return header;
+  std::string token = req.Query("token");
+  return token.empty() ? "" : "Bearer " + token;
+}
+
+std::string XmlEscape(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '&': out += "&amp;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&apos;"; break;
+      default: out.push_back(c);
+    }
+  }
+  return out;
+}
+
+std::optional<int64_t> ParseInt(std::string_view s) {
+  int64_t v = 0;
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || ptr != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+HttpResponse StatusToHttp(const Status& s) {
+  switch (s.code()) {
+    case StatusCode::kPermissionDenied: return HttpResponse::Error(401, s.message());
+    case StatusCode::kFailedPrecondition: return HttpResponse::Error(403, s.message());
+    case StatusCode::kNotFound: return HttpResponse::Error(404, s.message());
+    case StatusCode::kInvalidArgument: return HttpResponse::Error(400, s.message());
+    case StatusCode::kUnavailable: return HttpResponse::Error(503, s.message());
+    default: return HttpResponse::Error(500, s.message());
+  }
+}
+
+}  // namespace
+
+void AddIngestRoutes(HttpRouter& router, Ingestor& ingestor, uint64_t max_body_bytes) {
+  for (auto [path, kind] : {std::pair{"/v1/incidents", InputKind::kIncident},
+                            std::pair{"/v1/hate-speech", InputKind::kHateSpeech},
+                            std::pair{"/v1/turnout", InputKind::kTurnout}, std::pair{"/v1/kit", InputKind::kKit}}) {
+    router.Add("POST", path, [&ingestor, kind = kind](const HttpRequest& req) {
+      return FromOutcome(ingestor.SubmitJson(kind, req.Header("authorization"), req.body, req.Header("content-type")));
+    });
+  }
+
+  router.Add("GET", "/v1/sms/kannel", [&ingestor](const HttpRequest& req) {
+    SmsOutcome o = ingestor.SubmitSms(SmsChannel::kKannel, Authorization(req), req.Query("from"), req.Query("text"),
+                                      req.Query("id"));
+    HttpResponse r;
+    // Kannel sends the body back to the sender; a 401 gets an empty body, so nothing is sent.
+    r.status = o.outcome.http_status == 401 ? 401 : 200;
+    r.content_type = "text/plain; charset=utf-8";
+    r.body = o.reply;
+    return r;
+  });
+
+  router.Add("POST", "/v1/sms/twilio", [&ingestor](const HttpRequest& req) {
+    auto form = ParseQuery(req.body);
+    auto get = [&](const char* k) {
+      auto it = form.find(k);
+      return it == form.end() ? std::string() : it->second;
+    };
+    SmsOutcome o = ingestor.SubmitSms(SmsChannel::kTwilio, Authorization(req), get("From"), get("Body"),
+                                      get("MessageSid"));
+    HttpResponse r;
+    r.status = o.outcome.http_status == 401 ? 401 : 200;
+    r.content_type = "application/xml";
+    r.body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response>";
+    if (!o.reply.empty()) r.body += "<Message>" + XmlEscape(o.reply) + "</Message>";
+    r.body += "</Response>";
+    return r;
+  });
+
+  router.Add("GET", "/v1/rejected", [&ingestor](const HttpRequest& req) {
+    auto principal = ingestor.Authorize(req.Header("authorization"), Role::kOperator);
+    if (!principal.ok()) return StatusToHttp(principal.status());
+    int64_t from = ParseInt(req.Query("from")).value_or(0);
+    int64_t limit = std::clamp<int64_t>(ParseInt(req.Query("limit")).value_or(100), 1, 1000);
+    auto got = ingestor.ListRejected(from, static_cast<size_t>(limit));
+    if (!got.ok()) return StatusToHttp(got.status());
+    std::string body = "{\"rejected\":[";
+    for (size_t i = 0; i < got->size(); ++i) {
+      const auto& d = (*got)[i];
+      body += (i ? "," : "") + std::string("{\"offset\":") + std::to_string(d.offset) +
+              ",\"received_ms\":" + std::to_string(d.received_ms) + ",\"endpoint\":" + JsonString(d.endpoint) +
+              ",\"principal\":" + JsonString(d.principal) + ",\"reason\":" + JsonString(d.reason_code) +
+              ",\"message\":" + JsonString(d.reason) + ",\"field\":" + JsonString(d.field) +
+              ",\"raw\":" + JsonString(d.raw) + "}";
+    }
+    int64_t next = got->empty() ? from : got->back().offset + 1;
+    body += "],\"next\":" + std::to_string(next) + "}";
+    HttpResponse r;
+    r.body = std::move(body);
+    return r;
+  });
+
+  router.AddPrefix("POST", "/v1/rejected/", [&ingestor](const HttpRequest& req) {
+    auto principal = ingestor.Authorize(req.Header("authorization"), Role::kOperator);
+    if (!principal.ok()) return StatusToHttp(principal.status());
+    std::string_view rest = std::string_view(req.path).substr(std::string_view("/v1/rejected/").size());
+    size_t slash = rest.find('/');
+    auto offset = ParseInt(rest.substr(0, slash));
+    if (!offset || slash == std::string_view::npos || rest.substr(slash) != "/resubmit") {
+      return HttpResponse::Error(404, "use POST /v1/rejected/{offset}/resubmit");
+    }
+    std::optional<std::string> replacement;
+    if (!req.body.empty()) replacement = req.body;
+    auto outcome = ingestor.Resubmit(*offset, replacement);
+    if (!outcome.ok()) return StatusToHttp(outcome.status());
+    return FromOutcome(*outcome);
+  });
+
+  router.Add("GET", "/healthz", [&ingestor](const HttpRequest&) {
+    HttpResponse r;
+    r.body = "{\"status\":\"ok\",\"stations\":" + std::to_string(ingestor.stations().size()) + "}";
+    return r;
+  });
+
+  router.OnBodyTooLarge([&ingestor, max_body_bytes](const HttpRequest& req, uint64_t declared) {
+    return FromOutcome(ingestor.RejectTooLarge(req.method + " " + req.path, req.Header("authorization"), declared,
+                                               max_body_bytes));
+  });
+}
+
+}  // namespace ewarn::ingest

@@ -1,0 +1,171 @@
+// HttpServer under hostile clients: over-size bodies and headers, slow and half-open
+// connections, and 1,000 concurrent connections, all on 127.0.0.1 with bounded time.
+#include "ewarn/ingest/http_server.h"
+
+#include "raw_client.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <thread>
+
+namespace ewarn::ingest {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string Get(const std::string& path) { return "GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n"; }
+
+std::unique_ptr<HttpServer> StartEcho(HttpServerOptions options = {}) {
+  HttpRouter router;
+  router.Add("GET", "/hello", [](const HttpRequest& req) {
+    HttpResponse r;
+    r.body = "{\"hello\":" + JsonString(req.Query("name")) + "}";
+    return r;
+  });
+  router.Add("POST", "/echo", [](const HttpRequest& req) {
+    HttpResponse r;
+    r.content_type = "text/plain";
+    r.body = req.body;
+    return r;
+  });
+  router.AddPrefix("GET", "/items/", [](const HttpRequest& req) {
+    HttpResponse r;
+    r.body = req.path;
+    return r;
+  });
+  auto server = HttpServer::Start(options, std::move(router));
+  EXPECT_TRUE(server.ok()) << server.status().ToString();
+  return server.ok() ? std::move(server).value() : nullptr;
+}
+
+TEST(HttpServerTest, RoutesDecodesQueriesAndAnswers404And405) {
+  auto server = StartEcho();
+  ASSERT_NE(server, nullptr);
+  RawClient c(server->port());
+  ASSERT_TRUE(c.connected());
+  ASSERT_TRUE(c.Send(Get("/hello?name=Ada+L%C3%B6w")));
+  std::string r = c.Receive(2s, "}");
+  EXPECT_NE(r.find("HTTP/1.1 200"), std::string::npos) << r;
+  EXPECT_NE(r.find("{\"hello\":\"Ada L\xc3\xb6w\"}"), std::string::npos) << r;
+  // Keep-alive: the same connection serves the next request.
+  ASSERT_TRUE(c.Send(Get("/items/42")));
+  r = c.Receive(2s, "/items/42");
+  EXPECT_NE(r.find("/items/42"), std::string::npos) << r;
+  ASSERT_TRUE(c.Send(Get("/nowhere")));
+  EXPECT_NE(c.Receive(2s, "}").find("HTTP/1.1 404"), std::string::npos);
+  ASSERT_TRUE(c.Send("POST /hello HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"));
+  EXPECT_NE(c.Receive(2s, "}").find("HTTP/1.1 405"), std::string::npos);
+}
+
+TEST(HttpServerTest, OversizeBodyIsRefusedWithoutReadingIt) {
+  auto server = StartEcho({.max_body_bytes = 1024});
+  ASSERT_NE(server, nullptr);
+  RawClient c(server->port());
+  // Declares 10 MB but sends none of it: the answer must not wait for the body.
+  ASSERT_TRUE(c.Send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000\r\n\r\n"));
+  std::string r = c.Receive(2s, "}");
+  EXPECT_NE(r.find("HTTP/1.1 413"), std::string::npos) << r;
+  EXPECT_NE(r.find("10000000"), std::string::npos) << r;
+}
+
+TEST(HttpServerTest, OversizeHeadersAreRefused) {
+  auto server = StartEcho({.max_header_bytes = 2048});
+  ASSERT_NE(server, nullptr);
+  RawClient c(server->port());
+  ASSERT_TRUE(c.Send("GET /hello HTTP/1.1\r\nHost: x\r\nX-Junk: " + std::string(8000, 'a') + "\r\n\r\n"));
+  std::string r = c.Receive(2s, "}");
+  EXPECT_NE(r.find("HTTP/1.1 431"), std::string::npos) << r;
+}
+
+TEST(HttpServerTest, MalformedRequestGets400) {
+  auto server = StartEcho();
+  ASSERT_NE(server, nullptr);
+  RawClient c(server->port());
+  ASSERT_TRUE(c.Send("THIS IS NOT HTTP\r\n\r\n"));
+  EXPECT_NE(c.Receive(2s, "}").find("HTTP/1.1 400"), std::string::npos);
+}
+
+TEST(HttpServerTest, SlowAndHalfOpenConnectionsAreDroppedWhileOthersAreServed) {
+  auto server = StartEcho({.request_timeout = 400ms});
+  ASSERT_NE(server, nullptr);
+  // Slowloris: a header line, then silence. Half-open: connect and send nothing.
+  RawClient slow(server->port());
+  ASSERT_TRUE(slow.Send("GET /hello HTTP/1.1\r\nHost: x\r\n"));
+  RawClient silent(server->port());
+  ASSERT_TRUE(silent.connected());
+  // Meanwhile a normal client is answered at once.
+  RawClient normal(server->port());
+  ASSERT_TRUE(normal.Send(Get("/hello?name=x")));
+  EXPECT_NE(normal.Receive(1s, "}").find("200"), std::string::npos);
+  // Both stalled connections are closed by the server after the request timeout.
+  slow.Receive(3s);
+  silent.Receive(3s);
+  EXPECT_TRUE(slow.closed());
+  EXPECT_TRUE(silent.closed());
+}
+
+TEST(HttpServerTest, ServesAThousandConcurrentConnections) {
+  rlimit limit;
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &limit), 0);
+  if (limit.rlim_cur < 2500) {
+    limit.rlim_cur = std::min<rlim_t>(limit.rlim_max, 4096);
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
+  if (limit.rlim_cur < 2500) GTEST_SKIP() << "needs 2,500 file descriptors, have " << limit.rlim_cur;
+  auto server = StartEcho({.request_timeout = 20s});
+  ASSERT_NE(server, nullptr);
+  constexpr int kConnections = 1000;
+  std::vector<std::unique_ptr<RawClient>> clients;
+  for (int i = 0; i < kConnections; ++i) {
+    clients.push_back(std::make_unique<RawClient>(server->port()));
+    ASSERT_TRUE(clients.back()->connected()) << i;
+  }
+  // All open at once; each sends a request and gets its own answer.
+  for (int i = 0; i < kConnections; ++i) ASSERT_TRUE(clients[i]->Send(Get("/hello?name=c" + std::to_string(i))));
+  int answered = 0;
+  for (int i = 0; i < kConnections; ++i) {
+    std::string r = clients[i]->Receive(10s, "}");
+    answered += r.find("\"c" + std::to_string(i) + "\"") != std::string::npos;
+  }
+  EXPECT_EQ(answered, kConnections);
+}
+
+TEST(HttpServerTest, ConnectionsOverTheLimitAreRefused) {
+  auto server = StartEcho({.request_timeout = 5s, .max_connections = 4});
+  ASSERT_NE(server, nullptr);
+  std::vector<std::unique_ptr<RawClient>> held;
+  for (int i = 0; i < 4; ++i) {
+    held.push_back(std::make_unique<RawClient>(server->port()));
+    ASSERT_TRUE(held.back()->Send(Get("/hello")));
+    ASSERT_NE(held.back()->Receive(2s, "}").find("200"), std::string::npos);
+  }
+  RawClient extra(server->port());
+  extra.Send(Get("/hello"));
+  extra.Receive(2s);
+  EXPECT_TRUE(extra.closed());
+  // Once one leaves, a new connection is served again.
+  held.pop_back();
+  std::this_thread::sleep_for(100ms);
+  RawClient later(server->port());
+  ASSERT_TRUE(later.Send(Get("/hello")));
+  EXPECT_NE(later.Receive(2s, "}").find("200"), std::string::npos);
+}
+
+TEST(HttpServerTest, StartFailsClearlyWhenThePortIsTaken) {
+  auto first = StartEcho();
+  ASSERT_NE(first, nullptr);
+  auto second = HttpServer::Start({.port = first->port()}, HttpRouter());
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(second.status().message().find(std::to_string(first->port())), std::string::npos);
+}
+
+}  // namespace
+}  // namespace ewarn::ingest

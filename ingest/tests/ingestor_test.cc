@@ -1,0 +1,328 @@
+// The ingest API end to end: HTTP in, durable events (or dead letters) out, on a real embedded
+// log and a real RocksDB state store in a temporary directory.
+#include "ewarn/ingest/ingestor.h"
+
+#include <gtest/gtest.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+#include <fstream>
+
+#include "ewarn/base/hash.h"
+#include "ewarn/ingest/http_server.h"
+#include "ewarn/schemas/events.h"
+#include "ewarn_testing.h"
+#include "raw_client.h"
+
+namespace ewarn::ingest {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr int64_t kNow = 1'700'000'000'000;  // 2023-11-14T22:13:20Z
+constexpr char kSecret[] = "0123456789abcdef0123456789abcdef";
+constexpr char kPhone[] = "+234 801 234 5678";
+
+class IngestTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto log = store::OpenEmbeddedLog({.dir = dir_.Sub("log")});
+    ASSERT_TRUE(log.ok()) << log.status().ToString();
+    log_ = std::move(log).value();
+    std::ofstream csv(dir_.Sub("stations.csv"));
+    csv << "station_id,name,region,district,ward,lat,lon,registered_voters\n"
+           "S1,Ikeja Primary,LAGOS,IKEJA,ANIFOWOSHE,6.60,3.35,800\n"
+           "S2,Alausa Hall,LAGOS,IKEJA,ALAUSA,6.61,3.36,900\n"
+           "S3,Kano Central,KANO,NASSARAWA,GIGINYU,12.0,8.5,1200\n";
+    csv.close();
+    OpenIngestor();
+    auto& directory = ingestor_->stations();
+    
+    auto summary = ImportStations(*log_, directory, dir_.Sub("stations.csv"), StationFormat::kGeneric, kNow);
+    ASSERT_TRUE(summary.ok()) << summary.status().ToString();
+    ASSERT_TRUE(ingestor_->RefreshStations().ok());
+    monitor_ = Token("amina", Role::kMonitor, "LAGOS/IKEJA");
+    anywhere_ = Token("roving", Role::kMonitor, "");
+    liaison_ = Token("police-ikeja", Role::kLiaison, "LAGOS");
+    gateway_ = Token("kannel", Role::kGateway, "");
+    operator_ = Token("ops", Role::kOperator, "");
+    v1::Monitor m;
+    m.set_monitor_id("sms-amina");
+    m.set_name("sms-amina");
+    m.set_area("LAGOS");
+    m.set_phone_pseudonym(MonitorRegistry::PhonePseudonym(kSecret, kPhone));
+    ASSERT_TRUE(ingestor_->monitors().Register(m).ok());
+    StartServer();
+  }
+
+  void OpenIngestor(IngestorOptions options = {.pseudonym_secret = kSecret, .rate_per_second = 50, .rate_burst = 50}) {
+    auto state = store::StateStore::Open({.dir = dir_.Sub("ingest"), .stores = Ingestor::StoreNames()});
+    ASSERT_TRUE(state.ok()) << state.status().ToString();
+    state_ = std::move(state).value();
+    auto ingestor = Ingestor::Make(*log_, *state_, clock_, options, 4, &metrics_);
+    ASSERT_TRUE(ingestor.ok()) << ingestor.status().ToString();
+    ingestor_ = std::move(ingestor).value();
+  }
+
+  void StartServer() {
+    HttpRouter router;
+    AddIngestRoutes(router, *ingestor_, 4096);
+    auto server = HttpServer::Start({.max_body_bytes = 4096}, std::move(router));
+    ASSERT_TRUE(server.ok()) << server.status().ToString();
+    server_ = std::move(server).value();
+  }
+
+  void Restart() {
+    server_.reset();
+    ingestor_.reset();
+    state_.reset();
+    OpenIngestor();
+    StartServer();
+  }
+
+  std::string Token(const std::string& name, Role role, const std::string& area) {
+    auto token = ingestor_->principals().CreateToken(name, role, area, kNow);
+    EXPECT_TRUE(token.ok()) << token.status().ToString();
+    return token.ok() ? "Authorization: Bearer " + *token : "";
+  }
+
+  RawResponse Post(const std::string& path, const std::string& auth, const std::string& body) {
+    std::vector<std::string> headers = {"Content-Type: application/json"};
+    if (!auth.empty()) headers.push_back(auth);
+    return Request(server_->port(), "POST", path, headers, body);
+  }
+
+  static std::string Incident(const std::string& id, const std::string& station = "S1", int severity = 4) {
+    return R"({"event_id":")" + id + R"(","occurred_at":"2023-11-14T21:00:00Z","station_id":")" + station +
+           R"(","category":"violence","severity":)" + std::to_string(severity) + R"(,"description":"clash at the gate"})";
+  }
+
+  std::vector<v1::Event> Topic(std::string_view topic) {
+    std::vector<v1::Event> out;
+    int32_t n = *log_->PartitionCount(topic);
+    for (int32_t p = 0; p < n; ++p) {
+      auto got = log_->Read({std::string(topic), p}, 0, 100000);
+      EXPECT_TRUE(got.ok());
+      for (const auto& r : *got) {
+        auto e = schemas::DecodeEvent(r.value);
+        EXPECT_TRUE(e.ok());
+        if (e.ok() && !e->has_tick()) out.push_back(*e);
+      }
+    }
+    return out;
+  }
+
+  std::string AllLogBytes() {
+    std::string all;
+    for (auto topic : {schemas::topic::kInputs, schemas::topic::kRejected, schemas::topic::kStations}) {
+      int32_t n = *log_->PartitionCount(topic);
+      for (int32_t p = 0; p < n; ++p) {
+        auto got = log_->Read({std::string(topic), p}, 0, 100000);
+        EXPECT_TRUE(got.ok());
+        for (const auto& r : *got) all += r.key + r.value;
+      }
+    }
+    return all;
+  }
+
+  ewarn::testing::TempDir dir_;
+  ManualClock clock_{kNow};
+  prometheus::Registry metrics_;
+  std::unique_ptr<store::EventLog> log_;
+  std::unique_ptr<store::StateStore> state_;
+  std::unique_ptr<Ingestor> ingestor_;
+  std::unique_ptr<HttpServer> server_;
+  std::string monitor_, anywhere_, liaison_, gateway_, operator_;
+};
+
+TEST_F(IngestTest, AcceptedIncidentIsDurableInItsDistrictsPartition) {
+  RawResponse r = Post("/v1/incidents", monitor_, Incident("inc-1"));
+  ASSERT_EQ(r.status, 202) << r.body;
+  EXPECT_NE(r.body.find("\"event_id\":\"inc-1\""), std::string::npos) << r.body;
+  auto events = Topic(schemas::topic::kInputs);
+  ASSERT_EQ(events.size(), 1u);
+  const v1::Event& e = events[0];
+  EXPECT_EQ(e.header().event_id(), "inc-1");
+  EXPECT_EQ(e.header().event_time_ms(), kNow - 4400'000);
+  EXPECT_EQ(e.header().received_time_ms(), kNow);
+  EXPECT_EQ(e.header().principal(), "amina");
+  EXPECT_EQ(e.incident().category(), v1::INCIDENT_CATEGORY_VIOLENCE);
+  EXPECT_EQ(e.incident().severity(), 4);
+  // Co-partitioned by district: the partition of "LAGOS/IKEJA", keyed by station.
+  int32_t want = PartitionForKey(schemas::DistrictKey("LAGOS", "IKEJA"), 4);
+  auto got = log_->Read({"in.events", want}, 0, 100);
+  ASSERT_TRUE(got.ok());
+  int found = 0;
+  for (const auto& rec : *got) found += rec.key == "S1";
+  EXPECT_EQ(found, 1);
+}
+
+TEST_F(IngestTest, RetriesAreIdempotentAndConflictingReuseIsRefused) {
+  ASSERT_EQ(Post("/v1/incidents", monitor_, Incident("inc-1")).status, 202);
+  RawResponse again = Post("/v1/incidents", monitor_, Incident("inc-1"));
+  EXPECT_EQ(again.status, 202);
+  EXPECT_NE(again.body.find("\"duplicates\":1"), std::string::npos) << again.body;
+  // Same id, different report: not silently dropped, not stored as the same thing.
+  RawResponse conflict = Post("/v1/incidents", monitor_, Incident("inc-1", "S1", 2));
+  EXPECT_EQ(conflict.status, 409) << conflict.body;
+  EXPECT_NE(conflict.body.find("\"field\":\"event_id\""), std::string::npos);
+  EXPECT_EQ(Topic(schemas::topic::kInputs).size(), 1u);
+  // And after a restart, the retry is still recognised.
+  Restart();
+  RawResponse later = Post("/v1/incidents", monitor_, Incident("inc-1"));
+  EXPECT_EQ(later.status, 202);
+  EXPECT_NE(later.body.find("\"duplicates\":1"), std::string::npos) << later.body;
+  EXPECT_EQ(Topic(schemas::topic::kInputs).size(), 1u);
+}
+
+TEST_F(IngestTest, BadInputIsAnswered400AndKeptAsADeadLetter) {
+  RawResponse bad = Post("/v1/incidents", monitor_, R"({"event_id":"x","occurred_at":"2023-11-14T21:00:00Z","station_id":"S1","category":"violence","severity":9})");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_NE(bad.body.find("\"field\":\"severity\""), std::string::npos) << bad.body;
+  RawResponse garbage = Post("/v1/turnout", monitor_, "{not json");
+  EXPECT_EQ(garbage.status, 400);
+  RawResponse unknown = Post("/v1/incidents", monitor_, Incident("inc-9", "NOPE"));
+  EXPECT_EQ(unknown.status, 400);
+  EXPECT_NE(unknown.body.find("unknown station"), std::string::npos) << unknown.body;
+  EXPECT_NE(unknown.body.find("\"field\":\"station_id\""), std::string::npos);
+
+  auto dead = Topic(schemas::topic::kRejected);
+  ASSERT_EQ(dead.size(), 3u);
+  EXPECT_EQ(dead[1].rejected().raw(), "{not json");
+  EXPECT_EQ(dead[1].rejected().endpoint(), "POST /v1/turnout");
+  EXPECT_EQ(dead[1].rejected().principal(), "amina");
+  EXPECT_EQ(dead[2].rejected().reason_code(), "unknown_station");
+  EXPECT_TRUE(Topic(schemas::topic::kInputs).empty());
+}
+
+TEST_F(IngestTest, TokensRolesAndAreasAreEnforced) {
+  EXPECT_EQ(Post("/v1/incidents", "", Incident("a")).status, 401);
+  EXPECT_EQ(Post("/v1/incidents", "Authorization: Bearer ewt_nope_nope", Incident("a")).status, 401);
+  EXPECT_EQ(Post("/v1/incidents", liaison_, Incident("a")).status, 403);
+  RawResponse outside = Post("/v1/incidents", monitor_, Incident("b", "S3"));
+  EXPECT_EQ(outside.status, 403) << outside.body;
+  EXPECT_NE(outside.body.find("outside your area"), std::string::npos);
+  EXPECT_EQ(Post("/v1/incidents", anywhere_, Incident("c", "S3")).status, 202);
+  // Revoked tokens stop working at once.
+  ASSERT_TRUE(ingestor_->principals().Revoke("roving").ok());
+  EXPECT_EQ(Post("/v1/incidents", anywhere_, Incident("d", "S3")).status, 401);
+  // 401s are not dead letters (no accountable principal); 403s are.
+  EXPECT_EQ(Topic(schemas::topic::kRejected).size(), 2u);
+}
+
+TEST_F(IngestTest, OversizeBodiesAnd429sAreAnsweredAndRecorded) {
+  RawResponse big = Post("/v1/incidents", monitor_, std::string(5000, ' ') + Incident("big"));
+  EXPECT_EQ(big.status, 413) << big.body;
+  int accepted = 0, limited = 0;
+  std::string retry_after;
+  for (int i = 0; i < 60; ++i) {
+    RawResponse r = Post("/v1/incidents", monitor_, Incident("burst-" + std::to_string(i)));
+    accepted += r.status == 202;
+    if (r.status == 429) {
+      ++limited;
+      size_t at = r.headers.find("Retry-After: ");
+      if (at != std::string::npos) retry_after = r.headers.substr(at + 13, r.headers.find("\r\n", at) - at - 13);
+    }
+  }
+  EXPECT_EQ(accepted, 50);  // the burst
+  EXPECT_EQ(limited, 10);
+  EXPECT_FALSE(retry_after.empty());
+  EXPECT_GE(std::stoi(retry_after), 1);
+  // Time passes, the bucket refills.
+  clock_.Advance(2000);
+  EXPECT_EQ(Post("/v1/incidents", monitor_, Incident("after")).status, 202);
+  auto dead = Topic(schemas::topic::kRejected);
+  ASSERT_EQ(dead.size(), 11u);
+  EXPECT_EQ(dead[0].rejected().reason_code(), "too_large");
+}
+
+TEST_F(IngestTest, KitBatchesAndOtherInputsAreAccepted) {
+  std::string kits = "[";
+  for (int i = 0; i < 5; ++i) {
+    kits += std::string(i ? "," : "") + R"({"event_id":"kit-)" + std::to_string(i) +
+            R"(","occurred_at":"2023-11-14T21:00:00Z","kit_id":"K1","station_id":"S2","battery_pct":80,"accredited_total":)" +
+            std::to_string(10 * i) + R"(,"auth_failures":0,"tamper":false})";
+  }
+  kits += "]";
+  RawResponse r = Post("/v1/kit", monitor_, kits);
+  ASSERT_EQ(r.status, 202) << r.body;
+  EXPECT_NE(r.body.find("kit-4"), std::string::npos);
+  EXPECT_EQ(Post("/v1/turnout", monitor_, R"({"event_id":"t1","occurred_at":"2023-11-14T21:00:00Z","station_id":"S1","voters_cast":120})").status, 202);
+  EXPECT_EQ(Post("/v1/hate-speech", monitor_, R"({"event_id":"h1","occurred_at":"2023-11-14T21:00:00Z","area":"lagos/ikeja","text":"...","target_group":"x","reach":500,"confidence":0.8})").status, 202);
+  EXPECT_EQ(Topic(schemas::topic::kInputs).size(), 7u);
+}
+
+TEST_F(IngestTest, OperatorsListAndResubmitDeadLetters) {
+  ASSERT_EQ(Post("/v1/incidents", monitor_, Incident("fixme", "S9")).status, 400);
+  RawResponse list = Request(server_->port(), "GET", "/v1/rejected?from=0", {operator_});
+  ASSERT_EQ(list.status, 200) << list.body;
+  EXPECT_NE(list.body.find("unknown_station"), std::string::npos) << list.body;
+  EXPECT_EQ(Request(server_->port(), "GET", "/v1/rejected", {monitor_}).status, 403);
+  // The operator fixes the station id and re-submits as the original monitor.
+  RawResponse fixed = Request(server_->port(), "POST", "/v1/rejected/0/resubmit", {operator_}, Incident("fixme", "S2"));
+  ASSERT_EQ(fixed.status, 202) << fixed.body;
+  auto inputs = Topic(schemas::topic::kInputs);
+  ASSERT_EQ(inputs.size(), 1u);
+  EXPECT_EQ(inputs[0].header().principal(), "amina");
+  EXPECT_EQ(inputs[0].incident().station_id(), "S2");
+}
+
+TEST_F(IngestTest, KannelSmsBecomesAnEventAndThePhoneNumberNeverReachesTheLog) {
+  std::string token = gateway_.substr(std::string("Authorization: Bearer ").size());
+  RawResponse r = Request(server_->port(), "GET",
+                          "/v1/sms/kannel?from=%2B2348012345678&to=3232&text=inc+s1+violence+4+mob+at+gate&id=k-1&token=" + token);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_FALSE(r.body.empty());
+  auto inputs = Topic(schemas::topic::kInputs);
+  ASSERT_EQ(inputs.size(), 1u);
+  EXPECT_EQ(inputs[0].header().source(), v1::SOURCE_SMS);
+  EXPECT_EQ(inputs[0].incident().station_id(), "S1");
+  EXPECT_EQ(inputs[0].header().reporter(), MonitorRegistry::PhonePseudonym(kSecret, kPhone));
+  // The gateway's retry of the same message id is not stored twice.
+  Request(server_->port(), "GET", "/v1/sms/kannel?from=%2B2348012345678&text=inc+s1+violence+4+mob+at+gate&id=k-1&token=" + token);
+  EXPECT_EQ(Topic(schemas::topic::kInputs).size(), 1u);
+  // A bad SMS gets a reply saying how to fix it, and is kept.
+  RawResponse bad = Request(server_->port(), "GET", "/v1/sms/kannel?from=%2B2348012345678&text=inc+s1+violence+9&token=" + token);
+  EXPECT_EQ(bad.status, 200);
+  EXPECT_FALSE(bad.body.empty());
+  // An unregistered sender is told so.
+  RawResponse stranger = Request(server_->port(), "GET", "/v1/sms/kannel?from=%2B15550001111&text=T+S1+50&token=" + token);
+  EXPECT_NE(stranger.body.find("not registered"), std::string::npos) << stranger.body;
+  std::string all = AllLogBytes();
+  for (std::string number : {"2348012345678", "15550001111", "801 234 5678"}) {
+    EXPECT_EQ(all.find(number), std::string::npos) << number << " found in the log";
+  }
+  // Without the gateway's token nothing is accepted and nothing is replied.
+  RawResponse anonymous = Request(server_->port(), "GET", "/v1/sms/kannel?from=%2B2348012345678&text=T+S1+50");
+  EXPECT_EQ(anonymous.status, 401);
+  EXPECT_TRUE(anonymous.body.empty());
+}
+
+TEST_F(IngestTest, TwilioWebhookGetsTwiml) {
+  std::string token = gateway_.substr(std::string("Authorization: Bearer ").size());
+  RawResponse r = Request(server_->port(), "POST", "/v1/sms/twilio?token=" + token,
+                          {"Content-Type: application/x-www-form-urlencoded"},
+                          "From=%2B2348012345678&To=%2B15005550006&Body=T+S2+345&MessageSid=SM123");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(r.body.find("<Response><Message>"), std::string::npos) << r.body;
+  auto inputs = Topic(schemas::topic::kInputs);
+  ASSERT_EQ(inputs.size(), 1u);
+  EXPECT_EQ(inputs[0].turnout().voters_cast(), 345);
+}
+
+TEST_F(IngestTest, MetricsCountAcceptedAndRejectedByReason) {
+  Post("/v1/incidents", monitor_, Incident("m1"));
+  Post("/v1/incidents", monitor_, Incident("m2", "NOPE"));
+  std::string text = prometheus::TextSerializer().Serialize(metrics_.Collect());
+  EXPECT_NE(text.find("ewarn_ingest_events_total{endpoint=\"POST /v1/incidents\",result=\"accepted\"} 1"), std::string::npos) << text;
+  EXPECT_NE(text.find("ewarn_ingest_rejected_total{endpoint=\"POST /v1/incidents\",reason=\"unknown_station\"} 1"), std::string::npos);
+}
+
+TEST_F(IngestTest, HealthzAnswers) {
+  RawResponse r = Request(server_->port(), "GET", "/healthz");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_NE(r.body.find("\"stations\":3"), std::string::npos) << r.body;
+}
+
+}  // namespace
+}  // namespace ewarn::ingest
