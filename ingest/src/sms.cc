@@ -117,6 +117,7 @@ constexpr std::array kKeywords = {
 struct CategoryWord {
   std::string_view word;
   v1::IncidentCategory category;
+  SmsLanguage language = SmsLanguage::kEnglish;
 };
 
 // English wire names are accepted in every language; then French and Russian words.
@@ -131,23 +132,23 @@ constexpr std::array kCategoryWords = {
     CategoryWord{"procedure", v1::INCIDENT_CATEGORY_PROCEDURE},
     CategoryWord{"access", v1::INCIDENT_CATEGORY_ACCESS},
     CategoryWord{"other", v1::INCIDENT_CATEGORY_OTHER},
-    CategoryWord{"achat", v1::INCIDENT_CATEGORY_VOTE_BUYING},
-    CategoryWord{"fraude", v1::INCIDENT_CATEGORY_BALLOT_TAMPERING},
-    CategoryWord{"urne", v1::INCIDENT_CATEGORY_BALLOT_TAMPERING},
-    CategoryWord{"materiel", v1::INCIDENT_CATEGORY_MATERIALS},
-    CategoryWord{"matériel", v1::INCIDENT_CATEGORY_MATERIALS},
-    CategoryWord{"procédure", v1::INCIDENT_CATEGORY_PROCEDURE},
-    CategoryWord{"acces", v1::INCIDENT_CATEGORY_ACCESS},
-    CategoryWord{"accès", v1::INCIDENT_CATEGORY_ACCESS},
-    CategoryWord{"autre", v1::INCIDENT_CATEGORY_OTHER},
-    CategoryWord{"насилие", v1::INCIDENT_CATEGORY_VIOLENCE},
-    CategoryWord{"запугивание", v1::INCIDENT_CATEGORY_INTIMIDATION},
-    CategoryWord{"подкуп", v1::INCIDENT_CATEGORY_VOTE_BUYING},
-    CategoryWord{"вброс", v1::INCIDENT_CATEGORY_BALLOT_TAMPERING},
-    CategoryWord{"материалы", v1::INCIDENT_CATEGORY_MATERIALS},
-    CategoryWord{"процедура", v1::INCIDENT_CATEGORY_PROCEDURE},
-    CategoryWord{"доступ", v1::INCIDENT_CATEGORY_ACCESS},
-    CategoryWord{"другое", v1::INCIDENT_CATEGORY_OTHER},
+    CategoryWord{"achat", v1::INCIDENT_CATEGORY_VOTE_BUYING, SmsLanguage::kFrench},
+    CategoryWord{"fraude", v1::INCIDENT_CATEGORY_BALLOT_TAMPERING, SmsLanguage::kFrench},
+    CategoryWord{"urne", v1::INCIDENT_CATEGORY_BALLOT_TAMPERING, SmsLanguage::kFrench},
+    CategoryWord{"materiel", v1::INCIDENT_CATEGORY_MATERIALS, SmsLanguage::kFrench},
+    CategoryWord{"matériel", v1::INCIDENT_CATEGORY_MATERIALS, SmsLanguage::kFrench},
+    CategoryWord{"procédure", v1::INCIDENT_CATEGORY_PROCEDURE, SmsLanguage::kFrench},
+    CategoryWord{"acces", v1::INCIDENT_CATEGORY_ACCESS, SmsLanguage::kFrench},
+    CategoryWord{"accès", v1::INCIDENT_CATEGORY_ACCESS, SmsLanguage::kFrench},
+    CategoryWord{"autre", v1::INCIDENT_CATEGORY_OTHER, SmsLanguage::kFrench},
+    CategoryWord{"насилие", v1::INCIDENT_CATEGORY_VIOLENCE, SmsLanguage::kRussian},
+    CategoryWord{"запугивание", v1::INCIDENT_CATEGORY_INTIMIDATION, SmsLanguage::kRussian},
+    CategoryWord{"подкуп", v1::INCIDENT_CATEGORY_VOTE_BUYING, SmsLanguage::kRussian},
+    CategoryWord{"вброс", v1::INCIDENT_CATEGORY_BALLOT_TAMPERING, SmsLanguage::kRussian},
+    CategoryWord{"материалы", v1::INCIDENT_CATEGORY_MATERIALS, SmsLanguage::kRussian},
+    CategoryWord{"процедура", v1::INCIDENT_CATEGORY_PROCEDURE, SmsLanguage::kRussian},
+    CategoryWord{"доступ", v1::INCIDENT_CATEGORY_ACCESS, SmsLanguage::kRussian},
+    CategoryWord{"другое", v1::INCIDENT_CATEGORY_OTHER, SmsLanguage::kRussian},
 };
 
 // Per language: help, syntax error, station missing, bad category, bad severity, bad number,
@@ -275,7 +276,10 @@ std::variant<SmsCommand, SmsError> ParseSms(std::string_view text) {
     cmd.category = static_cast<v1::IncidentCategory>(category[0] - '0');
   } else {
     for (const auto& c : kCategoryWords) {
-      if (c.word == category) cmd.category = c.category;
+      if (c.word != category) continue;
+      cmd.category = c.category;
+      // INC/INCIDENT are shared by English and French: a French category word decides.
+      if (c.language != SmsLanguage::kEnglish) cmd.language = c.language;
     }
   }
   if (cmd.category == v1::INCIDENT_CATEGORY_UNSPECIFIED) {
