@@ -10,6 +10,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   kcat rocksdb-tools curl
   prometheus docker-compose python3-yaml
+  kannel kannel-extras clang libclang-rt-14-dev wrk nginx-light
 )
 
 missing=()
