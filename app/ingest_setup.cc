@@ -18,7 +18,10 @@ Result<std::unique_ptr<IngestNode>> OpenIngestNode(const DataDir& dir, const std
     auto existing = log->PartitionCount(schemas::topic::kInputs);
     partitions = existing.ok() ? *existing : 8;
   }
-  auto state = store::StateStore::Open({.dir = dir.ingest(), .stores = ingest::Ingestor::StoreNames()});
+  // Unsynced: the idempotency index and station directory are rebuilt from the (synced) log
+  // after a crash; tokens and monitors ask for durable commits themselves.
+  auto state = store::StateStore::Open(
+      {.dir = dir.ingest(), .stores = ingest::Ingestor::StoreNames(), .sync = false});
   if (!state.ok()) {
     return state.status().WithContext("ingest state in " + dir.ingest() + " (is another ewarn using it?)");
   }

@@ -121,6 +121,7 @@ Result<std::string> PrincipalRegistry::CreateToken(const std::string& name, Role
   std::string secret_hex = Hex(secret, sizeof secret);
   store::CommitBatch batch;
   batch.Put(kStore, p.token_id, EncodePrincipal(p, Sha256Hex(secret_hex)));
+  batch.RequireDurable();
   RETURN_IF_ERROR(state_.Commit(std::move(batch)).status());
   return std::string(kTokenPrefix) + p.token_id + "_" + secret_hex;
 }
@@ -141,6 +142,7 @@ Status PrincipalRegistry::Revoke(std::string_view name_or_token_id) {
   });
   RETURN_IF_ERROR(st);
   if (revoked == 0) return Status::NotFound("no active token named or with id '" + std::string(name_or_token_id) + "'");
+  batch.RequireDurable();
   RETURN_IF_ERROR(state_.Commit(std::move(batch)).status());
   std::lock_guard lk(mu_);
   verified_.clear();
@@ -226,12 +228,14 @@ Status MonitorRegistry::Register(const v1::Monitor& monitor) {
   if (monitor.phone_pseudonym().size() != 32) return Status::InvalidArgument("monitor needs a phone pseudonym");
   store::CommitBatch batch;
   batch.Put(kStore, monitor.phone_pseudonym(), monitor.SerializeAsString());
+  batch.RequireDurable();
   return state_.Commit(std::move(batch)).status();
 }
 
 Status MonitorRegistry::Remove(std::string_view phone_pseudonym) {
   store::CommitBatch batch;
   batch.Delete(kStore, phone_pseudonym);
+  batch.RequireDurable();
   return state_.Commit(std::move(batch)).status();
 }
 

@@ -216,7 +216,7 @@ Result<std::vector<OutboxEntry>> StateStore::Commit(CommitBatch&& batch) {
     entries.push_back({seq++, std::move(r)});
   }
   rocksdb::WriteOptions wo;
-  wo.sync = impl_->sync;
+  wo.sync = impl_->sync || batch.durable_;
   RETURN_IF_ERROR(FromRocks(impl_->db->Write(wo, &wb), "state store '" + impl_->dir + "' commit"));
   return entries;
 }

@@ -88,7 +88,9 @@ struct HttpServerOptions {
   std::chrono::milliseconds request_timeout{10000};
   size_t max_connections = 4096;
   int io_threads = 1;
-  int worker_threads = 16;  // handlers block on durable appends; group commit wants many
+  // Handlers block until their append is durable; the log group-commits concurrent appends, so
+  // as many workers as concurrent clients keeps every fsync full.
+  int worker_threads = 128;
 };
 
 class HttpServer {

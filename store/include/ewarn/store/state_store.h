@@ -44,6 +44,9 @@ class CommitBatch {
   // An output to publish after commit (the transactional outbox).
   void AddOutput(OutRecord record);
 
+  // Sync this batch to disk even when the store was opened with sync=false (for rare writes
+  // that cannot be rebuilt from the log, e.g. a new access token).
+  void RequireDurable() { durable_ = true; }
   bool empty() const { return ops_.empty() && offsets_.empty() && outputs_.empty(); }
   size_t output_count() const { return outputs_.size(); }
 
@@ -56,6 +59,7 @@ class CommitBatch {
   std::vector<Op> ops_;
   std::map<TopicPartition, int64_t> offsets_;
   std::vector<OutRecord> outputs_;
+  bool durable_ = false;
 };
 
 struct OutboxEntry {

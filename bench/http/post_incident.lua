@@ -1,0 +1,30 @@
+-- wrk script: each request posts a small valid incident with a unique event id, so every
+-- request is a real durable append (no idempotent short-cut). Station ids come from the
+-- environment (EWARN_STATIONS, comma-separated), token from EWARN_TOKEN.
+local counter = 0
+local thread_id = 0
+local stations = {}
+for s in string.gmatch(os.getenv("EWARN_STATIONS") or "S1", "([^,]+)") do
+  stations[#stations + 1] = s
+end
+local token = os.getenv("EWARN_TOKEN") or ""
+
+function setup(thread)
+  thread_id = thread_id + 1
+  thread:set("tid", thread_id)
+end
+
+function init(args)
+  math.randomseed(tid)
+end
+
+request = function()
+  counter = counter + 1
+  local station = stations[(counter % #stations) + 1]
+  local body = string.format(
+    '{"event_id":"wrk-%d-%d","occurred_at":"2026-01-15T10:%02d:00Z","station_id":"%s",' ..
+    '"category":"intimidation","severity":3,"description":"party agents turned away"}',
+    tid, counter, counter % 60, station)
+  return wrk.format("POST", "/v1/incidents",
+    {["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. token}, body)
+end

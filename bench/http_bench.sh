@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# HTTP ingest benchmark: wrk posting small valid incidents to `ewarn serve --http` (every 202
+# only after a durable append), and, in the same run with the same wrk settings, nginx serving
+# a static 100-byte file: the ceiling. Usage: bench/http_bench.sh [BUILD_DIR] [SECONDS]
+set -euo pipefail
+build=$(cd "${1:-build}" && pwd)
+seconds=${2:-10}
+src=$(cd "$(dirname "$0")/.." && pwd)
+ewarn="$build/app/ewarn"
+work=$(mktemp -d /tmp/ewarn-http-bench-XXXXXX)
+chmod 755 "$work"  # nginx workers run as www-data
+cleanup() {
+  [ -n "${serve_pid:-}" ] && kill "$serve_pid" 2>/dev/null || true
+  [ -n "${nginx_pid:-}" ] && kill "$nginx_pid" 2>/dev/null || true
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# 1,000 stations in 50 districts.
+{
+  echo "station_id,name,region,district,ward,lat,lon,registered_voters"
+  for i in $(seq 1 1000); do
+    echo "B$i,Station $i,REGION$((i % 5)),DISTRICT$((i % 50)),WARD$((i % 200)),6.$((i % 90 + 10)),3.$((i % 90 + 10)),900"
+  done
+} > "$work/stations.csv"
+"$ewarn" import-stations --data "$work/data" "$work/stations.csv" > /dev/null
+token=$("$ewarn" token create --data "$work/data" --role monitor --name wrk | tail -1)
+stations=$(seq -s, -f 'B%g' 1 1000)
+
+port_ewarn=18080
+port_nginx=18081
+"$ewarn" serve --data "$work/data" --http 127.0.0.1:$port_ewarn --rate 10000000 --partitions 8 > "$work/serve.log" 2>&1 &
+serve_pid=$!
+for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port_ewarn/healthz" > /dev/null && break; sleep 0.1; done
+
+mkdir -p "$work/www"
+head -c 100 /dev/zero | tr '\0' 'x' > "$work/www/static.txt"
+sed -e "s|@DIR@|$work|g" -e "s|@PORT@|$port_nginx|g" "$src/bench/http/nginx.conf" > "$work/nginx.conf"
+/usr/sbin/nginx -c "$work/nginx.conf" -p "$work" &
+nginx_pid=$!
+for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port_nginx/static.txt" > /dev/null && break; sleep 0.1; done
+
+wrk_args=(-t2 -c64 -d"${seconds}s" --latency)
+echo "== nginx: static 100-byte file =="
+wrk "${wrk_args[@]}" "http://127.0.0.1:$port_nginx/static.txt" | tee "$work/nginx.txt"
+echo "== ewarn: POST /v1/incidents, durable =="
+[ -n "${EWARN_PERF:-}" ] && (perf record -F 999 -g -p "$serve_pid" -o /tmp/ewarn-perf.data -- sleep 5 > /dev/null 2>&1 &)
+EWARN_TOKEN="$token" EWARN_STATIONS="$stations" \
+  wrk "${wrk_args[@]}" -s "$src/bench/http/post_incident.lua" "http://127.0.0.1:$port_ewarn/v1/incidents" | tee "$work/ewarn.txt"
+
+nginx_rps=$(awk '/Requests\/sec/ {print $2}' "$work/nginx.txt")
+ewarn_rps=$(awk '/Requests\/sec/ {print $2}' "$work/ewarn.txt")
+ewarn_p99=$(awk '$1 == "99%" {print $2}' "$work/ewarn.txt")
+non2xx=$(awk '/Non-2xx/ {print $NF}' "$work/ewarn.txt")
+accepted=$(curl -s "http://127.0.0.1:$port_ewarn/healthz" > /dev/null; "$ewarn" log stat --data "$work/data" 2>/dev/null | awk '$1 == "in.events" {print $3}' || true)
+echo
+echo "nginx ${nginx_rps} req/s; ewarn ${ewarn_rps} req/s (ratio $(awk -v a="$ewarn_rps" -v b="$nginx_rps" 'BEGIN {printf "%.2f", a / b}')), ewarn p99 ${ewarn_p99}, non-2xx: ${non2xx:-0}"
