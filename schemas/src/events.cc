@@ -23,7 +23,7 @@ std::string DistrictKeyOfArea(std::string_view area_path) {
 
 bool IsInputTopic(std::string_view t) {
   return t == topic::kInputs || t == topic::kStations || t == topic::kMonitors ||
-         t == topic::kLiaisons || t == topic::kRejected;
+         t == topic::kLiaisons || t == topic::kRejected || t == topic::kDeliveries;
 }
 
 std::string EncodeEvent(const v1::Event& event) {
@@ -68,6 +68,8 @@ std::string RecordKey(const v1::Event& e) {
     case v1::Event::kAlert: return e.alert().alert_id();
     case v1::Event::kDelivery: return e.delivery().recipient_id();
     case v1::Event::kSituation: return e.situation().situation_id();
+    case v1::Event::kAck: return e.ack().alert_id();
+    case v1::Event::kSilence: return e.silence().area();
     default: return e.header().event_id();
   }
 }
@@ -100,6 +102,8 @@ std::string_view BodyName(const v1::Event& e) {
     case v1::Event::kTurnout: return "turnout";
     case v1::Event::kKit: return "kit";
     case v1::Event::kTick: return "tick";
+    case v1::Event::kAck: return "ack";
+    case v1::Event::kSilence: return "silence";
     case v1::Event::kRejected: return "rejected";
     case v1::Event::kStation: return "station";
     case v1::Event::kArea: return "area";

@@ -27,7 +27,12 @@ inline constexpr std::string_view kSituations = "derived.situations";
 inline constexpr std::string_view kRiskStations = "risk.stations";
 inline constexpr std::string_view kRiskAreas = "risk.areas";
 inline constexpr std::string_view kAlerts = "alerts";
-inline constexpr std::string_view kOutbox = "notify.outbox";
+inline constexpr std::string_view kOutbox = "notify.outbox";          // Delivery to send
+inline constexpr std::string_view kDeliveries = "notify.deliveries";  // Delivery outcomes
+inline constexpr std::string_view kAnomalies = "derived.anomalies";
+// The alert stage's input: risk level changes from the station stage, plus the acks,
+// silences and ticks it forwards, partitioned exactly like in.events.
+inline constexpr std::string_view kRisk = "risk";
 }  // namespace topic
 
 // Topics whose records come from outside (people, devices, imports). A replay copies them;
