@@ -7,6 +7,9 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <algorithm>
+#include <iterator>
+#include <map>
 #include <thread>
 
 #include "commands.h"
@@ -14,6 +17,7 @@
 #include "ewarn/ingest/http_server.h"
 #include "ewarn/ingest/ingestor.h"
 #include "ingest_setup.h"
+#include "pipelines.h"
 #include "ewarn/base/time.h"
 #include "ewarn/processors/digest.h"
 #include "ewarn/processors/pipeline.h"
@@ -30,19 +34,10 @@ int Fail(const std::string& command, const Status& status) {
 namespace {
 
 const FlagSpec kDataFlag{"data", "DIR", "data directory (log, state, ingest)", "", true};
+const FlagSpec kRulesFlag{"rules", "FILE",
+                          "rules file (textproto, ewarn.v1.Rules); default: the built-in rules", "", false};
 const FlagSpec kKafkaFlag{"kafka", "HOST:PORT,...",
                           "use Apache Kafka at these brokers instead of the embedded log", "", false};
-
-std::vector<std::string> StoresOf(const processors::Pipeline& p) {
-  std::vector<std::string> stores = p.runtime.stores;
-  stores.emplace_back(processors::kSeenStore);
-  return stores;
-}
-
-Status CreateOutputs(store::EventLog& log, const processors::Pipeline& p) {
-  for (const auto& spec : p.outputs) RETURN_IF_ERROR(log.CreateTopic(spec));
-  return Status::Ok();
-}
 
 // Appends a Tick into every partition of in.events, so event time advances everywhere even
 // where nothing else arrives (DESIGN §4). Ids are deterministic: "tick:<partition>:<ms>".
@@ -78,13 +73,20 @@ int Serve(const Flags& f) {
   if (!opened.ok()) return Fail(cmd, opened.status());
   std::unique_ptr<store::EventLog> log = store::WithMetrics(std::move(opened).value(), *registry);
   if (Status s = EnsureInputTopics(*log, static_cast<int32_t>(*partitions)); !s.ok()) return Fail(cmd, s);
-  processors::Pipeline pipeline = processors::StationPipeline(static_cast<int32_t>(*partitions));
-  if (Status s = CreateOutputs(*log, pipeline); !s.ok()) return Fail(cmd, s);
-  auto state = store::StateStore::Open({.dir = dir.state(), .stores = StoresOf(pipeline)});
+  auto rules = RulesFromFlag(f.Get("rules"));
+  if (!rules.ok()) return Fail(cmd, rules.status());
+  auto in_partitions = log->PartitionCount(schemas::topic::kInputs);
+  if (!in_partitions.ok()) return Fail(cmd, in_partitions.status());
+  std::vector<processors::Pipeline> pipelines = MakePipelines(*in_partitions, *rules, *log);
+  if (Status s = CreateOutputs(*log, pipelines); !s.ok()) return Fail(cmd, s);
+  auto state = store::StateStore::Open({.dir = dir.state(), .stores = StoresOf(pipelines)});
   if (!state.ok()) return Fail(cmd, state.status());
-  auto runtime = processors::TaskRuntime::Make(*log, **state, pipeline.factory, pipeline.runtime,
-                                               registry.get());
-  if (!runtime.ok()) return Fail(cmd, runtime.status());
+  std::vector<std::unique_ptr<processors::TaskRuntime>> runtimes;
+  for (const auto& p : pipelines) {
+    auto runtime = processors::TaskRuntime::Make(*log, **state, p.factory, p.runtime, registry.get());
+    if (!runtime.ok()) return Fail(cmd, runtime.status());
+    runtimes.push_back(std::move(runtime).value());
+  }
 
   // Ingest: the HTTP API (JSON and SMS gateways) in front of the same log.
   std::unique_ptr<IngestNode> ingest_node;
@@ -133,12 +135,16 @@ int Serve(const Flags& f) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  Status runtime_status;
+  // One thread per stage; each stage's tasks are driven by its own thread.
+  std::vector<Status> runtime_status(runtimes.size());
   std::atomic<bool> worker_done{false};
-  std::jthread worker([&](std::stop_token stop) {
-    runtime_status = (*runtime)->Run(stop);
-    worker_done = true;
-  });
+  std::vector<std::jthread> workers;
+  for (size_t i = 0; i < runtimes.size(); ++i) {
+    workers.emplace_back([&, i](std::stop_token stop) {
+      runtime_status[i] = runtimes[i]->Run(stop);
+      worker_done = true;
+    });
+  }
   Status ticker_status;
   std::jthread ticker([&](std::stop_token stop) {
     SystemClock clock;
@@ -172,14 +178,16 @@ int Serve(const Flags& f) {
   if (http) http->Stop();  // in-flight submissions finish their appends first
   ticker.request_stop();
   ticker.join();
-  worker.request_stop();
-  worker.join();
-  const auto& stats = (*runtime)->stats();
+  for (auto& w : workers) w.request_stop();
+  for (auto& w : workers) w.join();
+  const auto& stats = runtimes.front()->stats();
   std::printf("stopped: %lld events processed, %lld duplicates dropped, %lld skipped, %lld commits\n",
               static_cast<long long>(stats.processed), static_cast<long long>(stats.duplicates),
               static_cast<long long>(stats.skipped), static_cast<long long>(stats.commits));
   if (!ticker_status.ok()) return Fail(cmd, ticker_status);
-  if (!runtime_status.ok()) return Fail(cmd, runtime_status);
+  for (const Status& st : runtime_status) {
+    if (!st.ok()) return Fail(cmd, st);
+  }
   return 0;
 }
 
@@ -314,6 +322,53 @@ Result<int64_t> CopyInputs(store::EventLog& from, store::EventLog& to) {
   return copied;
 }
 
+// The highest risk level each subject reached, from a log's `risk` topic.
+std::map<std::string, int> PeakLevels(store::EventLog& log) {
+  std::map<std::string, int> peak;
+  auto partitions = log.PartitionCount(schemas::topic::kRisk);
+  if (!partitions.ok()) return peak;
+  for (int32_t p = 0; p < *partitions; ++p) {
+    int64_t next = 0;
+    while (true) {
+      auto batch = log.Read({std::string(schemas::topic::kRisk), p}, next, 5000);
+      if (!batch.ok() || batch->empty()) break;
+      for (const auto& r : *batch) {
+        auto e = schemas::DecodeEvent(r.value);
+        if (!e.ok() || e->body_case() != v1::Event::kRisk) continue;
+        int& level = peak[e->risk().subject_id()];
+        level = std::max(level, static_cast<int>(e->risk().level()));
+      }
+      next = batch->back().offset + 1;
+    }
+  }
+  return peak;
+}
+
+// What-if summary: which subjects reach HIGH or above under the original run and under the
+// replay's rules.
+void PrintWhatIf(store::EventLog& original, store::EventLog& what_if) {
+  auto before = PeakLevels(original), after = PeakLevels(what_if);
+  auto high = [](const std::map<std::string, int>& m) {
+    std::vector<std::string> out;
+    for (const auto& [subject, level] : m) {
+      if (level >= v1::RISK_LEVEL_HIGH) out.push_back(subject);
+    }
+    return out;
+  };
+  std::vector<std::string> a = high(before), b = high(after), only_a, only_b;
+  std::set_difference(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(only_a));
+  std::set_difference(b.begin(), b.end(), a.begin(), a.end(), std::back_inserter(only_b));
+  std::printf("what-if: %zu subjects reach HIGH or above with these rules, %zu in the original run\n", b.size(),
+              a.size());
+  auto list = [](const char* label, const std::vector<std::string>& v) {
+    std::printf("  %s (%zu):", label, v.size());
+    for (size_t i = 0; i < v.size() && i < 20; ++i) std::printf(" %s", v[i].c_str());
+    std::printf(v.size() > 20 ? " ...\n" : "\n");
+  };
+  list("only with these rules", only_b);
+  list("only in the original", only_a);
+}
+
 int Replay(const Flags& f) {
   const std::string cmd = "replay";
   DataDir source{f.Get("data")}, sandbox{f.Get("into")};
@@ -331,19 +386,26 @@ int Replay(const Flags& f) {
   if (!copied.ok()) return Fail(cmd, copied.status());
   auto partitions = (*to)->PartitionCount(schemas::topic::kInputs);
   if (!partitions.ok()) return Fail(cmd, partitions.status().WithContext("the source log has no inputs"));
-  processors::Pipeline pipeline = processors::StationPipeline(*partitions);
-  if (Status s = CreateOutputs(**to, pipeline); !s.ok()) return Fail(cmd, s);
-  auto state = store::StateStore::Open({.dir = sandbox.state(), .stores = StoresOf(pipeline)});
+  auto rules = RulesFromFlag(f.Get("rules"));
+  if (!rules.ok()) return Fail(cmd, rules.status());
+  std::vector<processors::Pipeline> pipelines = MakePipelines(*partitions, *rules, **to);
+  if (Status s = CreateOutputs(**to, pipelines); !s.ok()) return Fail(cmd, s);
+  auto state = store::StateStore::Open({.dir = sandbox.state(), .stores = StoresOf(pipelines)});
   if (!state.ok()) return Fail(cmd, state.status());
-  pipeline.runtime.group = "ewarn-replay";
-  auto runtime = processors::TaskRuntime::Make(**to, **state, pipeline.factory, pipeline.runtime, nullptr);
-  if (!runtime.ok()) return Fail(cmd, runtime.status());
-  if (Status s = (*runtime)->RunUntilCaughtUp(); !s.ok()) return Fail(cmd, s);
-  if (Status s = (*runtime)->Close(); !s.ok()) return Fail(cmd, s);
+  // Stage by stage: each stage's input is complete once the one before it caught up.
+  processors::RuntimeStats stats;
+  for (auto& p : pipelines) {
+    p.runtime.group += "-replay";
+    auto runtime = processors::TaskRuntime::Make(**to, **state, p.factory, p.runtime, nullptr);
+    if (!runtime.ok()) return Fail(cmd, runtime.status());
+    if (Status s = (*runtime)->RunUntilCaughtUp(); !s.ok()) return Fail(cmd, s);
+    if (Status s = (*runtime)->Close(); !s.ok()) return Fail(cmd, s);
+    if (&p == &pipelines.front()) stats = (*runtime)->stats();
+  }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  const auto& stats = (*runtime)->stats();
   auto d = ComputeDigest(**to, **state);
   if (!d.ok()) return Fail(cmd, d.status());
+  if (f.Has("rules")) PrintWhatIf(**from, **to);
   std::printf("replayed %lld input records into %s in %.2f s (%.0f events/s): %lld processed, "
               "%lld duplicates dropped, %lld skipped\n%s\n",
               static_cast<long long>(*copied), sandbox.root.c_str(), secs, *copied / std::max(secs, 1e-9),
@@ -365,7 +427,8 @@ std::vector<Command> FoundationCommands() {
         {"duration", "SECONDS", "stop after this long (0: until Ctrl-C or SIGTERM)", "0"},
         {"http", "ADDR:PORT", "serve the ingest HTTP API (JSON, SMS gateways), e.g. 127.0.0.1:8080 (port 0: any)"},
         {"rate", "PER_SECOND", "per-principal submission rate limit (burst: 10x)", "20"},
-        {"max-body-kb", "KB", "largest request body accepted", "256"}},
+        {"max-body-kb", "KB", "largest request body accepted", "256"},
+        kRulesFlag},
        "",
        Serve},
       {{"log", "stat"},
@@ -385,7 +448,8 @@ std::vector<Command> FoundationCommands() {
        Digest},
       {{"replay"},
        "rebuild all derived state from the log alone into a fresh directory",
-       {kDataFlag, kKafkaFlag, {"into", "DIR", "a new data directory for the rebuilt state", "", true}},
+       {kDataFlag, kKafkaFlag, {"into", "DIR", "a new data directory for the rebuilt state", "", true},
+        kRulesFlag},
        "",
        Replay},
   };

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "ewarn/processors/pipeline.h"
+#include "../processors/testing/counting_processor.h"
 #include "ewarn/schemas/events.h"
 #include "ewarn_testing.h"
 
@@ -77,7 +78,12 @@ EwarnRun RunEwarn(const std::string& base, int64_t events, processors::RuntimeOp
   EwarnRun out;
   auto log = std::move(store::OpenEmbeddedLog({.dir = base + "/log"})).value();
   (void)log->CreateTopic({.name = "in.events", .partitions = 8});
-  processors::Pipeline pipeline = processors::StationPipeline(8);
+  // The foundation's figure: log + task runtime with a per-station counter (one state key per
+  // station, written once per commit). The full station stage has its own bench (e2e_bench).
+  processors::Pipeline pipeline;
+  pipeline.runtime.input_topic = "in.events";
+  pipeline.runtime.stores = {std::string(processors::testing::kCountsStore)};
+  pipeline.factory = [](int32_t) { return std::make_unique<processors::testing::CountingProcessor>(); };
   pipeline.runtime.dedupe = dedupe;
   std::vector<std::string> stores = pipeline.runtime.stores;
   stores.emplace_back(processors::kSeenStore);

@@ -19,7 +19,11 @@ function(ewarn_test name)
   if(NOT ARG_TIMEOUT)
     set(ARG_TIMEOUT 300)
   endif()
-  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60
-    PROPERTIES TIMEOUT ${ARG_TIMEOUT} LABELS "${ARG_LABELS}"
-    ENVIRONMENT "EWARN_SHARED_DATA=${EWARN_SHARED_DATA}")
+  # An empty LABELS value would vanish from the list and swallow the next key: add it only
+  # when there are labels.
+  set(properties TIMEOUT ${ARG_TIMEOUT} ENVIRONMENT "EWARN_SHARED_DATA=${EWARN_SHARED_DATA}")
+  if(ARG_LABELS)
+    list(APPEND properties LABELS "${ARG_LABELS}")
+  endif()
+  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES ${properties})
 endfunction()

@@ -51,6 +51,17 @@ void TaskState::Emit(std::string topic, std::string key, v1::Event event, std::s
                       .partition_key = std::move(partition_key)});
 }
 
+void TaskState::EmitToPartition(std::string topic, std::string key, v1::Event event,
+                                int32_t partition) {
+  Emit(std::move(topic), std::move(key), std::move(event));
+  outputs_.back().partition = partition;
+}
+
+Status TaskState::Scan(std::string_view store, std::string_view prefix,
+                       const std::function<bool(std::string_view, std::string_view)>& fn) {
+  return store_.Scan(store, prefix, fn);
+}
+
 void TaskState::Drain(store::CommitBatch& batch) {
   for (auto& [k, e] : cache_) {
     if (!e.dirty) continue;
@@ -305,6 +316,7 @@ Status TaskRuntime::Commit() {
   auto started = std::chrono::steady_clock::now();
   store::CommitBatch batch;
   for (auto& [partition, task] : tasks_) {
+    RETURN_IF_ERROR(task.processor->Flush(*task.state));
     task.state->Drain(batch);
     if (task.next_offset != task.committed_offset) {
       batch.SetOffset({options_.input_topic, partition}, task.next_offset);

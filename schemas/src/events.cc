@@ -68,6 +68,8 @@ std::string RecordKey(const v1::Event& e) {
     case v1::Event::kAlert: return e.alert().alert_id();
     case v1::Event::kDelivery: return e.delivery().recipient_id();
     case v1::Event::kSituation: return e.situation().situation_id();
+    case v1::Event::kEnriched: return e.enriched().station_id();
+    case v1::Event::kAnomaly: return e.anomaly().subject_id();
     case v1::Event::kAck: return e.ack().alert_id();
     case v1::Event::kSilence: return e.silence().area();
     default: return e.header().event_id();
@@ -112,6 +114,7 @@ std::string_view BodyName(const v1::Event& e) {
     case v1::Event::kSituation: return "situation";
     case v1::Event::kRisk: return "risk";
     case v1::Event::kAnomaly: return "anomaly";
+    case v1::Event::kEnriched: return "enriched";
     case v1::Event::kAlert: return "alert";
     case v1::Event::kDelivery: return "delivery";
     case v1::Event::BODY_NOT_SET: return "empty";

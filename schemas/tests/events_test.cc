@@ -68,7 +68,7 @@ TEST(EventsTest, InputTopicsAreThoseFromOutside) {
   EXPECT_TRUE(IsInputTopic(topic::kInputs));
   EXPECT_TRUE(IsInputTopic(topic::kStations));
   EXPECT_TRUE(IsInputTopic(topic::kRejected));
-  EXPECT_FALSE(IsInputTopic(topic::kRiskStations));
+  EXPECT_FALSE(IsInputTopic(topic::kRisk));
   EXPECT_FALSE(IsInputTopic("dlq.processing"));
 }
 

@@ -2,11 +2,13 @@
 // replay runs exactly what the live system ran.
 #pragma once
 
-#include <memory>
-#include <string>
+#include <cstdint>
+#include <string_view>
 #include <vector>
 
 #include "ewarn/processors/runtime.h"
+#include "ewarn/store/event_log.h"
+#include "ewarn/v1/rules.pb.h"
 
 namespace ewarn::processors {
 
@@ -16,11 +18,20 @@ struct Pipeline {
   std::vector<store::TopicSpec> outputs;   // topics the pipeline writes (created at start)
 };
 
-// The station pipeline over in.events. `partitions` sizes the output topics.
-Pipeline StationPipeline(int32_t partitions);
+// The station stage over in.events (processors/README.md): enrich, cluster, turnout, kit and
+// hate-speech detectors, and risk per station, ward and district. Writes
+//   derived.incidents   EnrichedIncident per incident report (location, confidence, situation)
+//   derived.situations  Situation on every change (open, updated, merged, closed)
+//   derived.anomalies   Anomaly per finding (detector, subject, explanation, event ids)
+//   risk                RiskAssessment when a subject's level changes, plus the acks, silences
+//                       and ticks it forwards: the alert stage's input, partitioned like
+//                       in.events (`partitions` must be in.events' partition count)
+// `log` (for reference data: ref.stations) must outlive the pipeline's processors.
+Pipeline StationPipeline(int32_t partitions, const v1::Rules& rules, store::EventLog& log);
 
-// Station activity: per station, how many events of each kind arrived and when (event time)
-// the last one happened; the base the risk map and detectors build on.
-inline constexpr std::string_view kActivityStore = "activity";
+// The station stage's own state (stations, districts, partition clock), keyed by partition.
+inline constexpr std::string_view kStationStageStore = "station_stage";
+// Latest RiskAssessment per subject (station id or area path): what GET /v1/risk serves.
+inline constexpr std::string_view kRiskStore = "risk";
 
 }  // namespace ewarn::processors

@@ -54,6 +54,13 @@ class TaskState {
   // stamps header.origin with the input record being processed, so consumers can drop repeats;
   // the event id must be a deterministic function of the inputs.
   void Emit(std::string topic, std::string key, v1::Event event, std::string partition_key = "");
+  // The same, into an explicit partition of `topic` (e.g. forwarding a tick to the same
+  // partition number of a co-partitioned topic).
+  void EmitToPartition(std::string topic, std::string key, v1::Event event, int32_t partition);
+  // Visits committed keys of `store` with `prefix` (not the uncommitted cache): for a processor
+  // restoring its in-memory state when its task starts.
+  Status Scan(std::string_view store, std::string_view prefix,
+              const std::function<bool(std::string_view key, std::string_view value)>& fn);
 
  private:
   friend class TaskRuntime;
@@ -95,6 +102,9 @@ class Processor {
   // Applies one input event. InvalidArgument (bad content) skips the event: it is counted and
   // written to dlq.processing with the reason. Any other error stops the runtime, uncommitted.
   virtual Status Process(const v1::Event& event, const RecordContext& where, TaskState& state) = 0;
+  // Called before every commit: a processor that keeps decoded state in memory writes its
+  // dirty keys here (each once per commit, however many events touched it).
+  virtual Status Flush(TaskState& /*state*/) { return Status::Ok(); }
 };
 
 using ProcessorFactory = std::function<std::unique_ptr<Processor>(int32_t partition)>;

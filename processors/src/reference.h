@@ -1,0 +1,70 @@
+// Reference data as the station stage sees it: polling stations read from ref.stations, with
+// a per-district index and a gazetteer of place names for geocoding free text.
+//
+// Stations are only ever added or corrected, and ingest accepts an event only for a station
+// already in ref.stations, so reading that topic further than the live run did (a replay
+// reads it whole) cannot change which station an event refers to.
+// Thread-safety: none; one TaskRuntime thread uses it.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "ewarn/base/status.h"
+#include "ewarn/store/event_log.h"
+
+namespace ewarn::processors {
+
+struct StationRef {
+  std::string station_id;
+  std::string name;
+  std::string ward_path;      // region/district/ward
+  std::string district_path;  // region/district
+  bool has_location = false;
+  double lat = 0, lon = 0;
+  int64_t registered = 0;
+};
+
+struct PlaceMatch {
+  const StationRef* station = nullptr;  // the place's station (or one in the named ward)
+  double confidence = 0;                // 1 exact, lower with every edit
+  std::string matched;                  // the gazetteer name it matched
+};
+
+class ReferenceData {
+ public:
+  explicit ReferenceData(store::EventLog& log) : log_(log) {}
+
+  // Reads ref.stations records appended since the last call.
+  Status Refresh();
+  // The station, refreshing once when it is unknown; nullptr when it still is.
+  const StationRef* Find(std::string_view station_id);
+  // Stations of a district (in ref order); empty for an unknown district.
+  const std::vector<const StationRef*>& StationsOf(std::string_view district_path) const;
+  // Matches free text naming a place against station and ward names of `district_path`,
+  // tolerant to case, spacing, accents, Cyrillic transliteration and small typos.
+  PlaceMatch MatchPlace(std::string_view district_path, std::string_view text) const;
+
+  size_t size() const { return by_id_.size(); }
+
+ private:
+  store::EventLog& log_;
+  int64_t next_offset_ = 0;
+  std::unordered_map<std::string, std::unique_ptr<StationRef>> by_id_;
+  std::unordered_map<std::string, std::vector<const StationRef*>> by_district_;
+};
+
+// Folds text for matching: lower case, Latin accents dropped, Cyrillic transliterated,
+// anything but letters and digits removed. "Ikeja  Grammar-School" -> "ikejagrammarschool".
+std::string FoldPlaceName(std::string_view text);
+// Edit distance (insert, delete, substitute, swap of neighbours), stopping past `limit`.
+int EditDistance(std::string_view a, std::string_view b, int limit);
+
+// Great-circle distance in metres.
+double DistanceMeters(double lat1, double lon1, double lat2, double lon2);
+
+}  // namespace ewarn::processors
