@@ -18,6 +18,7 @@
 #include "ewarn/ingest/ingestor.h"
 #include "ingest_setup.h"
 #include "pipelines.h"
+#include "risk_routes.h"
 #include "ewarn/base/time.h"
 #include "ewarn/processors/digest.h"
 #include "ewarn/processors/pipeline.h"
@@ -112,6 +113,7 @@ int Serve(const Flags& f) {
                                            .max_body_bytes = static_cast<size_t>(*max_body) * 1024};
     ingest::HttpRouter router;
     ingest::AddIngestRoutes(router, *ingest_node->ingestor, http_options.max_body_bytes);
+    AddRiskRoutes(router, *ingest_node->ingestor, **state);
     auto server = ingest::HttpServer::Start(http_options, std::move(router), registry.get());
     if (!server.ok()) return Fail(cmd, server.status());
     http = std::move(server).value();
@@ -163,7 +165,8 @@ int Serve(const Flags& f) {
   if (exposer) std::printf("metrics: http://%s/metrics\n", f.Get("metrics").c_str());
   if (http) {
     std::string host = f.Get("http").substr(0, f.Get("http").rfind(':'));
-    std::printf("http: http://%s:%u/ (ingest API)\n", host.c_str(), static_cast<unsigned>(http->port()));
+    std::printf("http: http://%s:%u/ (ingest and risk API; the duty room's map at /map?token=...)\n", host.c_str(),
+                static_cast<unsigned>(http->port()));
   }
   std::printf("press Ctrl-C to stop\n");
   std::fflush(stdout);

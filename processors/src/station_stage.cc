@@ -368,7 +368,7 @@ class StationStage final : public Processor {
     int keep = std::max(1, rules_.risk().top_factors());
     if (static_cast<int>(factors.size()) > keep) factors.resize(static_cast<size_t>(keep));
     for (auto& f : factors) *a.add_factors() = std::move(f);
-    risk_out_[subject] = Deterministic(a);
+    risk_out_[station != nullptr ? StationRiskKey(station->ward_path, subject) : subject] = Deterministic(a);
     if (level != previous) {
       v1::Event e = Derived("risk:" + subject + ":" + std::to_string(t) + ":" + std::to_string(level), t);
       *e.mutable_risk() = std::move(a);

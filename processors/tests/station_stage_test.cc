@@ -206,7 +206,12 @@ class StationStageTest : public ::testing::Test {
   }
   v1::RiskAssessment Risk(const std::string& subject) {
     v1::RiskAssessment a;
-    auto v = state_->Get(kRiskStore, subject);
+    std::string key = subject;
+    if (subject.find('/') == std::string::npos) {
+      const Station& s = Find(subject);
+      key = StationRiskKey(s.region + "/" + s.district + "/" + s.ward, subject);
+    }
+    auto v = state_->Get(kRiskStore, key);
     if (v.ok() && v->has_value()) a.ParseFromString(**v);
     return a;
   }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -31,7 +32,12 @@ Pipeline StationPipeline(int32_t partitions, const v1::Rules& rules, store::Even
 
 // The station stage's own state (stations, districts, partition clock), keyed by partition.
 inline constexpr std::string_view kStationStageStore = "station_stage";
-// Latest RiskAssessment per subject (station id or area path): what GET /v1/risk serves.
+// Latest RiskAssessment per subject: what GET /v1/risk serves. Areas under their path
+// ("LAGOS/IKEJA", "LAGOS/IKEJA/W1"), stations under their ward's path, '#', their id, so one
+// prefix scan returns an area with everything inside it.
 inline constexpr std::string_view kRiskStore = "risk";
+inline std::string StationRiskKey(std::string_view ward_path, std::string_view station_id) {
+  return std::string(ward_path) + "#" + std::string(station_id);
+}
 
 }  // namespace ewarn::processors

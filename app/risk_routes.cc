@@ -1,0 +1,245 @@
+#include "risk_routes.h"
+
+#include <boost/json.hpp>
+
+#include <algorithm>
+#include <map>
+
+#include "ewarn/processors/pipeline.h"
+#include "ewarn/v1/derived.pb.h"
+
+namespace ewarn::app {
+namespace {
+
+namespace json = boost::json;
+
+std::string LevelName(int level) {
+  switch (level) {
+    case v1::RISK_LEVEL_ELEVATED: return "elevated";
+    case v1::RISK_LEVEL_HIGH: return "high";
+    case v1::RISK_LEVEL_CRITICAL: return "critical";
+    default: return "low";
+  }
+}
+
+int ParseLevel(std::string_view name) {
+  for (int l = v1::RISK_LEVEL_LOW; l <= v1::RISK_LEVEL_CRITICAL; ++l) {
+    if (LevelName(l) == name) return l;
+  }
+  return -1;
+}
+
+json::object ToJson(const v1::RiskAssessment& a, bool with_events) {
+  json::object o;
+  o["id"] = a.subject_id();
+  if (!a.name().empty()) o["name"] = a.name();
+  o["area"] = a.area();
+  o["level"] = LevelName(a.level());
+  o["score"] = std::round(a.score() * 1000) / 1000;
+  o["assessed_ms"] = a.assessed_ms();
+  if (a.has_location()) o["location"] = json::array{a.location().lat(), a.location().lon()};
+  json::array factors;
+  for (const auto& f : a.factors()) {
+    json::object fo{{"detector", f.detector()},
+                    {"contribution", std::round(f.contribution() * 1000) / 1000},
+                    {"explanation", f.explanation()}};
+    if (with_events) {
+      json::array ids;
+      for (const auto& id : f.event_ids()) ids.emplace_back(id);
+      fo["event_ids"] = std::move(ids);
+    }
+    factors.emplace_back(std::move(fo));
+  }
+  o["factors"] = std::move(factors);
+  return o;
+}
+
+// Risk is for the duty room, operators, and liaisons (within their area).
+Result<ingest::Principal> Reader(ingest::Ingestor& ingestor, const ingest::HttpRequest& req) {
+  std::string auth = req.Header("authorization");
+  if (auth.empty() && !req.Query("token").empty()) auth = "Bearer " + req.Query("token");
+  auto p = ingestor.Authorize(auth, ingest::Role::kDuty);
+  if (p.ok() || p.status().code() == StatusCode::kPermissionDenied) return p;  // no valid token
+  return ingestor.Authorize(auth, ingest::Role::kLiaison);
+}
+
+// PermissionDenied: no valid token (401); FailedPrecondition: a token of the wrong role (403).
+ingest::HttpResponse Denied(const Status& s) {
+  return ingest::HttpResponse::Error(s.code() == StatusCode::kPermissionDenied ? 401 : 403, s.message());
+}
+
+ingest::HttpResponse Json(json::value v) {
+  ingest::HttpResponse r;
+  r.body = json::serialize(v);
+  return r;
+}
+
+ingest::HttpResponse GetRisk(ingest::Ingestor& ingestor, store::StateStore& state, const ingest::HttpRequest& req) {
+  auto who = Reader(ingestor, req);
+  if (!who.ok()) return Denied(who.status());
+  std::string area = req.Query("area");
+  while (!area.empty() && area.back() == '/') area.pop_back();
+  if (!ingest::AreaCovers(who->area, area) && !ingest::AreaCovers(area, who->area)) {
+    return ingest::HttpResponse::Error(403, "'" + who->name + "' may read risk for '" + who->area + "' only", "area");
+  }
+  int min_level = v1::RISK_LEVEL_LOW;
+  if (std::string m = req.Query("min_level"); !m.empty()) {
+    min_level = ParseLevel(m);
+    if (min_level < 0) return ingest::HttpResponse::Error(400, "min_level is one of low, elevated, high, critical", "min_level");
+  }
+  bool geojson = req.Query("format") == "geojson";
+  std::vector<v1::RiskAssessment> areas, stations;
+  Status st = state.Scan(processors::kRiskStore, area, [&](std::string_view key, std::string_view value) {
+    // A prefix scan also finds "LAGOS/IKEJAX" for "LAGOS/IKEJA": keep whole segments only.
+    if (key.size() > area.size() && !area.empty() && key[area.size()] != '/' && key[area.size()] != '#') return true;
+    v1::RiskAssessment a;
+    if (!a.ParseFromArray(value.data(), static_cast<int>(value.size()))) return true;
+    if (!ingest::AreaCovers(who->area, a.area())) return true;
+    if (a.level() < min_level) return true;
+    (a.is_area() ? areas : stations).push_back(std::move(a));
+    return true;
+  });
+  if (!st.ok()) return ingest::HttpResponse::Error(503, st.message());
+  // Regions, on read: a region is as risky as its riskiest district.
+  std::map<std::string, v1::RiskAssessment> regions;
+  for (const auto& a : areas) {
+    if (std::count(a.subject_id().begin(), a.subject_id().end(), '/') != 1) continue;
+    std::string region = a.subject_id().substr(0, a.subject_id().find('/'));
+    v1::RiskAssessment& r = regions[region];
+    if (r.subject_id().empty() || a.score() > r.score()) {
+      r.set_subject_id(region);
+      r.set_area(region);
+      r.set_is_area(true);
+      r.set_score(a.score());
+      r.set_assessed_ms(a.assessed_ms());
+      r.clear_factors();
+      auto* f = r.add_factors();
+      f->set_detector(a.factors_size() > 0 ? a.factors(0).detector() : "district");
+      f->set_contribution(a.score());
+      f->set_explanation("district " + a.subject_id());
+    }
+    r.set_level(std::max(r.level(), a.level()));
+  }
+  auto by_risk = [](const v1::RiskAssessment& a, const v1::RiskAssessment& b) {
+    return a.score() != b.score() ? a.score() > b.score() : a.subject_id() < b.subject_id();
+  };
+  std::sort(stations.begin(), stations.end(), by_risk);
+  if (geojson) {
+    json::array features;
+    for (const auto& s : stations) {
+      if (!s.has_location()) continue;
+      json::object props = ToJson(s, false);
+      props.erase("location");
+      features.emplace_back(json::object{
+          {"type", "Feature"},
+          {"geometry", json::object{{"type", "Point"}, {"coordinates", json::array{s.location().lon(), s.location().lat()}}}},
+          {"properties", std::move(props)}});
+    }
+    auto r = Json(json::object{{"type", "FeatureCollection"}, {"features", std::move(features)}});
+    r.content_type = "application/geo+json";
+    return r;
+  }
+  json::array area_list, station_list;
+  for (const auto& [name, r] : regions) {
+    if (area.empty() || area == name) area_list.emplace_back(ToJson(r, false));
+  }
+  std::sort(areas.begin(), areas.end(), by_risk);
+  for (const auto& a : areas) area_list.emplace_back(ToJson(a, false));
+  size_t limit = 500;
+  for (size_t i = 0; i < stations.size() && i < limit; ++i) station_list.emplace_back(ToJson(stations[i], false));
+  return Json(json::object{{"area", area},
+                           {"areas", std::move(area_list)},
+                           {"stations", std::move(station_list)},
+                           {"stations_total", stations.size()}});
+}
+
+ingest::HttpResponse GetStation(ingest::Ingestor& ingestor, store::StateStore& state, const ingest::HttpRequest& req) {
+  auto who = Reader(ingestor, req);
+  if (!who.ok()) return Denied(who.status());
+  std::string id = req.path.substr(std::string_view("/v1/risk/stations/").size());
+  auto station = ingestor.stations().Find(id);
+  if (!station.ok()) return ingest::HttpResponse::Error(503, station.status().message());
+  if (!station->has_value()) return ingest::HttpResponse::Error(404, "unknown station '" + id + "'");
+  const v1::PollingStation& ps = **station;
+  std::string ward = ps.region() + "/" + ps.district() + "/" + ps.ward();
+  if (!ingest::AreaCovers(who->area, ward)) {
+    return ingest::HttpResponse::Error(403, "station '" + id + "' is outside '" + who->area + "'");
+  }
+  auto value = state.Get(processors::kRiskStore, processors::StationRiskKey(ward, id));
+  if (!value.ok()) return ingest::HttpResponse::Error(503, value.status().message());
+  v1::RiskAssessment a;
+  if (value->has_value()) {
+    a.ParseFromString(**value);
+  } else {  // nothing has happened there yet
+    a.set_subject_id(id);
+    a.set_area(ward);
+    a.set_name(ps.name());
+    a.set_level(v1::RISK_LEVEL_LOW);
+  }
+  return Json(ToJson(a, true));
+}
+
+// The duty room's live map: a page with no data of its own; it asks /v1/risk with the token
+// it is given (?token=, kept in the page's session storage) every few seconds.
+constexpr std::string_view kMapPage = R"html(<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>ewarn — live risk map</title>
+<meta name="viewport" content="width=device-width,initial-scale=1">
+<style>
+body{margin:0;font:14px system-ui,sans-serif;display:grid;grid-template-columns:1fr 360px;height:100vh}
+#map{background:#eef2f5;width:100%;height:100%}#side{overflow:auto;padding:12px;border-left:1px solid #ccc}
+h1{font-size:18px;margin:0 0 8px}.lvl{display:inline-block;width:10px;height:10px;border-radius:5px;margin-right:6px}
+li{margin:4px 0;list-style:none}ul{padding:0}#status{color:#666;font-size:12px}
+</style></head><body>
+<canvas id="map"></canvas>
+<div id="side"><h1>ewarn duty room</h1><div id="status">loading…</div>
+<h2 style="font-size:15px">Areas at risk</h2><ul id="areas"></ul>
+<h2 style="font-size:15px">Stations at risk</h2><ul id="stations"></ul></div>
+<script>
+const colors={low:"#9aa5ad",elevated:"#e6b800",high:"#e0620d",critical:"#c4001a"};
+const params=new URLSearchParams(location.search);
+if(params.get("token"))sessionStorage.setItem("ewarn-token",params.get("token"));
+const token=sessionStorage.getItem("ewarn-token")||"";
+const canvas=document.getElementById("map"),ctx=canvas.getContext("2d");
+function item(a){const li=document.createElement("li");
+ li.innerHTML='<span class="lvl" style="background:'+colors[a.level]+'"></span><b></b> <span></span>';
+ li.children[1].textContent=(a.name?a.name+" ":"")+a.id;
+ li.children[2].textContent=a.level+" "+a.score+(a.factors.length?" — "+a.factors[0].explanation:"");return li;}
+async function refresh(){
+ const h={headers:{Authorization:"Bearer "+token}};
+ try{
+  const [geo,risk]=await Promise.all([fetch("/v1/risk?format=geojson",h),fetch("/v1/risk?min_level=elevated",h)]);
+  if(!geo.ok){document.getElementById("status").textContent="risk API: "+geo.status+" (open this page with ?token=…)";return;}
+  const g=await geo.json(),r=await risk.json();
+  canvas.width=canvas.clientWidth;canvas.height=canvas.clientHeight;
+  const pts=g.features.map(f=>[f.geometry.coordinates[0],f.geometry.coordinates[1],f.properties.level]);
+  if(pts.length){const xs=pts.map(p=>p[0]),ys=pts.map(p=>p[1]);
+   const x0=Math.min(...xs),x1=Math.max(...xs)+1e-6,y0=Math.min(...ys),y1=Math.max(...ys)+1e-6,pad=20;
+   const order={low:0,elevated:1,high:2,critical:3};pts.sort((a,b)=>order[a[2]]-order[b[2]]);
+   for(const [x,y,l] of pts){ctx.fillStyle=colors[l];ctx.beginPath();
+    ctx.arc(pad+(x-x0)/(x1-x0)*(canvas.width-2*pad),canvas.height-pad-(y-y0)/(y1-y0)*(canvas.height-2*pad),l==="low"?2:5,0,7);ctx.fill();}}
+  const areas=document.getElementById("areas"),stations=document.getElementById("stations");
+  areas.replaceChildren(...r.areas.filter(a=>a.level!=="low").slice(0,30).map(item));
+  stations.replaceChildren(...r.stations.slice(0,50).map(item));
+  document.getElementById("status").textContent=pts.length+" stations on the map, "+r.stations_total+" at elevated risk or above; updated "+new Date().toLocaleTimeString();
+ }catch(e){document.getElementById("status").textContent="error: "+e;}
+}
+refresh();setInterval(refresh,5000);
+</script></body></html>
+)html";
+
+}  // namespace
+
+void AddRiskRoutes(ingest::HttpRouter& router, ingest::Ingestor& ingestor, store::StateStore& state) {
+  router.Add("GET", "/v1/risk", [&](const ingest::HttpRequest& req) { return GetRisk(ingestor, state, req); });
+  router.AddPrefix("GET", "/v1/risk/stations/", [&](const ingest::HttpRequest& req) { return GetStation(ingestor, state, req); });
+  auto page = [](const ingest::HttpRequest&) {
+    ingest::HttpResponse r;
+    r.content_type = "text/html; charset=utf-8";
+    r.body = std::string(kMapPage);
+    return r;
+  };
+  router.Add("GET", "/", page);
+  router.Add("GET", "/map", page);
+}
+
+}  // namespace ewarn::app
