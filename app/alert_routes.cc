@@ -46,17 +46,6 @@ HttpResponse Json(int status, const json::value& v) {
   return r;
 }
 
-HttpResponse FromStatus(const Status& s) {
-  switch (s.code()) {
-    case StatusCode::kPermissionDenied: return HttpResponse::Error(401, s.message());
-    case StatusCode::kFailedPrecondition: return HttpResponse::Error(403, s.message());
-    case StatusCode::kNotFound: return HttpResponse::Error(404, s.message());
-    case StatusCode::kInvalidArgument: return HttpResponse::Error(400, s.message());
-    case StatusCode::kUnavailable: return HttpResponse::Error(503, s.message());
-    default: return HttpResponse::Error(500, s.message());
-  }
-}
-
 // Liaisons, the duty room and operators read alerts; monitors and gateways do not.
 Result<ingest::Principal> Reader(Context& c, const ingest::HttpRequest& req) {
   std::string auth = req.Header("authorization");
@@ -110,7 +99,7 @@ json::object ToJson(const alerts::AlertRecord& r) {
 
 HttpResponse List(Context& c, const ingest::HttpRequest& req) {
   auto p = Reader(c, req);
-  if (!p.ok()) return FromStatus(p.status());
+  if (!p.ok()) return ingest::StatusToHttp(p.status());
   std::optional<alerts::AlertState> state;
   if (std::string s = req.Query("state"); !s.empty()) {
     auto parsed = alerts::ParseAlertState(s);
@@ -133,7 +122,7 @@ HttpResponse List(Context& c, const ingest::HttpRequest& req) {
     found.push_back(r);
     return true;
   });
-  if (!st.ok()) return FromStatus(st);
+  if (!st.ok()) return ingest::StatusToHttp(st);
   std::stable_sort(found.begin(), found.end(), [](const auto& a, const auto& b) { return a.raised_ms > b.raised_ms; });
   json::array out;
   for (const auto& r : found) out.emplace_back(ToJson(r));
@@ -155,9 +144,9 @@ HttpResponse Get(Context& c, const ingest::HttpRequest& req) {
   std::string id = req.path.substr(kPrefix.size());
   if (id.empty() || id.find('/') != std::string::npos) return HttpResponse::Error(404, "no such resource");
   auto p = Reader(c, req);
-  if (!p.ok()) return FromStatus(p.status());
+  if (!p.ok()) return ingest::StatusToHttp(p.status());
   auto r = Visible(c, *p, id);
-  if (!r.ok()) return FromStatus(r.status());
+  if (!r.ok()) return ingest::StatusToHttp(r.status());
   return Json(200, ToJson(*r));
 }
 
@@ -167,7 +156,7 @@ HttpResponse Ack(Context& c, const ingest::HttpRequest& req) {
   std::string id(rest.substr(0, rest.size() - 4));
   if (id.empty() || id.find('/') != std::string::npos) return HttpResponse::Error(404, "no such resource");
   auto p = Reader(c, req);
-  if (!p.ok()) return FromStatus(p.status());
+  if (!p.ok()) return ingest::StatusToHttp(p.status());
 
   std::string note;
   if (req.body.find_first_not_of(" \t\r\n") != std::string::npos) {
@@ -184,7 +173,7 @@ HttpResponse Ack(Context& c, const ingest::HttpRequest& req) {
   }
 
   auto r = Visible(c, *p, id);
-  if (!r.ok()) return FromStatus(r.status());
+  if (!r.ok()) return ingest::StatusToHttp(r.status());
   if (r->state != alerts::AlertState::kOpen) {
     return HttpResponse::Error(409, "alert '" + id + "' is already " + std::string(alerts::AlertStateName(r->state)) +
                                         (r->alert.actor().empty() ? "" : " (by " + r->alert.actor() + ")"));
@@ -223,7 +212,7 @@ HttpResponse Ack(Context& c, const ingest::HttpRequest& req) {
   if (!appended.ok()) {
     std::lock_guard lock(c.mu);
     c.acks_in_flight.erase(id);
-    return FromStatus(appended.status());
+    return ingest::StatusToHttp(appended.status());
   }
   return Json(202, json::object{{"status", "accepted"}, {"alert_id", id}, {"event_id", h->event_id()}});
 }
