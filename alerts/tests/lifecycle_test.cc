@@ -471,6 +471,41 @@ TEST_F(LifecycleTest, LiaisonsAfterTheTicksBoundWaitForALaterTick) {
   }
 }
 
+TEST_F(LifecycleTest, TierZeroCountsAsOneAndNoTickMeansNoLiaisonsYet) {
+  AddLiaison({.id = "ward-police", .area = "LAGOS/IKEJA/W1", .tier = 0, .phone = "+1"});
+  Risk(2000, "ST-1", v1::RISK_LEVEL_HIGH);  // no tick yet: the bound is 0
+  Tick(3000, 1);
+  Risk(4000, "ST-2", v1::RISK_LEVEL_HIGH);
+  Run();
+  ASSERT_EQ(AlertIds().size(), 2u);
+  for (const auto& id : AlertIds()) {
+    std::vector<std::string> want;
+    if (History(id)[0].subject_id() == "ST-2") want = {"ward-police"};
+    EXPECT_EQ(RoutedTo(id), want) << History(id)[0].subject_id();
+  }
+  EXPECT_EQ(Deliveries("ward-police").size(), 1u);
+}
+
+TEST_F(LifecycleTest, AckInAnotherPartitionThanTheAlertIsRefused) {
+  Tick(1000, StandardLiaisons());
+  Risk(2000, "ST-1", v1::RISK_LEVEL_HIGH);
+  Run();
+  std::string id = OnlyAlert();
+  auto partition_of = [](const std::string& district) {
+    return store::EventLog::PartitionOf({.key = "x", .partition_key = district}, kPartitions);
+  };
+  int d = 0;  // the first district "OGUN/D<d>" outside LAGOS/IKEJA's partition
+  while (partition_of("OGUN/D" + std::to_string(d)) == partition_of("LAGOS/IKEJA")) ++d;
+  std::string other = "OGUN/D" + std::to_string(d) + "/W1";
+  Ack(3000, id, "ward-police", "", other);
+  Run();
+  std::vector<v1::Event> dlq = Events("dlq.processing");
+  ASSERT_EQ(dlq.size(), 1u);
+  EXPECT_NE(dlq[0].rejected().reason().find("the alert lives in partition"), std::string::npos)
+      << dlq[0].rejected().reason();
+  EXPECT_EQ(Record(id).state, AlertState::kOpen);
+}
+
 TEST_F(LifecycleTest, QuerySideListsEveryAlert) {
   Tick(1000, StandardLiaisons());
   Risk(2000, "ST-1", v1::RISK_LEVEL_HIGH);
