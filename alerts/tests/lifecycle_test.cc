@@ -537,7 +537,7 @@ class DeterminismTest : public LifecycleTest {
       Silence(1100, "s1", "LAGOS/EPE", "", 50000);
       for (int i = 0; i < 20; ++i) {
         std::string area = i % 3 == 0 ? "LAGOS/EPE/W" + std::to_string(i % 2) : "LAGOS/IKEJA/W" + std::to_string(i % 4);
-        Risk(2000 + i * 1000, "ST-" + std::to_string(i % 7), static_cast<v1::RiskLevel>(2 + i % 3), area,
+        Risk(2000 + i * 1000, "ST-" + std::to_string(i % 7), static_cast<v1::RiskLevel>(2 + (i / 2) % 3), area,
              i % 2 ? "cluster" : "kit.area_down");
       }
       for (int i = 1; i < 40; ++i) Tick(30000 + i * 100000, end, i % 2 ? kWard : "LAGOS/EPE/W0");
@@ -565,6 +565,24 @@ TEST_F(DeterminismTest, TwoRunsGiveIdenticalOutputs) {
   Run();
   std::vector<std::string> first = Outputs();
   ASSERT_GT(first.size(), 50u);
+  // The scenario reaches every path: escalation (to the commission too), grouping, silences,
+  // resolution, a dead letter.
+  std::map<std::string, int> kinds;
+  for (const auto& e : Events("alerts")) {
+    ++kinds[std::string(KindName(e.alert().kind()))];
+    if (e.alert().silenced()) ++kinds["silenced"];
+  }
+  int grouped = 0;
+  for (const auto& d : Deliveries()) grouped += d.alerts_size() > 1;
+  EXPECT_GT(kinds["escalated"], 3);
+  EXPECT_GT(kinds["resolved"], 0);
+  EXPECT_GT(kinds["updated"], 0);
+  EXPECT_GT(kinds["silenced"], 0);
+  EXPECT_GT(grouped, 0);
+  EXPECT_EQ(Events("dlq.processing").size(), 1u);
+  std::set<std::string> commission;
+  for (const auto& d : Deliveries("inec")) commission.insert(d.alert_id());
+  EXPECT_GT(commission.size(), 0u);
 
   ewarn::testing::TempDir other;
   Open(other);
