@@ -10,28 +10,15 @@
 #include "ewarn/base/bytes.h"
 #include "ewarn/schemas/events.h"
 #include "ewarn/store/event_log.h"
+#include "cli_run.h"
 #include "ewarn_testing.h"
 
 namespace ewarn {
 namespace {
 
-struct CliRun {
-  int code = -1;
-  std::string out;  // stdout and stderr together
-};
+using testing::CliRun;
 
-CliRun Ewarn(const std::string& args) {
-  CliRun r;
-  std::string cmd = std::string(EWARN_BIN) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  if (p == nullptr) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+CliRun Ewarn(const std::string& args) { return testing::RunCli(std::string(EWARN_BIN) + " " + args); }
 
 TEST(CliTest, EverySubcommandHasHelp) {
   CliRun overview = Ewarn("--help");

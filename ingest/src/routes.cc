@@ -66,6 +66,8 @@ std::optional<int64_t> ParseInt(std::string_view s) {
   return v;
 }
 
+}  // namespace
+
 HttpResponse StatusToHttp(const Status& s) {
   switch (s.code()) {
     case StatusCode::kPermissionDenied: return HttpResponse::Error(401, s.message());
@@ -76,8 +78,6 @@ HttpResponse StatusToHttp(const Status& s) {
     default: return HttpResponse::Error(500, s.message());
   }
 }
-
-}  // namespace
 
 void AddIngestRoutes(HttpRouter& router, Ingestor& ingestor, uint64_t max_body_bytes) {
   for (auto [path, kind] : {std::pair{"/v1/incidents", InputKind::kIncident},

@@ -115,6 +115,9 @@ class HttpServer {
 
 // Splits "a=1&b=x+y%21" into decoded pairs (also used for form bodies).
 std::multimap<std::string, std::string> ParseQuery(std::string_view query);
+// The HTTP answer to a failed Status: PermissionDenied 401, FailedPrecondition 403, NotFound
+// 404, InvalidArgument 400, Unavailable 503, anything else 500.
+HttpResponse StatusToHttp(const Status& s);
 // JSON string literal of `s` (quotes included), escaping what JSON requires.
 std::string JsonString(std::string_view s);
 

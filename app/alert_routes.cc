@@ -1,0 +1,230 @@
+// The alert API (alert_routes.h): a thin HTTP face over the alert stage's state and in.events.
+#include "alert_routes.h"
+
+#include <algorithm>
+#include <boost/json.hpp>
+#include <memory>
+#include <mutex>
+#include <map>
+
+#include "ewarn/alerts/lifecycle.h"
+#include "ewarn/base/hash.h"
+#include "ewarn/base/time.h"
+#include "ewarn/ingest/principals.h"
+#include "ewarn/schemas/events.h"
+
+namespace ewarn::app {
+namespace {
+
+namespace json = boost::json;
+using ingest::HttpResponse;
+
+constexpr std::string_view kPrefix = "/v1/alerts/";
+constexpr size_t kMaxNote = 2000;
+// An ack still not visible in the state after this long was refused by the stage (it is in
+// dlq.processing); another may be tried.
+constexpr int64_t kInFlightMs = 60000;
+
+struct Context {
+  Context(ingest::Ingestor& i, store::StateStore& s, store::EventLog& l, int32_t p)
+      : ingestor(i), state(s), log(l), partitions(p) {}
+  ingest::Ingestor& ingestor;
+  store::StateStore& state;
+  store::EventLog& log;
+  int32_t partitions;
+  SystemClock clock;
+  // Acks accepted here but not yet visible in the alert state (the stage commits them
+  // shortly): a second ack in that window is answered 409, not dead-lettered later.
+  std::mutex mu;
+  std::map<std::string, int64_t> acks_in_flight;  // alert id -> accepted at; guarded by mu
+};
+
+HttpResponse Json(int status, const json::value& v) {
+  HttpResponse r;
+  r.status = status;
+  r.body = json::serialize(v);
+  return r;
+}
+
+// Liaisons, the duty room and operators read alerts; monitors and gateways do not.
+Result<ingest::Principal> Reader(Context& c, const ingest::HttpRequest& req) {
+  std::string auth = req.Header("authorization");
+  auto p = c.ingestor.Authorize(auth, ingest::Role::kLiaison);
+  if (p.ok() || p.status().code() != StatusCode::kFailedPrecondition) return p;
+  p = c.ingestor.Authorize(auth, ingest::Role::kDuty);
+  if (p.ok() || p.status().code() != StatusCode::kFailedPrecondition) return p;
+  return Status::FailedPrecondition("this token may not read or acknowledge alerts; it needs a liaison, duty or "
+                                    "operator token");
+}
+
+bool MaySee(const ingest::Principal& p, const alerts::AlertRecord& r) {
+  return p.role != ingest::Role::kLiaison || ingest::AreaCovers(p.area, r.alert.area());
+}
+
+json::object ToJson(const alerts::AlertRecord& r) {
+  const v1::AlertEvent& a = r.alert;
+  json::array recipients, factors;
+  for (const auto& id : a.recipient_ids()) recipients.emplace_back(id);
+  for (const auto& f : a.factors()) {
+    json::array ids;
+    for (const auto& e : f.event_ids()) ids.emplace_back(e);
+    factors.emplace_back(json::object{{"detector", f.detector()},
+                                      {"contribution", f.contribution()},
+                                      {"explanation", f.explanation()},
+                                      {"event_ids", std::move(ids)}});
+  }
+  json::object o{{"alert_id", a.alert_id()},
+                 {"state", alerts::AlertStateName(r.state)},
+                 {"level", alerts::LevelName(a.level())},
+                 {"area", a.area()},
+                 {"subject_id", a.subject_id()},
+                 {"is_area", a.is_area()},
+                 {"category", a.category()},
+                 {"summary", a.summary()},
+                 {"score", a.score()},
+                 {"tier", a.tier()},
+                 {"recipient_ids", std::move(recipients)},
+                 {"silenced", a.silenced()},
+                 {"raised_at", FormatRfc3339(r.raised_ms)},
+                 {"updated_at", FormatRfc3339(r.updated_ms)},
+                 {"factors", std::move(factors)}};
+  if (a.deadline_ms() > 0) o["ack_deadline"] = FormatRfc3339(a.deadline_ms());
+  if (r.state == alerts::AlertState::kAcknowledged || r.acked_ms > 0) {
+    o["acked_by"] = a.actor();
+    o["ack_note"] = a.note();
+    o["acked_at"] = FormatRfc3339(r.acked_ms);
+  }
+  return o;
+}
+
+HttpResponse List(Context& c, const ingest::HttpRequest& req) {
+  auto p = Reader(c, req);
+  if (!p.ok()) return ingest::StatusToHttp(p.status());
+  std::optional<alerts::AlertState> state;
+  if (std::string s = req.Query("state"); !s.empty()) {
+    auto parsed = alerts::ParseAlertState(s);
+    if (!parsed.ok()) return HttpResponse::Error(400, parsed.status().message(), "state");
+    state = *parsed;
+  }
+  int min_level = 0;
+  if (std::string s = req.Query("level"); !s.empty()) {
+    auto parsed = alerts::ParseLevel(s);
+    if (!parsed.ok()) return HttpResponse::Error(400, parsed.status().message(), "level");
+    min_level = *parsed;
+  }
+  std::string area = req.Query("area");
+  std::vector<alerts::AlertRecord> found;
+  Status st = alerts::ScanAlerts(c.state, [&](const alerts::AlertRecord& r) {
+    if (!MaySee(*p, r)) return true;
+    if (state && r.state != *state) return true;
+    if (r.alert.level() < min_level) return true;
+    if (!area.empty() && !alerts::AreaPrefixCovers(area, r.alert.area())) return true;
+    found.push_back(r);
+    return true;
+  });
+  if (!st.ok()) return ingest::StatusToHttp(st);
+  std::stable_sort(found.begin(), found.end(), [](const auto& a, const auto& b) { return a.raised_ms > b.raised_ms; });
+  json::array out;
+  for (const auto& r : found) out.emplace_back(ToJson(r));
+  return Json(200, json::object{{"count", found.size()}, {"alerts", std::move(out)}});
+}
+
+// The alert `id` as `p` may see it: 404 unknown, 403 outside a liaison's area.
+Result<alerts::AlertRecord> Visible(Context& c, const ingest::Principal& p, const std::string& id) {
+  ASSIGN_OR_RETURN(std::optional<alerts::AlertRecord> r, alerts::ReadAlert(c.state, id));
+  if (!r) return Status::NotFound("unknown alert '" + id + "'");
+  if (!MaySee(p, *r)) {
+    return Status::FailedPrecondition("alert '" + id + "' is in " + r->alert.area() + ", outside this token's area " +
+                                      p.area);
+  }
+  return *r;
+}
+
+HttpResponse Get(Context& c, const ingest::HttpRequest& req) {
+  std::string id = req.path.substr(kPrefix.size());
+  if (id.empty() || id.find('/') != std::string::npos) return HttpResponse::Error(404, "no such resource");
+  auto p = Reader(c, req);
+  if (!p.ok()) return ingest::StatusToHttp(p.status());
+  auto r = Visible(c, *p, id);
+  if (!r.ok()) return ingest::StatusToHttp(r.status());
+  return Json(200, ToJson(*r));
+}
+
+HttpResponse Ack(Context& c, const ingest::HttpRequest& req) {
+  std::string_view rest = std::string_view(req.path).substr(kPrefix.size());
+  if (!rest.ends_with("/ack")) return HttpResponse::Error(404, "no such resource");
+  std::string id(rest.substr(0, rest.size() - 4));
+  if (id.empty() || id.find('/') != std::string::npos) return HttpResponse::Error(404, "no such resource");
+  auto p = Reader(c, req);
+  if (!p.ok()) return ingest::StatusToHttp(p.status());
+
+  std::string note;
+  if (req.body.find_first_not_of(" \t\r\n") != std::string::npos) {
+    json::error_code ec;
+    json::value body = json::parse(req.body, ec);
+    if (ec || !body.is_object()) return HttpResponse::Error(400, "body must be a JSON object like {\"note\":\"...\"}");
+    if (const json::value* n = body.as_object().if_contains("note")) {
+      if (!n->is_string()) return HttpResponse::Error(400, "note must be a string", "note");
+      note = std::string(n->as_string());
+    }
+  }
+  if (note.size() > kMaxNote) {
+    return HttpResponse::Error(400, "note is longer than " + std::to_string(kMaxNote) + " bytes", "note");
+  }
+
+  auto r = Visible(c, *p, id);
+  if (!r.ok()) return ingest::StatusToHttp(r.status());
+  if (r->state != alerts::AlertState::kOpen) {
+    return HttpResponse::Error(409, "alert '" + id + "' is already " + std::string(alerts::AlertStateName(r->state)) +
+                                        (r->alert.actor().empty() ? "" : " (by " + r->alert.actor() + ")"));
+  }
+  int64_t now = c.clock.NowMs();
+  {
+    std::lock_guard lock(c.mu);
+    auto [it, fresh] = c.acks_in_flight.emplace(id, now);
+    if (!fresh && now - it->second < kInFlightMs) {
+      return HttpResponse::Error(409, "alert '" + id + "' is already being acknowledged");
+    }
+    it->second = now;
+  }
+  v1::Event e;
+  auto* h = e.mutable_header();
+  h->set_schema_version(schemas::kSchemaVersion);
+  h->set_event_id("ack-" + Sha256Hex(id + "\n" + p->name + "\n" + std::to_string(now)).substr(0, 24));
+  h->set_event_time_ms(now);
+  h->set_received_time_ms(now);
+  h->set_source(v1::SOURCE_WEB);
+  h->set_channel("http");
+  h->set_principal(p->name);
+  v1::AlertAck* ack = e.mutable_ack();
+  ack->set_alert_id(id);
+  ack->set_liaison_id(p->name);
+  ack->set_note(note);
+  ack->set_area(r->alert.area());
+  std::string district = schemas::DistrictKeyOfArea(r->alert.area());
+  std::vector<store::OutRecord> records{{.topic = std::string(schemas::topic::kInputs),
+                                         .key = id,
+                                         .value = schemas::EncodeEvent(e),
+                                         .timestamp_ms = now,
+                                         .partition_key = district,
+                                         .partition = PartitionForKey(district, c.partitions)}};
+  auto appended = c.log.Append(records);  // durable before we answer
+  if (!appended.ok()) {
+    std::lock_guard lock(c.mu);
+    c.acks_in_flight.erase(id);
+    return ingest::StatusToHttp(appended.status());
+  }
+  return Json(202, json::object{{"status", "accepted"}, {"alert_id", id}, {"event_id", h->event_id()}});
+}
+
+}  // namespace
+
+void AddAlertRoutes(ingest::HttpRouter& router, ingest::Ingestor& ingestor, store::StateStore& alert_state,
+                    store::EventLog& log, int32_t partitions) {
+  auto c = std::make_shared<Context>(ingestor, alert_state, log, partitions);
+  router.Add("GET", "/v1/alerts", [c](const ingest::HttpRequest& req) { return List(*c, req); });
+  router.AddPrefix("GET", std::string(kPrefix), [c](const ingest::HttpRequest& req) { return Get(*c, req); });
+  router.AddPrefix("POST", std::string(kPrefix), [c](const ingest::HttpRequest& req) { return Ack(*c, req); });
+}
+
+}  // namespace ewarn::app

@@ -1,0 +1,29 @@
+// The alert API over HTTP, served next to ingest's routes:
+//   GET  /v1/alerts?state=&area=&level=   alerts from the alert stage's state, newest raise first;
+//                                         state: open|acknowledged|resolved, area: path prefix,
+//                                         level: low|elevated|high|critical (that level and above)
+//   GET  /v1/alerts/{id}                  one alert (404 unknown)
+//   POST /v1/alerts/{id}/ack  {"note":""} appends an AlertAck to in.events (partitioned by the
+//                                         alert's district) -> 202; 409 when it is already
+//                                         acknowledged or resolved (or an ack is in flight)
+// Who: liaison tokens see and acknowledge only alerts in their area (ingest::AreaCovers; 403
+// otherwise), duty and operator tokens everything; monitor and gateway tokens get 403, a missing
+// or unknown token 401. Reads go straight to the StateStore the alert stage commits to
+// (alerts::ReadAlert/ScanAlerts), so they see committed state only.
+#pragma once
+
+#include <cstdint>
+
+#include "ewarn/ingest/http_server.h"
+#include "ewarn/ingest/ingestor.h"
+#include "ewarn/store/event_log.h"
+#include "ewarn/store/state_store.h"
+
+namespace ewarn::app {
+
+// Registers the routes above. `ingestor`, `alert_state` and `log` must outlive the router;
+// `partitions` is in.events' partition count. Handlers are thread-safe.
+void AddAlertRoutes(ingest::HttpRouter& router, ingest::Ingestor& ingestor, store::StateStore& alert_state,
+                    store::EventLog& log, int32_t partitions);
+
+}  // namespace ewarn::app
