@@ -19,6 +19,7 @@
 #include "ingest_setup.h"
 #include "pipelines.h"
 #include "risk_routes.h"
+#include "alert_routes.h"
 #include "ewarn/base/time.h"
 #include "ewarn/processors/digest.h"
 #include "ewarn/processors/pipeline.h"
@@ -44,6 +45,12 @@ const FlagSpec kKafkaFlag{"kafka", "HOST:PORT,...",
 // where nothing else arrives (DESIGN §4). Ids are deterministic: "tick:<partition>:<ms>".
 Status AppendTicks(store::EventLog& log, TimeMs now) {
   ASSIGN_OR_RETURN(int32_t partitions, log.PartitionCount(schemas::topic::kInputs));
+  // Routing may use the liaisons registered up to here (alerts/README.md).
+  int64_t liaisons_end = 0;
+  if (log.PartitionCount(schemas::topic::kLiaisons).ok()) {
+    ASSIGN_OR_RETURN(store::PartitionOffsets off, log.Offsets({std::string(schemas::topic::kLiaisons), 0}));
+    liaisons_end = off.end;
+  }
   std::vector<store::OutRecord> ticks;
   for (int32_t p = 0; p < partitions; ++p) {
     v1::Event e;
@@ -53,7 +60,7 @@ Status AppendTicks(store::EventLog& log, TimeMs now) {
     h->set_event_time_ms(now);
     h->set_received_time_ms(now);
     h->set_source(v1::SOURCE_TICKER);
-    e.mutable_tick();
+    e.mutable_tick()->set_liaisons_end(liaisons_end);
     ticks.push_back({.topic = std::string(schemas::topic::kInputs), .key = "tick",
                      .value = schemas::EncodeEvent(e), .timestamp_ms = now, .partition = p});
   }
@@ -114,6 +121,7 @@ int Serve(const Flags& f) {
     ingest::HttpRouter router;
     ingest::AddIngestRoutes(router, *ingest_node->ingestor, http_options.max_body_bytes);
     AddRiskRoutes(router, *ingest_node->ingestor, **state);
+    AddAlertRoutes(router, *ingest_node->ingestor, **state, *log, *in_partitions);
     auto server = ingest::HttpServer::Start(http_options, std::move(router), registry.get());
     if (!server.ok()) return Fail(cmd, server.status());
     http = std::move(server).value();

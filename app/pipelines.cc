@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "ewarn/alerts/lifecycle.h"
 #include "ewarn/processors/rules.h"
 
 namespace ewarn::app {
@@ -14,6 +15,7 @@ Result<v1::Rules> RulesFromFlag(const std::string& path) {
 std::vector<processors::Pipeline> MakePipelines(int32_t partitions, const v1::Rules& rules, store::EventLog& log) {
   std::vector<processors::Pipeline> out;
   out.push_back(processors::StationPipeline(partitions, rules, log));
+  out.push_back(alerts::AlertPipeline(partitions, rules, log));
   return out;
 }
 
