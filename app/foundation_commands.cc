@@ -145,13 +145,19 @@ int Serve(const Flags& f) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  // One thread per stage; each stage's tasks are driven by its own thread.
+  // One thread per stage. On stop, each stage drains what is in its input before it leaves,
+  // and stages stop in data-flow order, so the state left behind is caught up with the log
+  // (and `ewarn replay` of this directory gives its digest).
   std::vector<Status> runtime_status(runtimes.size());
   std::atomic<bool> worker_done{false};
   std::vector<std::jthread> workers;
   for (size_t i = 0; i < runtimes.size(); ++i) {
     workers.emplace_back([&, i](std::stop_token stop) {
-      runtime_status[i] = runtimes[i]->Run(stop);
+      Status st;
+      while (st.ok() && !stop.stop_requested()) st = runtimes[i]->RunOnce(std::chrono::milliseconds(100));
+      if (st.ok()) st = runtimes[i]->RunUntilCaughtUp(std::chrono::seconds(10));
+      if (st.ok()) st = runtimes[i]->Close();
+      runtime_status[i] = st;
       worker_done = true;
     });
   }
@@ -189,8 +195,10 @@ int Serve(const Flags& f) {
   if (http) http->Stop();  // in-flight submissions finish their appends first
   ticker.request_stop();
   ticker.join();
-  for (auto& w : workers) w.request_stop();
-  for (auto& w : workers) w.join();
+  for (auto& w : workers) {
+    w.request_stop();
+    w.join();
+  }
   const auto& stats = runtimes.front()->stats();
   std::printf("stopped: %lld events processed, %lld duplicates dropped, %lld skipped, %lld commits\n",
               static_cast<long long>(stats.processed), static_cast<long long>(stats.duplicates),

@@ -49,6 +49,7 @@ class ChildProcess {
   ChildProcess& operator=(const ChildProcess&) = delete;
 
   bool started() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }
 
   // The next line of output, or nullopt on EOF or when `timeout` passes first.
   std::optional<std::string> ReadLine(std::chrono::milliseconds timeout) {
