@@ -82,46 +82,67 @@ void TaskState::Drain(store::CommitBatch& batch) {
 
 // --- metrics ---
 
+namespace {
+// A processor's InvalidArgument message may start with a stable reason code ("late: ...",
+// "unknown_station: ..."): it labels the metric and the dead letter. Else "invalid_event".
+std::string ReasonCode(std::string_view message) {
+  size_t colon = message.find(": ");
+  if (colon == std::string_view::npos || colon == 0 || colon > 32) return "invalid_event";
+  for (char c : message.substr(0, colon)) {
+    if (!((c >= 'a' && c <= 'z') || c == '_')) return "invalid_event";
+  }
+  return std::string(message.substr(0, colon));
+}
+}  // namespace
+
 struct TaskRuntime::Probe {
-  explicit Probe(prometheus::Registry& r)
-      : records(prometheus::BuildCounter()
+  // Every series carries the stage's input topic: serve runs several stages in one registry.
+  Probe(prometheus::Registry& r, const std::string& stage)
+      : stage_label{{"stage", stage}},
+        records(prometheus::BuildCounter()
                     .Name("ewarn_processors_records_total")
                     .Help("Input records by outcome")
                     .Register(r)),
-        processed(records.Add({{"outcome", "processed"}})),
-        duplicates(records.Add({{"outcome", "duplicate"}})),
-        skipped(records.Add({{"outcome", "skipped"}})),
+        processed(records.Add({{"stage", stage}, {"outcome", "processed"}})),
+        duplicates(records.Add({{"stage", stage}, {"outcome", "duplicate"}})),
+        skipped(records.Add({{"stage", stage}, {"outcome", "skipped"}})),
+        skipped_family(prometheus::BuildCounter()
+                           .Name("ewarn_processors_skipped_total")
+                           .Help("Input records sent to dlq.processing, by reason")
+                           .Register(r)),
         commits(prometheus::BuildCounter()
                     .Name("ewarn_processors_commits_total")
                     .Help("State commits (state + offsets + outbox in one synced batch)")
                     .Register(r)
-                    .Add({})),
+                    .Add(stage_label)),
         outputs(prometheus::BuildCounter()
                     .Name("ewarn_processors_outputs_total")
                     .Help("Output records published from the outbox")
                     .Register(r)
-                    .Add({})),
+                    .Add(stage_label)),
         commit_seconds(prometheus::BuildHistogram()
                            .Name("ewarn_processors_commit_seconds")
                            .Help("Commit latency, including publishing the outbox")
                            .Register(r)
-                           .Add({}, prometheus::Histogram::BucketBoundaries{
+                           .Add(stage_label, prometheus::Histogram::BucketBoundaries{
                                         0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25,
                                         0.5, 1, 2.5})),
         batch_records(prometheus::BuildHistogram()
                           .Name("ewarn_processors_commit_records")
                           .Help("Input records per commit")
                           .Register(r)
-                          .Add({}, prometheus::Histogram::BucketBoundaries{
+                          .Add(stage_label, prometheus::Histogram::BucketBoundaries{
                                        1, 10, 100, 1000, 5000, 10000, 50000, 100000})),
         lag_family(prometheus::BuildGauge()
                        .Name("ewarn_processors_consumer_lag")
                        .Help("Records in the log not yet processed, per partition")
                        .Register(r)) {}
+  std::map<std::string, std::string> stage_label;
   prometheus::Family<prometheus::Counter>& records;
   prometheus::Counter& processed;
   prometheus::Counter& duplicates;
   prometheus::Counter& skipped;
+  prometheus::Family<prometheus::Counter>& skipped_family;
   prometheus::Counter& commits;
   prometheus::Counter& outputs;
   prometheus::Histogram& commit_seconds;
@@ -177,7 +198,7 @@ TaskRuntime::TaskRuntime(store::EventLog& log, store::StateStore& state, Process
       factory_(std::move(factory)),
       options_(std::move(options)),
       listener_(std::make_unique<Listener>(this)),
-      probe_(registry ? std::make_unique<Probe>(*registry) : nullptr),
+      probe_(registry ? std::make_unique<Probe>(*registry, options_.input_topic) : nullptr),
       last_commit_(std::chrono::steady_clock::now()) {}
 
 TaskRuntime::~TaskRuntime() {
@@ -235,7 +256,11 @@ Status TaskRuntime::Apply(const store::LogRecord& record) {
 
   auto skip = [&](const Status& why) {
     ++stats_.skipped;
-    if (probe_) probe_->skipped.Increment();
+    std::string reason = why.code() == StatusCode::kCorruption ? "corrupt_record" : ReasonCode(why.message());
+    if (probe_) {
+      probe_->skipped.Increment();
+      probe_->skipped_family.Add({{"stage", options_.input_topic}, {"reason", reason}}).Increment();
+    }
     v1::Event dlq;
     auto* h = dlq.mutable_header();
     h->set_schema_version(schemas::kSchemaVersion);
@@ -249,7 +274,7 @@ Status TaskRuntime::Apply(const store::LogRecord& record) {
     rej->set_reason(why.WithContext(record.topic + "/" + std::to_string(record.partition) +
                                     " offset " + std::to_string(record.offset))
                         .message());
-    rej->set_reason_code(why.code() == StatusCode::kCorruption ? "corrupt_record" : "invalid_event");
+    rej->set_reason_code(reason);
     ts.Emit(std::string(kProcessingDlqTopic), record.topic, std::move(dlq));
     return Status::Ok();
   };

@@ -125,7 +125,7 @@ class StationStage final : public Processor {
       case v1::Event::kKit:
         break;
       default:
-        return Status::InvalidArgument("in.events does not carry '" +
+        return Status::InvalidArgument("wrong_body: in.events does not carry '" +
                                        std::string(schemas::BodyName(event)) + "' events");
     }
     RETURN_IF_ERROR(CheckTime(event, t));
@@ -209,7 +209,7 @@ class StationStage final : public Processor {
 
   Status CheckTime(const v1::Event& e, int64_t t) {
     const auto& time = rules_.time();
-    if (t <= 0) return Status::InvalidArgument("event has no event time");
+    if (t <= 0) return Status::InvalidArgument("missing_field: event has no event time");
     if (meta_.now_ms() > 0 && t < meta_.now_ms() - time.allowed_lateness_ms()) {
       return Status::InvalidArgument(
           "late: event time " + FormatRfc3339(t) + " is more than the allowed lateness (" +
@@ -739,7 +739,7 @@ class StationStage final : public Processor {
     const v1::TurnoutUpdate& in = e.turnout();
     const StationRef* ref = ref_.Find(in.station_id());
     if (ref == nullptr) return UnknownStation(in.station_id());
-    if (in.voters_cast() < 0) return Status::InvalidArgument("voters_cast is negative");
+    if (in.voters_cast() < 0) return Status::InvalidArgument("invalid_field: voters_cast is negative");
     Advance(t, ts);
     StationMem& s = Station(*ref);
     s.dirty = true;
@@ -891,7 +891,7 @@ class StationStage final : public Processor {
     const v1::KitTelemetry& in = e.kit();
     const StationRef* ref = ref_.Find(in.station_id());
     if (ref == nullptr) return UnknownStation(in.station_id());
-    if (in.kit_id().empty()) return Status::InvalidArgument("kit telemetry without kit_id");
+    if (in.kit_id().empty()) return Status::InvalidArgument("missing_field: kit telemetry without kit_id");
     Advance(t, ts);
     StationMem& s = Station(*ref);
     s.dirty = true;
@@ -1010,7 +1010,7 @@ class StationStage final : public Processor {
     } else if (std::count(in.area().begin(), in.area().end(), '/') >= 1) {
       district = schemas::DistrictKeyOfArea(in.area());
     } else {
-      return Status::InvalidArgument("hate-speech flag names neither a station nor a district or ward area");
+      return Status::InvalidArgument("missing_field: hate-speech flag names neither a station nor a district or ward area");
     }
     Advance(t, ts);
     DistrictMem& d = District(district);
@@ -1085,7 +1085,7 @@ class StationStage final : public Processor {
   }
 
   static Status UnknownStation(const std::string& id) {
-    return Status::InvalidArgument("unknown station '" + id + "': not in ref.stations (removed from the reference data?)");
+    return Status::InvalidArgument("unknown_station: '" + id + "' is not in ref.stations (removed from the reference data?)");
   }
 
   const int32_t partition_;

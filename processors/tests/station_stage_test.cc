@@ -470,7 +470,10 @@ TEST_F(StationStageTest, BadInputIsDeadLetteredAndThePartitionMovesOn) {
   ASSERT_EQ(dlq.size(), 4u);
   std::string reasons;
   for (const auto& e : dlq) reasons += e.rejected().reason() + "\n";
-  EXPECT_NE(reasons.find("unknown station 'NOPE'"), std::string::npos) << reasons;
+  EXPECT_NE(reasons.find("unknown_station: 'NOPE'"), std::string::npos) << reasons;
+  std::set<std::string> codes;
+  for (const auto& e : dlq) codes.insert(e.rejected().reason_code());
+  EXPECT_EQ(codes, (std::set<std::string>{"unknown_station", "late", "future", "missing_field"}));
   EXPECT_NE(reasons.find("late"), std::string::npos) << reasons;
   EXPECT_NE(reasons.find("future"), std::string::npos) << reasons;
   EXPECT_NE(reasons.find("kit_id"), std::string::npos) << reasons;
