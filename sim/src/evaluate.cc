@@ -137,7 +137,7 @@ std::string Evaluation::ToText() const {
                 "PRECISION", "RECALL", "MEDIAN DELAY");
   out += line;
   for (const auto& r : rows) {
-    std::string detected = std::to_string(r.detected) + (r.decoy ? " (bad)" : "");
+    std::string detected = std::to_string(r.detected) + (r.decoy && r.detected > 0 ? " (bad)" : "");
     std::snprintf(line, sizeof line, "%-20s %-20s %9d %9s %10s %7s %13s\n", r.pattern.c_str(), r.detector.c_str(),
                   r.injected, detected.c_str(), Cell(r.precision, "%.2f").c_str(),
                   r.decoy ? "-" : Cell(r.recall, "%.2f").c_str(),

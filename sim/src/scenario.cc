@@ -122,11 +122,25 @@ class Generator {
     s_.end_ms = s_.start_ms + static_cast<int64_t>(o.hours * kHourMs);
     s_.polls_open_ms = o.day_ms + o.polls_open_ms_of_day;
     s_.polls_close_ms = o.day_ms + o.polls_close_ms_of_day;
-    id_base_ = o.id_prefix + "-" + DateTag(o.day_ms) + "-" + std::to_string(o.seed) + "-";
+  }
+
+  // Six hex digits of everything else that shapes the stream, so a run with other flags (or
+  // stations) gets other ids instead of conflicting with an earlier run's.
+  std::string RunTag() const {
+    std::string shape = Fixed(o_.hours, 3) + "|" + std::to_string(o_.start_ms_of_day) + "|" +
+                        std::to_string(o_.polls_open_ms_of_day) + "|" + std::to_string(o_.polls_close_ms_of_day) + "|" +
+                        std::to_string(o_.heartbeat_ms) + "|" + std::to_string(o_.turnout_every_ms) + "|" +
+                        Fixed(o_.incidents_per_station, 4) + "|" + std::to_string(o_.flag_every_ms) + "|" +
+                        Fixed(o_.sms_fraction, 4) + "|" + (o_.inject_patterns ? "p" : "-");
+    for (const auto& st : s_.stations) shape += "|" + st.station_id();
+    char tag[16];
+    std::snprintf(tag, sizeof tag, "%06llx", static_cast<unsigned long long>(StableHash64(shape) & 0xffffff));
+    return tag;
   }
 
   Scenario Run() {
     Index();
+    id_base_ = o_.id_prefix + "-" + DateTag(o_.day_ms) + "-" + std::to_string(o_.seed) + "-" + RunTag() + "-";
     PlanStations();
     MakeMonitors();
     if (o_.inject_patterns) {

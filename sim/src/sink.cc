@@ -123,6 +123,8 @@ Result<Credentials> Prepare(ingest::Ingestor& ingestor, store::EventLog& log, co
 
 namespace internal {
 
+constexpr size_t kMaxBatchBytes = 64 << 10;
+
 std::vector<Request> Requests(std::span<const SimEvent> events, const Credentials& credentials) {
   std::vector<Request> out;
   std::map<std::string, size_t> kit_batch;  // sender -> index of its open batch
@@ -144,7 +146,9 @@ std::vector<Request> Requests(std::span<const SimEvent> events, const Credential
                                                                 : ingest::InputKind::kKit;
     if (kind == ingest::InputKind::kKit) {
       auto it = kit_batch.find(e.sender);
-      if (it != kit_batch.end() && out[it->second].events < static_cast<int>(ingest::kMaxKitBatch)) {
+      // Batches stay well under a server's body limit (256 KB by default) and kMaxKitBatch.
+      if (it != kit_batch.end() && out[it->second].events < static_cast<int>(ingest::kMaxKitBatch) &&
+          out[it->second].body.size() + e.body.size() < kMaxBatchBytes) {
         Request& r = out[it->second];
         r.body.back() = ',';
         r.body += e.body + "]";

@@ -44,8 +44,9 @@ struct ScenarioOptions {
   // pattern incidents are always JSON.
   double sms_fraction = 0;
   bool inject_patterns = true;
-  // First part of every event id: ids are "<prefix>-<yyyymmdd>-<seed>-<n>", so a re-run of the
-  // same day and seed is idempotent and another day never collides.
+  // First part of every event id: ids are "<prefix>-<yyyymmdd>-<seed>-<tag>-<kind><n>", the tag
+  // a hash of the other options and the station ids, so a re-run with the same inputs is
+  // idempotent and a run with other inputs never collides with it.
   std::string id_prefix = "sim";
 };
 
