@@ -20,7 +20,11 @@ function(ewarn_test name)
   if(NOT ARG_TIMEOUT)
     set(ARG_TIMEOUT 300)
   endif()
-  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 TEST_PREFIX "${ARG_PREFIX}"
-    PROPERTIES TIMEOUT ${ARG_TIMEOUT} LABELS "${ARG_LABELS}"
-    ENVIRONMENT "EWARN_SHARED_DATA=${EWARN_SHARED_DATA}")
+  # An empty LABELS value would swallow the next property name (ENVIRONMENT became a label and
+  # EWARN_SHARED_DATA was never set), so LABELS is passed only when given.
+  set(props TIMEOUT ${ARG_TIMEOUT} ENVIRONMENT "EWARN_SHARED_DATA=${EWARN_SHARED_DATA}")
+  if(ARG_LABELS)
+    list(APPEND props LABELS "${ARG_LABELS}")
+  endif()
+  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 TEST_PREFIX "${ARG_PREFIX}" PROPERTIES ${props})
 endfunction()

@@ -6,10 +6,13 @@
 
 #include <boost/json.hpp>
 #include <cmath>
+#include <cstdlib>
+#include <filesystem>
 #include <map>
 #include <set>
 
 #include "ewarn/base/time.h"
+#include "ewarn/ingest/stations.h"
 
 namespace ewarn::sim {
 namespace {
@@ -30,6 +33,12 @@ Scenario Make(int stations, uint64_t seed) {
   auto s = Generate(GenerateStations(stations, seed), Options(seed));
   EXPECT_TRUE(s.ok()) << s.status().ToString();
   return s.ok() ? std::move(s).value() : Scenario{};
+}
+
+// The 150-station day most tests look at, generated once.
+const Scenario& Day() {
+  static const Scenario day = Make(150, 7);
+  return day;
 }
 
 // Decoded view of the stream, per station.
@@ -113,7 +122,8 @@ double Meters(double lat1, double lon1, double lat2, double lon2) {
 }
 
 TEST(ScenarioTest, SameSeedSameBytesOtherSeedOtherBytes) {
-  Scenario a = Make(150, 7), b = Make(150, 7), c = Make(150, 8);
+  const Scenario& a = Day();
+  Scenario b = Make(150, 7), c = Make(150, 8);
   ASSERT_FALSE(a.events.empty());
   EXPECT_EQ(a.StreamText(), b.StreamText());
   EXPECT_EQ(a.TruthJsonl(), b.TruthJsonl());
@@ -129,7 +139,7 @@ TEST(ScenarioTest, SameSeedSameBytesOtherSeedOtherBytes) {
 }
 
 TEST(ScenarioTest, InjectsEveryPatternWithItsDetector) {
-  Scenario s = Make(150, 7);
+  const Scenario& s = Day();
   std::map<std::string, std::string> want = {
       {"violent_cluster", "cluster"},           {"turnout_surge", "turnout.surge"},
       {"over_voting", "turnout.over_voting"},   {"integer_heaping", "turnout.heaping"},
@@ -149,7 +159,7 @@ TEST(ScenarioTest, InjectsEveryPatternWithItsDetector) {
 }
 
 TEST(ScenarioTest, PatternsHaveTheirProperties) {
-  Scenario s = Make(150, 7);
+  const Scenario& s = Day();
   View v = Decode(s);
 
   // turnout_surge: > 25% of registered within an hour, inside the truth window.
@@ -250,7 +260,7 @@ TEST(ScenarioTest, PatternsHaveTheirProperties) {
 }
 
 TEST(ScenarioTest, BackgroundStaysUnderEveryThreshold) {
-  Scenario s = Make(150, 7);
+  const Scenario& s = Day();
   View v = Decode(s);
   std::set<std::string> patterned;
   for (const auto& t : s.truth) {
@@ -350,6 +360,37 @@ TEST(ScenarioTest, SamplesWholeWardsAndRefusesBadInput) {
   ASSERT_TRUE(small.ok());
   EXPECT_EQ(Find(*small, "integer_heaping"), nullptr);
   EXPECT_FALSE(small->events.empty());
+}
+
+// Nigeria's INEC polling units (../shared/data): no registered voters, many without or with
+// shared coordinates. The generator fills in voters and still injects every pattern.
+TEST(ScenarioTest, InjectsEveryPatternIntoNigeriasPollingUnits) {
+  const char* shared = std::getenv("EWARN_SHARED_DATA");
+  std::string path = std::string(shared ? shared : "") + "/nigeria/inec_polling_units_geocoded.csv";
+  if (shared == nullptr || !std::filesystem::exists(path)) GTEST_SKIP() << "reference data not present: " << path;
+  std::vector<v1::PollingStation> all;
+  auto read = ingest::ReadStationsCsv(path, ingest::StationFormat::kInec, [&](v1::PollingStation&& s) {
+    all.push_back(std::move(s));
+    return Status::Ok();
+  });
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  ASSERT_GT(all.size(), 170000u);
+  auto sample = SampleWards(std::move(all), 400, 11);
+  ASSERT_GE(sample.size(), 250u);
+  auto s = Generate(std::move(sample), Options(11));
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  for (const auto& st : s->stations) {
+    ASSERT_GE(st.registered_voters(), 500) << st.station_id();
+  }
+  for (const char* pattern : {"violent_cluster", "turnout_surge", "over_voting", "integer_heaping", "kit_outage",
+                              "hate_surge", "decoy_repeat", "decoy_busy_station"}) {
+    EXPECT_NE(Find(*s, pattern), nullptr) << pattern;
+  }
+  View v = Decode(*s);
+  const TruthRecord* heap = Find(*s, "integer_heaping");
+  ASSERT_NE(heap, nullptr);
+  for (const auto& id : heap->stations) EXPECT_LE(PercentOff(v.turnout[id].back().value, v.registered[id]), 0.05);
+  EXPECT_TRUE(v.station[Find(*s, "violent_cluster")->subject]->has_location());
 }
 
 }  // namespace

@@ -89,6 +89,13 @@ TEST_F(SinkTest, DirectSinkDayPassesValidationWithZeroRejections) {
   Scenario s = Make(60, 5, 11, 0.3);
   auto credentials = Prepare(*ingestor_, *log_, s, kSecret, clock_.NowMs());
   ASSERT_TRUE(credentials.ok()) << credentials.status().ToString();
+  // The generated stations are now reference data, as an import would have left them.
+  auto stations = ReadStations(*log_);
+  ASSERT_TRUE(stations.ok()) << stations.status().ToString();
+  ASSERT_EQ(stations->size(), s.stations.size());
+  for (size_t i = 0; i < s.stations.size(); ++i) {
+    EXPECT_EQ((*stations)[i].SerializeAsString(), s.stations[i].SerializeAsString()) << i;
+  }
   DirectSink sink(*ingestor_, *log_, *credentials);
   auto stats = sim::Run(s, sink, {.speed = 0, .tick_every_ms = 10 * kMinuteMs});
   ASSERT_TRUE(stats.ok()) << stats.status().ToString();
