@@ -9,6 +9,7 @@
 
 #include "ewarn/ingest/http_server.h"
 #include "ewarn/schemas/events.h"
+#include "topic_reader.h"
 
 namespace ewarn::sim {
 namespace {
@@ -163,24 +164,12 @@ std::string Evaluation::ToJson() const {
 }
 
 Result<std::vector<AnomalyRecord>> ReadAnomalies(store::EventLog& log) {
-  const std::string topic(schemas::topic::kAnomalies);
-  ASSIGN_OR_RETURN(int32_t partitions, log.PartitionCount(topic));
   std::vector<AnomalyRecord> out;
-  for (int32_t p = 0; p < partitions; ++p) {
-    int64_t from = 0;
-    while (true) {
-      ASSIGN_OR_RETURN(std::vector<store::LogRecord> got, log.Read({topic, p}, from, 10000));
-      if (got.empty()) break;
-      for (const auto& r : got) {
-        auto e = schemas::DecodeEvent(r.value);
-        if (!e.ok()) return e.status().WithContext(topic + "/" + std::to_string(p) + " offset " + std::to_string(r.offset));
-        if (!e->has_anomaly()) continue;
-        out.push_back({e->anomaly().detector(), e->anomaly().subject_id(), e->anomaly().area(),
-                       e->header().event_time_ms()});
-      }
-      from = got.back().offset + 1;
+  RETURN_IF_ERROR(internal::ForEachEvent(log, schemas::topic::kAnomalies, [&](const v1::Event& e) {
+    if (e.has_anomaly()) {
+      out.push_back({e.anomaly().detector(), e.anomaly().subject_id(), e.anomaly().area(), e.header().event_time_ms()});
     }
-  }
+  }));
   return out;
 }
 

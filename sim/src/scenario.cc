@@ -19,6 +19,7 @@
 #include "ewarn/base/time.h"
 #include "ewarn/ingest/http_server.h"
 #include "ewarn/schemas/events.h"
+#include "topic_reader.h"
 
 namespace ewarn::sim {
 namespace {
@@ -718,22 +719,10 @@ std::vector<v1::PollingStation> GenerateStations(int count, uint64_t seed) {
 }
 
 Result<std::vector<v1::PollingStation>> ReadStations(store::EventLog& log) {
-  const std::string topic(schemas::topic::kStations);
-  ASSIGN_OR_RETURN(int32_t partitions, log.PartitionCount(topic));
   std::map<std::string, v1::PollingStation> by_id;
-  for (int32_t p = 0; p < partitions; ++p) {
-    int64_t from = 0;
-    while (true) {
-      ASSIGN_OR_RETURN(std::vector<store::LogRecord> got, log.Read({topic, p}, from, 10000));
-      if (got.empty()) break;
-      for (const auto& r : got) {
-        auto e = schemas::DecodeEvent(r.value);
-        if (!e.ok()) return e.status().WithContext(topic + "/" + std::to_string(p) + " offset " + std::to_string(r.offset));
-        if (e->has_station()) by_id[e->station().station_id()] = e->station();
-      }
-      from = got.back().offset + 1;
-    }
-  }
+  RETURN_IF_ERROR(internal::ForEachEvent(log, schemas::topic::kStations, [&](const v1::Event& e) {
+    if (e.has_station()) by_id[e.station().station_id()] = e.station();
+  }));
   std::vector<v1::PollingStation> out;
   out.reserve(by_id.size());
   for (auto& [_, s] : by_id) out.push_back(std::move(s));

@@ -76,16 +76,7 @@ Result<Credentials> Prepare(ingest::Ingestor& ingestor, store::EventLog& log, co
   for (const auto& s : scenario.stations) {
     ASSIGN_OR_RETURN(std::optional<v1::PollingStation> known, ingestor.stations().Find(s.station_id()));
     if (known && known->SerializeAsString() == s.SerializeAsString()) continue;
-    v1::Event e;
-    auto* h = e.mutable_header();
-    h->set_schema_version(schemas::kSchemaVersion);
-    h->set_event_id("station:" + s.station_id());
-    h->set_event_time_ms(now_ms);
-    h->set_received_time_ms(now_ms);
-    h->set_source(v1::SOURCE_SIMULATOR);
-    h->set_channel("simulator");
-    *e.mutable_station() = s;
-    pending.push_back({.topic = topic, .key = s.station_id(), .value = schemas::EncodeEvent(e), .timestamp_ms = now_ms});
+    pending.push_back(ingest::StationRecord(s, now_ms, v1::SOURCE_SIMULATOR, "simulator"));
     if (pending.size() >= 5000) {
       RETURN_IF_ERROR(log.Append(pending).status());
       pending.clear();

@@ -22,6 +22,12 @@ constexpr int64_t kDay = 1'803'427'200'000;  // 2027-02-24T00:00:00Z
 constexpr char kSecret[] = "0123456789abcdef0123456789abcdef";
 constexpr int32_t kPartitions = 4;
 
+std::map<std::string, int64_t> CountScenario(const Scenario& s) {
+  std::map<std::string, int64_t> counts;
+  for (const auto& e : s.events) ++counts[e.kind == EventKind::kHateSpeech ? "hate_speech" : std::string(EventKindName(e.kind))];
+  return counts;
+}
+
 class SinkTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -72,6 +78,16 @@ class SinkTest : public ::testing::Test {
     return counts;
   }
 
+  // Every event accepted (none refused), some by SMS, and stored once in in.events.
+  void ExpectAllStored(const Scenario& s, const SinkStats& stats, std::vector<v1::Event>* ticks) {
+    for (const auto& [reason, n] : stats.rejected) ADD_FAILURE() << n << " rejected: " << reason;
+    EXPECT_EQ(stats.accepted, static_cast<int64_t>(s.events.size()));
+    EXPECT_GT(stats.sent.at("sms"), 0);
+    auto in_log = CountInputs(ticks);
+    auto want = CountScenario(s);
+    for (const char* kind : {"incident", "turnout", "kit", "hate_speech"}) EXPECT_EQ(in_log[kind], want[kind]) << kind;
+  }
+
   testing::TempDir dir_;
   ManualClock clock_{kDay};
   std::unique_ptr<store::EventLog> log_;
@@ -79,11 +95,6 @@ class SinkTest : public ::testing::Test {
   std::unique_ptr<ingest::Ingestor> ingestor_;
 };
 
-std::map<std::string, int64_t> CountScenario(const Scenario& s) {
-  std::map<std::string, int64_t> counts;
-  for (const auto& e : s.events) ++counts[e.kind == EventKind::kHateSpeech ? "hate_speech" : std::string(EventKindName(e.kind))];
-  return counts;
-}
 
 TEST_F(SinkTest, DirectSinkDayPassesValidationWithZeroRejections) {
   Scenario s = Make(60, 5, 11, 0.3);
@@ -99,16 +110,8 @@ TEST_F(SinkTest, DirectSinkDayPassesValidationWithZeroRejections) {
   DirectSink sink(*ingestor_, *log_, *credentials);
   auto stats = sim::Run(s, sink, {.speed = 0, .tick_every_ms = 10 * kMinuteMs});
   ASSERT_TRUE(stats.ok()) << stats.status().ToString();
-  for (const auto& [reason, n] : stats->rejected) ADD_FAILURE() << n << " rejected: " << reason;
-  EXPECT_EQ(stats->accepted, static_cast<int64_t>(s.events.size()));
-  EXPECT_GT(stats->sent.at("sms"), 0);
   std::vector<v1::Event> ticks;
-  auto in_log = CountInputs(&ticks);
-  auto want = CountScenario(s);
-  EXPECT_EQ(in_log["incident"], want["incident"]);
-  EXPECT_EQ(in_log["turnout"], want["turnout"]);
-  EXPECT_EQ(in_log["kit"], want["kit"]);
-  EXPECT_EQ(in_log["hate_speech"], want["hate_speech"]);
+  ExpectAllStored(s, *stats, &ticks);
   // A tick every 10 simulated minutes over 11 hours, in each partition.
   EXPECT_EQ(static_cast<int64_t>(ticks.size()), 67 * kPartitions);
   EXPECT_EQ(stats->sent.at("tick"), 67);
@@ -119,7 +122,7 @@ TEST_F(SinkTest, DirectSinkDayPassesValidationWithZeroRejections) {
   ASSERT_TRUE(rerun.ok());
   EXPECT_EQ(rerun->total_rejected(), 0);
   EXPECT_EQ(rerun->duplicates, static_cast<int64_t>(s.events.size()));
-  EXPECT_EQ(CountInputs()["kit"], want["kit"]);
+  EXPECT_EQ(CountInputs()["kit"], CountScenario(s)["kit"]);
 }
 
 TEST_F(SinkTest, AppendTicksPutsOneTickInEveryPartitionWithLiaisonsEnd) {
@@ -179,15 +182,8 @@ TEST_F(SinkTest, HttpSinkAndPostTicksAgainstARealServer) {
   ASSERT_TRUE(sink.ok()) << sink.status().ToString();
   auto stats = sim::Run(s, **sink, {.speed = 0, .tick_every_ms = 30 * kMinuteMs});
   ASSERT_TRUE(stats.ok()) << stats.status().ToString();
-  for (const auto& [reason, n] : stats->rejected) ADD_FAILURE() << n << " rejected: " << reason;
-  EXPECT_EQ(stats->accepted, static_cast<int64_t>(s.events.size()));
-  EXPECT_GT(stats->sent.at("sms"), 0);
   std::vector<v1::Event> ticks;
-  auto in_log = CountInputs(&ticks);
-  auto want = CountScenario(s);
-  EXPECT_EQ(in_log["kit"], want["kit"]);
-  EXPECT_EQ(in_log["turnout"], want["turnout"]);
-  EXPECT_EQ(in_log["incident"], want["incident"]);
+  ExpectAllStored(s, *stats, &ticks);
   EXPECT_EQ(static_cast<int64_t>(ticks.size()), 7 * kPartitions);  // 07:00, 07:30, ..., 10:00
   EXPECT_EQ(ticks.back().header().event_time_ms() % (30 * kMinuteMs), 0);
 
