@@ -1,10 +1,14 @@
 // simulate and evaluate: an election day into a node (directly or over HTTP), and how well
 // the detectors found what was injected. The logic lives in ewarn::sim; this is flags and
 // printing.
+#include <signal.h>
+
 #include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <stop_token>
+#include <thread>
 
 #include "commands.h"
 #include "data_dir.h"
@@ -32,6 +36,35 @@ Result<std::pair<std::string, uint16_t>> HostPort(const std::string& address) {
   }
   return std::pair{address.substr(0, colon), static_cast<uint16_t>(std::stoi(port))};
 }
+
+// Ctrl-C and SIGTERM end a run between steps (what was sent stays sent) so the summary still
+// prints. Construct it before any thread starts: threads inherit the blocked mask, so only the
+// waiter takes these signals.
+class StopOnSignal {
+ public:
+  StopOnSignal() {
+    sigemptyset(&signals_);
+    sigaddset(&signals_, SIGINT);
+    sigaddset(&signals_, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &signals_, nullptr);
+    waiter_ = std::jthread([this](std::stop_token done) {
+      while (!done.stop_requested()) {
+        timespec wait{0, 200'000'000};
+        if (sigtimedwait(&signals_, nullptr, &wait) > 0) {
+          source_.request_stop();
+          return;
+        }
+      }
+    });
+  }
+  std::stop_token token() const { return source_.get_token(); }
+  bool stopped() const { return source_.stop_requested(); }
+
+ private:
+  sigset_t signals_;
+  std::stop_source source_;
+  std::jthread waiter_;  // last: joined before the rest goes
+};
 
 struct SimFlags {
   sim::ScenarioOptions scenario;
@@ -98,8 +131,8 @@ void PrintPlan(const sim::Scenario& s) {
   std::fflush(stdout);
 }
 
-void PrintStats(const sim::SinkStats& stats, double seconds) {
-  std::printf("sent in %.1f s:", seconds);
+void PrintStats(const sim::SinkStats& stats, double seconds, bool stopped) {
+  std::printf("%ssent in %.1f s:", stopped ? "stopped early; " : "", seconds);
   for (const auto& [kind, n] : stats.sent) std::printf(" %s %lld", kind.c_str(), static_cast<long long>(n));
   std::printf("\naccepted %lld (of which %lld duplicates), rejected %lld, retried %lld\n",
               static_cast<long long>(stats.accepted), static_cast<long long>(stats.duplicates),
@@ -128,6 +161,7 @@ int Simulate(const Flags& f) {
   if (f.Has("prepare-only") && (!f.Has("data") || !f.Has("credentials"))) {
     return Fail(cmd, Status::InvalidArgument("--prepare-only needs --data DIR and --credentials FILE"));
   }
+  StopOnSignal interrupt;
   SystemClock clock;
   auto parsed = ParseSimFlags(f, clock.NowMs());
   if (!parsed.ok()) return Fail(cmd, parsed.status());
@@ -138,7 +172,7 @@ int Simulate(const Flags& f) {
       std::fflush(stdout);
     }
   };
-  sim::RunOptions run{.speed = sf.speed, .tick_every_ms = sf.tick_ms, .progress = progress};
+  sim::RunOptions run{.speed = sf.speed, .tick_every_ms = sf.tick_ms, .progress = progress, .stop = interrupt.token()};
 
   if (over_http) {
     if (sf.stations == 0) {
@@ -177,10 +211,10 @@ int Simulate(const Flags& f) {
     auto stats = sim::Run(*scenario, **sink, run);
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     if (!stats.ok()) {
-      PrintStats((*sink)->stats(), secs);
+      PrintStats((*sink)->stats(), secs, interrupt.stopped());
       return Fail(cmd, stats.status());
     }
-    PrintStats(*stats, secs);
+    PrintStats(*stats, secs, interrupt.stopped());
     return 0;
   }
 
@@ -219,10 +253,10 @@ int Simulate(const Flags& f) {
   auto stats = sim::Run(*scenario, sink, run);
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   if (!stats.ok()) {
-    PrintStats(sink.stats(), secs);
+    PrintStats(sink.stats(), secs, interrupt.stopped());
     return Fail(cmd, stats.status());
   }
-  PrintStats(*stats, secs);
+  PrintStats(*stats, secs, interrupt.stopped());
   return 0;
 }
 

@@ -219,8 +219,12 @@ Result<SinkStats> Run(const Scenario& scenario, Sink& sink, const RunOptions& op
     if (options.speed > 0) {
       auto due = wall_start + std::chrono::milliseconds(
                                   static_cast<int64_t>(static_cast<double>(until - scenario.start_ms) / options.speed));
-      std::this_thread::sleep_until(due);
+      // In slices, so a stop request is seen within 100 ms.
+      while (!options.stop.stop_requested() && std::chrono::steady_clock::now() < due) {
+        std::this_thread::sleep_until(std::min(due, std::chrono::steady_clock::now() + std::chrono::milliseconds(100)));
+      }
     }
+    if (options.stop.stop_requested()) break;
     size_t end = next;
     while (end < scenario.events.size() && scenario.events[end].time_ms <= until) ++end;
     if (end > next) RETURN_IF_ERROR(sink.Send(std::span(scenario.events).subspan(next, end - next)));

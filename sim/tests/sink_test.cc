@@ -9,6 +9,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <map>
+#include <thread>
 
 #include "ewarn/ingest/http_server.h"
 #include "ewarn/ingest/ticks.h"
@@ -199,6 +200,26 @@ TEST_F(SinkTest, HttpSinkAndPostTicksAgainstARealServer) {
   int at_noon = 0;
   for (const auto& t : ticks) at_noon += t.header().event_time_ms() == kDay + 12 * kHourMs;
   EXPECT_EQ(at_noon, kPartitions);
+}
+
+TEST_F(SinkTest, PacedRunStopsWhenAsked) {
+  Scenario s = Make(10, 2, 11, 0);
+  auto credentials = Prepare(*ingestor_, *log_, s, kSecret, clock_.NowMs());
+  ASSERT_TRUE(credentials.ok());
+  DirectSink sink(*ingestor_, *log_, *credentials);
+  std::stop_source stop;
+  int64_t reached = 0;
+  // Real time: the first step goes out at once, the next is a minute away; stop meanwhile.
+  std::jthread stopper([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    stop.request_stop();
+  });
+  auto started = std::chrono::steady_clock::now();
+  auto stats = sim::Run(s, sink, {.speed = 1, .progress = [&](int64_t t) { reached = t; }, .stop = stop.get_token()});
+  ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(5));
+  EXPECT_EQ(reached, s.start_ms);
+  EXPECT_EQ(stats->sent.at("tick"), 1);
 }
 
 TEST_F(SinkTest, CredentialsRoundTripThroughAFile) {

@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <span>
+#include <stop_token>
 #include <string>
 
 #include "ewarn/base/status.h"
@@ -116,11 +117,14 @@ struct RunOptions {
   int64_t tick_every_ms = kMinuteMs;  // simulated time between ticks; 0: no ticks
   // Called after each tick with the simulated time reached (progress display).
   std::function<void(int64_t sim_ms)> progress;
+  // Checked between steps and while waiting for the next one: a stop request ends the run
+  // early (what was sent stays sent), e.g. Ctrl-C in `ewarn demo`.
+  std::stop_token stop;
 };
 
 // Sends the scenario: for each step of tick_every_ms simulated time, the events up to its end,
-// then a Tick at its end. Paced on the steady clock when speed > 0. Returns the sink's stats;
-// the first transport error stops the run.
+// then a Tick at its end. Paced on the steady clock when speed > 0. Returns the sink's stats
+// (also when stopped early); the first transport error stops the run and is returned.
 Result<SinkStats> Run(const Scenario& scenario, Sink& sink, const RunOptions& options);
 
 }  // namespace ewarn::sim
