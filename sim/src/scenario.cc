@@ -145,6 +145,7 @@ class Generator {
     PlanStations();
     MakeMonitors();
     if (o_.inject_patterns) {
+      InjectDecoyBusy();  // first: it wants the largest station of all
       InjectHeaping();
       InjectKitOutage();
       InjectHateSurge();
@@ -152,7 +153,6 @@ class Generator {
       InjectDecoyRepeat();
       InjectTurnoutSurge();
       InjectOverVoting();
-      InjectDecoyBusy();
     }
     EmitStations();
     EmitBackgroundIncidents();
@@ -265,10 +265,15 @@ class Generator {
   void InjectHeaping() {
     int64_t last_report = s_.polls_close_ms + 15 * kMinuteMs;
     if (!Fits(s_.polls_open_ms, last_report)) return;
-    std::string d = PickDistrict([](const std::string&, const std::vector<size_t>& m) { return m.size() >= 12; });
+    std::string d = PickDistrict([&](const std::string&, const std::vector<size_t>& m) {
+      return std::count_if(m.begin(), m.end(), [&](size_t i) { return !plans_[i].patterned; }) >= 12;
+    });
     if (d.empty()) return;
     used_districts_.insert(d);
-    const auto& members = districts_[d];
+    std::vector<size_t> members;  // those no other pattern has taken
+    for (size_t i : districts_[d]) {
+      if (!plans_[i].patterned) members.push_back(i);
+    }
     // Most (80%) of the district's stations report a final count at an exact integer percentage.
     size_t heaped = (members.size() * 4 + 4) / 5;
     TruthRecord t{.pattern = "integer_heaping", .detector = "turnout.heaping", .subject = d, .area = d};
@@ -431,17 +436,17 @@ class Generator {
 
   void InjectDecoyBusy() {
     if (!Fits(s_.polls_open_ms, s_.polls_close_ms + 15 * kMinuteMs)) return;
-    auto i = PickStation([](size_t) { return true; });
+    // The largest free station (generated sets have a few urban ones of 2,500-3,500 voters;
+    // reference data is never changed): 85% turnout on a smooth curve, its busiest hour ~15%
+    // of registered, well under the 25% surge threshold.
+    std::optional<size_t> i;
+    for (size_t k = 0; k < s_.stations.size(); ++k) {
+      if (!plans_[k].patterned && (!i || plans_[k].registered > plans_[*i].registered)) i = k;
+    }
     if (!i) return;
     Reserve(*i);
-    auto& st = s_.stations[*i];
+    const auto& st = s_.stations[*i];
     auto& p = plans_[*i];
-    // A large urban station: ~3,000 voters, 85% turnout, on a smooth curve (its busiest hour
-    // is ~15% of registered, well under the 25% surge threshold).
-    if (p.registered < 2500) {
-      st.set_registered_voters(rng_.Int(2800, 3200));
-      p.registered = st.registered_voters();
-    }
     p.curve.a = 1;
     p.curve.b = 1;
     p.curve.Build(PollMinutes());
@@ -708,7 +713,9 @@ std::vector<v1::PollingStation> GenerateStations(int count, uint64_t seed) {
           auto [lat, lon] = Offset(rng, ward_lat, ward_lon, 1500);
           s.mutable_location()->set_lat(std::round(lat * 1e6) / 1e6);
           s.mutable_location()->set_lon(std::round(lon * 1e6) / 1e6);
-          s.set_registered_voters(rng.Int(500, 1500));
+          // Each region's first station (its capital) and one in fifty others are large urban ones.
+          bool urban = rng.Chance(0.02) || (d == 0 && w == 0 && k == 0);
+          s.set_registered_voters(urban ? rng.Int(2500, 3500) : rng.Int(500, 1500));
           s.set_code(id);
           out.push_back(std::move(s));
         }

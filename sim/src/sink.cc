@@ -67,7 +67,8 @@ int64_t SinkStats::total_rejected() const {
 
 Result<Credentials> Prepare(ingest::Ingestor& ingestor, store::EventLog& log, const Scenario& scenario,
                             std::string_view pseudonym_secret, int64_t now_ms) {
-  // Stations ref.stations does not know yet (a generated set), in the import's record format.
+  // Stations ref.stations does not know yet, or knows otherwise (a generated set of another
+  // seed), in the import's record format.
   const std::string topic(schemas::topic::kStations);
   if (!log.PartitionCount(topic).ok()) {
     RETURN_IF_ERROR(log.CreateTopic({.name = topic, .partitions = 1, .compacted = true}));
@@ -75,7 +76,13 @@ Result<Credentials> Prepare(ingest::Ingestor& ingestor, store::EventLog& log, co
   std::vector<store::OutRecord> pending;
   for (const auto& s : scenario.stations) {
     ASSIGN_OR_RETURN(std::optional<v1::PollingStation> known, ingestor.stations().Find(s.station_id()));
-    if (known && known->SerializeAsString() == s.SerializeAsString()) continue;
+    if (known) {
+      // Registered voters the generator filled in for a station without them are sent with
+      // every turnout update; the reference record itself stays as imported.
+      v1::PollingStation as_known = s;
+      if (known->registered_voters() == 0) as_known.set_registered_voters(0);
+      if (known->SerializeAsString() == as_known.SerializeAsString()) continue;
+    }
     pending.push_back(ingest::StationRecord(s, now_ms, v1::SOURCE_SIMULATOR, "simulator"));
     if (pending.size() >= 5000) {
       RETURN_IF_ERROR(log.Append(pending).status());

@@ -212,8 +212,10 @@ TEST(ScenarioTest, PatternsHaveTheirProperties) {
     if (!in_district(o)) continue;
     if (e->time_ms >= hate->start_ms && e->time_ms < hate->start_ms + kHourMs) {
       ++surge_flags;
-      EXPECT_GE(o.at("confidence").to_number<double>(), 0.8);
-      EXPECT_GE(o.at("reach").as_int64(), 10000);
+      if (e->pattern == "hate_surge") {  // the background may add a mild one
+        EXPECT_GE(o.at("confidence").to_number<double>(), 0.8);
+        EXPECT_GE(o.at("reach").as_int64(), 10000);
+      }
     } else if (e->time_ms < hate->start_ms && e->time_ms >= hate->start_ms - 6 * kHourMs) {
       ++before;
     }

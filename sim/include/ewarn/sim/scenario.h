@@ -117,9 +117,10 @@ std::string WardPath(const v1::PollingStation& s);
 // "REGION/DISTRICT".
 std::string DistrictPath(const v1::PollingStation& s);
 
-// `count` stations in regions, districts (12-24 stations each) and wards (4-8 each), with
+// `count` stations in regions, districts (3-5 wards each) and wards (4-8 stations each), with
 // coordinates in a plausible West-African box (wards a few km across) and 500-1500 registered
-// voters. Ids "SIM-00001"... Deterministic in (count, seed).
+// voters (each region's first station and one in fifty others: large urban ones of 2500-3500). Ids "SIM-00001"... Deterministic
+// in (count, seed).
 std::vector<v1::PollingStation> GenerateStations(int count, uint64_t seed);
 
 // The stations in ref.stations (the last record per id wins, as compaction would keep).

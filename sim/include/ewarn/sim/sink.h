@@ -40,7 +40,8 @@ struct Credentials {
 };
 
 // Makes an ingest node ready for `scenario`: appends its stations that ref.stations does not
-// know yet (and refreshes the directory), creates a monitor token per monitor (area = its
+// know, or knows differently (registered voters the generator filled in aside), and refreshes
+// the directory; creates a monitor token per monitor (area = its
 // district), tokens for kits, officers and the classifier, a gateway and an operator token
 // (any previous "sim-*" token of the same name is revoked first), and registers every
 // monitor's phone under `pseudonym_secret`. Returns the tokens.
