@@ -13,7 +13,6 @@
 #include <optional>
 #include <random>
 #include <set>
-#include <unordered_map>
 
 #include "ewarn/base/hash.h"
 #include "ewarn/base/time.h"
@@ -98,7 +97,7 @@ struct StationPlan {
   Curve curve;
   // turnout_surge: `surge_extra` voters added linearly over [surge_start, surge_end].
   int64_t surge_start = 0, surge_end = 0, surge_extra = 0;
-  // over_voting: from over_from on, reported voters_cast = ceil(factor * accredited ahead).
+  // over_voting: from over_from on, reported voters_cast = ceil(1.10 * the kit's count ahead).
   int64_t over_from = 0;
   // kit_outage: no heartbeats (nor turnout, sent from the same device) in [down_from, down_to).
   int64_t down_from = 0, down_to = 0;
