@@ -41,10 +41,11 @@ struct Credentials {
 
 // Makes an ingest node ready for `scenario`: appends its stations that ref.stations does not
 // know, or knows differently (registered voters the generator filled in aside), and refreshes
-// the directory; creates a monitor token per monitor (area = its
-// district), tokens for kits, officers and the classifier, a gateway and an operator token
-// (any previous "sim-*" token of the same name is revoked first), and registers every
-// monitor's phone under `pseudonym_secret`. Returns the tokens.
+// the directory; creates a monitor token per monitor (area = its district), tokens for kits,
+// officers and the classifier, a gateway and an operator token (a previous "sim-*" token of
+// the same name is revoked first), and registers every monitor's phone under
+// `pseudonym_secret` (the node's secret, DIR/secret). `log` is the Ingestor's log. Returns
+// the tokens; errors are the log's or the registries'. Not for a node another process serves.
 Result<Credentials> Prepare(ingest::Ingestor& ingestor, store::EventLog& log, const Scenario& scenario,
                             std::string_view pseudonym_secret, int64_t now_ms);
 
