@@ -21,6 +21,7 @@ struct Command {
 std::vector<Command> FoundationCommands();  // serve, log stat, digest, replay
 std::vector<Command> IngestCommands();      // token, monitor, import-stations, rejected
 std::vector<Command> AlertCommands();       // liaison add, alerts history, alerts list
+std::vector<Command> SimCommands();         // simulate, evaluate
 
 // Prints "ewarn <command>: <status>" to stderr and returns 1.
 int Fail(const std::string& command, const Status& status);

@@ -10,20 +10,21 @@ function(ewarn_library name)
   target_compile_options(ewarn_${name} PRIVATE ${EWARN_WARNINGS})
 endfunction()
 
-# ewarn_test(name SRCS ... DEPS ... [LABELS ...]): one GoogleTest binary, tests discovered by ctest.
+# ewarn_test(name SRCS ... DEPS ... [LABELS ...] [PREFIX p]): one GoogleTest binary, tests
+# discovered by ctest (named PREFIX + Suite.Test, so `ctest -R p` selects a module's tests).
 function(ewarn_test name)
-  cmake_parse_arguments(ARG "" "TIMEOUT" "SRCS;DEPS;LABELS" ${ARGN})
+  cmake_parse_arguments(ARG "" "TIMEOUT;PREFIX" "SRCS;DEPS;LABELS" ${ARGN})
   add_executable(${name} ${ARG_SRCS})
   target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gmock GTest::gtest_main)
   target_compile_options(${name} PRIVATE ${EWARN_WARNINGS})
   if(NOT ARG_TIMEOUT)
     set(ARG_TIMEOUT 300)
   endif()
-  # An empty LABELS value would vanish from the list and swallow the next key: add it only
-  # when there are labels.
-  set(properties TIMEOUT ${ARG_TIMEOUT} ENVIRONMENT "EWARN_SHARED_DATA=${EWARN_SHARED_DATA}")
+  # An empty LABELS value would swallow the next property name (ENVIRONMENT became a label and
+  # EWARN_SHARED_DATA was never set), so LABELS is passed only when given.
+  set(props TIMEOUT ${ARG_TIMEOUT} ENVIRONMENT "EWARN_SHARED_DATA=${EWARN_SHARED_DATA}")
   if(ARG_LABELS)
-    list(APPEND properties LABELS "${ARG_LABELS}")
+    list(APPEND props LABELS "${ARG_LABELS}")
   endif()
-  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES ${properties})
+  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 TEST_PREFIX "${ARG_PREFIX}" PROPERTIES ${props})
 endfunction()

@@ -126,5 +126,47 @@ TEST(CliTest, LogCheckNamesACorruptRecordAndExitsNonZero) {
   EXPECT_NE(check.out.find("2 unreadable"), std::string::npos) << check.out;
 }
 
+std::string ReadAll(const std::string& path) {
+  std::string out;
+  FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return out;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = std::fread(buf.data(), 1, buf.size(), f)) > 0) out.append(buf.data(), n);
+  std::fclose(f);
+  return out;
+}
+
+TEST(CliTest, SimulateIsDeterministicIdempotentAndEvaluated) {
+  ewarn::testing::TempDir dir;
+  const std::string flags = " --stations 40 --seed 3 --tick-ms 600000";
+  CliRun first = Ewarn("simulate --data " + dir.Sub("a") + flags + " --truth " + dir.Sub("a.jsonl"));
+  ASSERT_EQ(first.code, 0) << first.out;
+  EXPECT_NE(first.out.find("rejected 0,"), std::string::npos) << first.out;
+  EXPECT_NE(first.out.find("violent_cluster"), std::string::npos) << first.out;
+  // Same seed and flags into another directory: the same ground truth, byte for byte.
+  CliRun second = Ewarn("simulate --data " + dir.Sub("b") + flags + " --truth " + dir.Sub("b.jsonl"));
+  ASSERT_EQ(second.code, 0) << second.out;
+  EXPECT_FALSE(ReadAll(dir.Sub("a.jsonl")).empty());
+  EXPECT_EQ(ReadAll(dir.Sub("a.jsonl")), ReadAll(dir.Sub("b.jsonl")));
+  // Again into the first: everything is a duplicate, nothing is refused.
+  CliRun again = Ewarn("simulate --data " + dir.Sub("a") + flags);
+  ASSERT_EQ(again.code, 0) << again.out;
+  EXPECT_NE(again.out.find("rejected 0,"), std::string::npos) << again.out;
+  EXPECT_EQ(again.out.find("(of which 0 duplicates)"), std::string::npos) << again.out;
+
+  CliRun table = Ewarn("evaluate --data " + dir.Sub("a") + " --truth " + dir.Sub("a.jsonl"));
+  ASSERT_EQ(table.code, 0) << table.out;
+  EXPECT_NE(table.out.find("PRECISION"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("violent_cluster"), std::string::npos) << table.out;
+  CliRun json = Ewarn("evaluate --json --data " + dir.Sub("a") + " --truth " + dir.Sub("a.jsonl"));
+  ASSERT_EQ(json.code, 0) << json.out;
+  EXPECT_NE(json.out.find("{\"patterns\":["), std::string::npos) << json.out;
+
+  EXPECT_EQ(Ewarn("simulate --stations 5").code, 1);  // neither --data nor --http
+  EXPECT_EQ(Ewarn("evaluate --data " + dir.Sub("a")).code, 2);  // --truth is required
+  EXPECT_EQ(Ewarn("simulate --help").code, 0);
+}
+
 }  // namespace
 }  // namespace ewarn

@@ -374,6 +374,7 @@ Result<std::unique_ptr<Ingestor>> Ingestor::Make(store::EventLog& log, store::St
 PrincipalRegistry& Ingestor::principals() { return *impl_->principals; }
 MonitorRegistry& Ingestor::monitors() { return *impl_->monitors; }
 StationDirectory& Ingestor::stations() { return *impl_->stations; }
+store::EventLog& Ingestor::log() { return impl_->log; }
 
 Status Ingestor::RefreshStations() {
   std::lock_guard lk(impl_->stations_mu);

@@ -1,8 +1,11 @@
 // ingest's HTTP routes: transport details (headers, forms, TwiML) around the Ingestor.
+#include <boost/json.hpp>
 #include <charconv>
 
+#include "ewarn/base/time.h"
 #include "ewarn/ingest/http_server.h"
 #include "ewarn/ingest/ingestor.h"
+#include "ewarn/ingest/ticks.h"
 
 namespace ewarn::ingest {
 namespace {
@@ -64,6 +67,19 @@ std::optional<int64_t> ParseInt(std::string_view s) {
   auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
   if (ec != std::errc() || ptr != s.data() + s.size()) return std::nullopt;
   return v;
+}
+
+// {"time":"2027-02-25T08:30:00Z"} or {"time_ms":1803457800000}: the tick's event time.
+Result<int64_t> TickTime(std::string_view body) {
+  boost::system::error_code ec;
+  boost::json::value root = boost::json::parse(body, ec);
+  if (ec || !root.is_object()) return Status::InvalidArgument("expected a JSON object {\"time\":\"RFC 3339\"}");
+  const auto& o = root.as_object();
+  if (auto* t = o.if_contains("time"); t != nullptr && t->is_string()) {
+    return ParseRfc3339(std::string_view(t->as_string().data(), t->as_string().size()));
+  }
+  if (auto* t = o.if_contains("time_ms"); t != nullptr && t->is_int64() && t->as_int64() >= 0) return t->as_int64();
+  return Status::InvalidArgument("give \"time\" (RFC 3339) or \"time_ms\" (a non-negative integer)");
 }
 
 }  // namespace
@@ -153,6 +169,19 @@ void AddIngestRoutes(HttpRouter& router, Ingestor& ingestor, uint64_t max_body_b
     auto outcome = ingestor.Resubmit(*offset, replacement);
     if (!outcome.ok()) return StatusToHttp(outcome.status());
     return FromOutcome(*outcome);
+  });
+
+  // Simulated (or replayed) time: a simulator driving a server started with --tick-ms 0 moves
+  // event time itself. Operators only: a tick far in the future would close every window.
+  router.Add("POST", "/v1/ticks", [&ingestor](const HttpRequest& req) {
+    auto principal = ingestor.Authorize(req.Header("authorization"), Role::kOperator);
+    if (!principal.ok()) return StatusToHttp(principal.status());
+    auto time = TickTime(req.body);
+    if (!time.ok()) return HttpResponse::Error(400, time.status().message(), "time");
+    if (Status s = AppendTicks(ingestor.log(), *time); !s.ok()) return StatusToHttp(s);
+    HttpResponse r;
+    r.body = "{\"status\":\"ticked\",\"time_ms\":" + std::to_string(*time) + "}";
+    return r;
   });
 
   router.Add("GET", "/healthz", [&ingestor](const HttpRequest&) {

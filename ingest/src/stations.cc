@@ -240,6 +240,21 @@ Result<std::optional<v1::PollingStation>> StationDirectory::Find(std::string_vie
   return std::optional<v1::PollingStation>(std::move(s));
 }
 
+store::OutRecord StationRecord(v1::PollingStation station, int64_t now_ms, v1::Source source, std::string_view channel) {
+  v1::Event e;
+  auto* h = e.mutable_header();
+  h->set_schema_version(schemas::kSchemaVersion);
+  h->set_event_id("station:" + station.station_id());
+  h->set_event_time_ms(now_ms);
+  h->set_received_time_ms(now_ms);
+  h->set_source(source);
+  h->set_channel(std::string(channel));
+  std::string key = station.station_id();
+  *e.mutable_station() = std::move(station);
+  return {.topic = std::string(schemas::topic::kStations), .key = std::move(key), .value = schemas::EncodeEvent(e),
+          .timestamp_ms = now_ms};
+}
+
 Result<ImportSummary> ImportStations(store::EventLog& log, StationDirectory& directory, const std::string& path,
                                      StationFormat format, int64_t now_ms) {
   const std::string topic(schemas::topic::kStations);
@@ -254,17 +269,7 @@ Result<ImportSummary> ImportStations(store::EventLog& log, StationDirectory& dir
     return Status::Ok();
   };
   auto summary = ReadStationsCsv(path, format, [&](v1::PollingStation&& s) -> Status {
-    v1::Event e;
-    auto* h = e.mutable_header();
-    h->set_schema_version(schemas::kSchemaVersion);
-    h->set_event_id("station:" + s.station_id());
-    h->set_event_time_ms(now_ms);
-    h->set_received_time_ms(now_ms);
-    h->set_source(v1::SOURCE_OPERATOR);
-    h->set_channel("import");
-    std::string key = s.station_id();
-    *e.mutable_station() = std::move(s);
-    pending.push_back({.topic = topic, .key = key, .value = schemas::EncodeEvent(e), .timestamp_ms = now_ms});
+    pending.push_back(StationRecord(std::move(s), now_ms));
     return pending.size() >= kAppendBatch ? flush() : Status::Ok();
   });
   if (!summary.ok()) return summary.status();

@@ -108,6 +108,8 @@ class Ingestor {
   PrincipalRegistry& principals();
   MonitorRegistry& monitors();
   StationDirectory& stations();
+  // The log it appends to (for POST /v1/ticks, which appends ticks beside the inputs).
+  store::EventLog& log();
   // Loads stations appended to ref.stations since the last call (after an import).
   Status RefreshStations();
 
@@ -131,6 +133,7 @@ class HttpRouter;
 //   GET  /v1/sms/kannel?from=&to=&text=&id=&token=               Kannel sms-service; reply in body
 //   POST /v1/sms/twilio                                          Twilio webhook form; TwiML reply
 //   GET  /v1/rejected?from=&limit=, POST /v1/rejected/{offset}/resubmit   operators
+//   POST /v1/ticks {"time":"RFC 3339"} or {"time_ms":N}                  operators: AppendTicks
 //   GET  /healthz
 // Also answers over-size bodies (413, dead-lettered). `ingestor` must outlive the router.
 void AddIngestRoutes(HttpRouter& router, Ingestor& ingestor, uint64_t max_body_bytes);

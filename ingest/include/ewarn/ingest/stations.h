@@ -18,6 +18,7 @@
 #include "ewarn/base/status.h"
 #include "ewarn/store/event_log.h"
 #include "ewarn/store/state_store.h"
+#include "ewarn/v1/event.pb.h"
 #include "ewarn/v1/reference.pb.h"
 
 namespace ewarn::ingest {
@@ -58,6 +59,12 @@ class StationDirectory {
   store::StateStore& state_;
   std::atomic<int64_t> size_{0};
 };
+
+// The ref.stations record of `station`, as ImportStations writes it: key and event id from the
+// station id ("station:<id>"), event and received time `now_ms`, `source` and `channel` in the
+// header. For other writers of reference stations (the simulator), so the format stays one.
+store::OutRecord StationRecord(v1::PollingStation station, int64_t now_ms, v1::Source source = v1::SOURCE_OPERATOR,
+                               std::string_view channel = "import");
 
 // Reads the CSV, appends every station to ref.stations (creating the topic if missing) in
 // durable batches, then brings `directory` up to date.
