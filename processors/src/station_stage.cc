@@ -48,6 +48,7 @@ enum Latch : uint32_t {
   kKitGps = 1u << 2,
   kKitAuth = 1u << 3,
   kKitSilent = 1u << 4,
+  kKitParked = 1u << 5,  // silent outside polling hours: not watched until it reports again
   kDistrictHeaping = 1u << 0,
   kWardAreaDown = 1u << 0,
 };
@@ -130,6 +131,7 @@ class StationStage final : public Processor {
     }
     RETURN_IF_ERROR(CheckTime(event, t));
     (void)where;
+    station_changed_ = false;
     switch (event.body_case()) {
       case v1::Event::kIncident: return OnIncident(event, t, ts);
       case v1::Event::kHateSpeech: return OnHateSpeech(event, t, ts);
@@ -177,7 +179,8 @@ class StationStage final : public Processor {
         ok = s.state.ParseFromArray(value.data(), static_cast<int>(value.size()));
         s.ref = ref_.Find(id);
         // Hot and child scores exactly as the last Publish left them (see AssessStation).
-        if (IsHot(s.state.risk())) hot_.insert(id);
+        ScheduleDecay(id, s.state.risk());
+        if (s.ref != nullptr) WatchKitsOnLoad(s);
         if (s.ref != nullptr && s.state.risk().score() >= kHotEpsilon) {
           hot_children_[s.ref->district_path][id] = {s.state.risk().score(), s.state.risk().score_ms()};
         }
@@ -186,7 +189,7 @@ class StationStage final : public Processor {
         ok = d.state.ParseFromArray(value.data(), static_cast<int>(value.size()));
         for (const auto& sit : d.state.situations()) IndexSituation(d, sit);
         for (const auto& [area, risk] : d.state.area_risk()) {
-          if (IsHot(risk)) hot_.insert(area);
+          ScheduleDecay(area, risk);
         }
       } else if (kind == 'm') {
         ok = meta_.ParseFromArray(value.data(), static_cast<int>(value.size()));
@@ -245,9 +248,12 @@ class StationStage final : public Processor {
   void RunTimers(int64_t now, TaskState& ts) {
     CloseSituations(now, ts);
     CheckSilentKits(now, ts);
-    // Decay: re-assess every subject that still carries risk.
-    std::vector<std::string> hot(hot_.begin(), hot_.end());
-    for (const std::string& subject : hot) {
+    // Decay: each subject was scheduled for when its score crosses its level's leave score (or
+    // fades below kHotEpsilon); only those due are re-assessed.
+    while (!decay_due_.empty() && decay_due_.begin()->first <= now) {
+      std::string subject = decay_due_.begin()->second;
+      decay_due_.erase(decay_due_.begin());
+      decay_at_.erase(subject);
       if (subject.find('/') == std::string::npos) {
         auto it = stations_.find(subject);
         if (it != stations_.end() && it->second.ref != nullptr) AssessStation(it->second, now, ts);
@@ -255,6 +261,29 @@ class StationStage final : public Processor {
         AssessArea(subject, now, ts);
       }
     }
+  }
+
+  // All factors decay with one half-life, so a score falls as score * 2^(-dt / half_life) and
+  // the moment it crosses a threshold is known in advance.
+  void ScheduleDecay(const std::string& subject, const st::Risk& risk) {
+    if (auto it = decay_at_.find(subject); it != decay_at_.end()) {
+      decay_due_.erase({it->second, subject});
+      decay_at_.erase(it);
+    }
+    if (!IsHot(risk)) return;
+    double target = kHotEpsilon;
+    if (risk.level() > v1::RISK_LEVEL_LOW) {
+      for (const auto& l : rules_.risk().levels()) {
+        if (static_cast<int>(l.level()) == risk.level()) target = l.leave();
+      }
+    }
+    int64_t when = risk.score_ms();
+    if (risk.score() > target && target > 0) {
+      double h = static_cast<double>(rules_.risk().half_life_ms());
+      when += static_cast<int64_t>(std::ceil(h * std::log2(risk.score() / target))) + 1;
+    }
+    decay_due_.insert({when, subject});
+    decay_at_[subject] = when;
   }
 
   // --- outputs ---
@@ -374,11 +403,7 @@ class StationStage final : public Processor {
       *e.mutable_risk() = std::move(a);
       ts.Emit(std::string(schemas::topic::kRisk), subject, std::move(e), district);
     }
-    if (IsHot(risk)) {
-      hot_.insert(subject);
-    } else {
-      hot_.erase(subject);
-    }
+    ScheduleDecay(subject, risk);
   }
 
   static bool IsHot(const st::Risk& risk) {
@@ -716,6 +741,7 @@ class StationStage final : public Processor {
     }
     AddFactor(*it->second.state.mutable_risk(), "cluster", severity, t, explanation, ids);
     it->second.dirty = true;
+    AssessStation(it->second, t, ts);
   }
 
   void CloseSituations(int64_t now, TaskState& ts) {
@@ -807,7 +833,7 @@ class StationStage final : public Processor {
     CheckOverVoting(s, t, ts);
     CheckOutlier(s, t, ts);
     if (t >= PollsClosedAt(t)) CheckHeaping(ref->district_path, t, ts);
-    AssessStation(s, t, ts);
+    if (station_changed_) AssessStation(s, t, ts);  // heartbeats without findings: nothing to re-assess
     return Status::Ok();
   }
 
@@ -904,6 +930,9 @@ class StationStage final : public Processor {
       kit = s.state.add_kits();
       kit->set_kit_id(in.kit_id());
       kit->set_first_seen_ms(t);
+      ++ward_kits_[ref->ward_path].first;
+    } else {
+      Unwatch(s, *kit);
     }
     const auto& rules = rules_.kit();
     const std::string& id = e.header().event_id();
@@ -913,7 +942,13 @@ class StationStage final : public Processor {
     kit->set_accredited_total(std::max(kit->accredited_total(), in.accredited_total()));
     kit->set_auth_failures(std::max(kit->auth_failures(), in.auth_failures()));
     kit->set_tamper(in.tamper());
-    if (kit->latched() & kKitSilent) kit->set_latched(kit->latched() & ~kKitSilent);  // back
+    if (kit->latched() & kKitSilent) {  // back
+      kit->set_latched(kit->latched() & ~kKitSilent);
+      --ward_kits_[ref->ward_path].second;
+      CheckWardKits(ref->ward_path, ref->district_path, t, ts);
+    }
+    kit->set_latched(kit->latched() & ~kKitParked);
+    Watch(s, *kit);
 
     auto latch = [&](uint32_t bit, bool condition, bool cleared, const std::string& detector, double severity,
                      const std::string& explanation) {
@@ -940,60 +975,80 @@ class StationStage final : public Processor {
           rate <= rules.auth_failure_rate() * 0.8, "kit.auth_failures", 1.0,
           "kit " + in.kit_id() + Fmt(" fails %.0f%% of %.0f fingerprint checks", 100 * rate, attempts));
     CheckOverVoting(s, t, ts);
-    AssessStation(s, t, ts);
+    if (station_changed_) AssessStation(s, t, ts);  // heartbeats without findings: nothing to re-assess
     return Status::Ok();
   }
 
-  // Kits silent while polls are open, and wards where too many kits are down.
+  // --- silent kits: a deadline per kit, re-armed by every heartbeat ---
+
+  void Watch(const StationMem& s, const st::Kit& kit) {
+    if (kit.latched() & (kKitSilent | kKitParked)) return;
+    silent_due_.insert({kit.last_seen_ms() + rules_.kit().silent_after_ms(), s.ref->station_id, kit.kit_id()});
+  }
+  void Unwatch(const StationMem& s, const st::Kit& kit) {
+    silent_due_.erase({kit.last_seen_ms() + rules_.kit().silent_after_ms(), s.ref->station_id, kit.kit_id()});
+  }
+  // After a restart: the same deadlines and ward counts the uninterrupted run would hold.
+  void WatchKitsOnLoad(const StationMem& s) {
+    for (const auto& kit : s.state.kits()) {
+      auto& counts = ward_kits_[s.ref->ward_path];
+      ++counts.first;
+      if (kit.latched() & kKitSilent) ++counts.second;
+      Watch(s, kit);
+    }
+  }
+
+  // Kits past their deadline: silent if polls are open (a kit not heard since before an hour
+  // ahead of opening is not in service today: parked until it reports).
   void CheckSilentKits(int64_t now, TaskState& ts) {
-    const auto& rules = rules_.kit();
-    bool open = PollsOpen(now);
-    int64_t opened = PollsOpenedAt(now);
-    struct WardCount {
-      int total = 0, down = 0;
-      std::string district;
-      std::vector<std::string> stations;
-    };
-    std::map<std::string, WardCount> wards;
-    // In station order, so findings come out in the same order in every run.
-    std::vector<std::pair<const std::string*, StationMem*>> with_kits;
-    for (auto& [id, s] : stations_) {
-      if (s.ref != nullptr && !s.state.kits().empty()) with_kits.emplace_back(&id, &s);
-    }
-    std::sort(with_kits.begin(), with_kits.end(), [](const auto& a, const auto& b) { return *a.first < *b.first; });
-    for (auto [id_ptr, s_ptr] : with_kits) {
-      const std::string& id = *id_ptr;
-      StationMem& s = *s_ptr;
-      for (auto& kit : *s.state.mutable_kits()) {
-        if (kit.last_seen_ms() < opened - kHour) continue;  // not in service today
-        WardCount& w = wards[s.ref->ward_path];
-        w.district = s.ref->district_path;
-        ++w.total;
-        bool silent = open && now - kit.last_seen_ms() > rules.silent_after_ms();
-        if (!silent) continue;
-        ++w.down;
-        if (w.stations.size() < 10) w.stations.push_back(id);
-        if (kit.latched() & kKitSilent) continue;
-        kit.set_latched(kit.latched() | kKitSilent);
-        s.dirty = true;
-        Found(s, "kit.silent", 1.0,
-              "kit " + kit.kit_id() + " silent for " + std::to_string((now - kit.last_seen_ms()) / kMinute) + " min",
-              {kit.last_event_id()}, now, ts);
+    std::vector<std::tuple<int64_t, std::string, std::string>> rearm;
+    while (!silent_due_.empty() && std::get<0>(*silent_due_.begin()) < now) {
+      auto [deadline, station_id, kit_id] = *silent_due_.begin();
+      silent_due_.erase(silent_due_.begin());
+      auto it = stations_.find(station_id);
+      if (it == stations_.end() || it->second.ref == nullptr) continue;
+      StationMem& s = it->second;
+      st::Kit* kit = nullptr;
+      for (auto& k : *s.state.mutable_kits()) {
+        if (k.kit_id() == kit_id) kit = &k;
       }
-    }
-    for (auto& [ward, w] : wards) {
-      DistrictMem& d = District(w.district);
-      uint32_t latched = d.state.ward_latched().count(ward) ? d.state.ward_latched().at(ward) : 0;
-      bool down = w.total >= 3 && static_cast<double>(w.down) >= rules.area_down_fraction() * w.total;
-      if (down && !(latched & kWardAreaDown)) {
-        (*d.state.mutable_ward_latched())[ward] = latched | kWardAreaDown;
-        d.dirty = true;
-        AreaFinding(ward, w.district, "kit.area_down", 1.0,
-                    std::to_string(w.down) + " of " + std::to_string(w.total) + " kits in the ward are silent", now, ts);
-      } else if (!down && (latched & kWardAreaDown) && w.down == 0) {
-        (*d.state.mutable_ward_latched())[ward] = latched & ~kWardAreaDown;
-        d.dirty = true;
+      if (kit == nullptr) continue;
+      s.dirty = true;
+      int64_t opened = PollsOpenedAt(now);
+      if (!PollsOpen(now) || kit->last_seen_ms() < opened - kHour) {
+        if (now < opened && kit->last_seen_ms() >= opened - kHour) {
+          rearm.emplace_back(opened, station_id, kit_id);  // heard before opening: watch from the opening
+        } else {
+          kit->set_latched(kit->latched() | kKitParked);
+        }
+        continue;
       }
+      kit->set_latched(kit->latched() | kKitSilent);
+      auto& counts = ward_kits_[s.ref->ward_path];
+      ++counts.second;
+      Found(s, "kit.silent", 1.0,
+            "kit " + kit_id + " silent for " + std::to_string((now - kit->last_seen_ms()) / kMinute) + " min",
+            {kit->last_event_id()}, now, ts);
+      AssessStation(s, now, ts);
+      CheckWardKits(s.ref->ward_path, s.ref->district_path, now, ts);
+    }
+    for (auto& r : rearm) silent_due_.insert(r);
+  }
+
+  // A ward is down when area_down_fraction of its kits (3 or more) are silent.
+  void CheckWardKits(const std::string& ward, const std::string& district, int64_t now, TaskState& ts) {
+    auto [total, down_now] = ward_kits_[ward];
+    DistrictMem& d = District(district);
+    uint32_t latched = d.state.ward_latched().count(ward) ? d.state.ward_latched().at(ward) : 0;
+    bool down = total >= 3 && static_cast<double>(down_now) >= rules_.kit().area_down_fraction() * total;
+    if (down && !(latched & kWardAreaDown)) {
+      (*d.state.mutable_ward_latched())[ward] = latched | kWardAreaDown;
+      d.dirty = true;
+      AreaFinding(ward, district, "kit.area_down", 1.0,
+                  std::to_string(down_now) + " of " + std::to_string(total) + " kits in the ward are silent", now, ts);
+    } else if (down_now == 0 && (latched & kWardAreaDown)) {
+      (*d.state.mutable_ward_latched())[ward] = latched & ~kWardAreaDown;
+      d.dirty = true;
     }
   }
 
@@ -1072,6 +1127,7 @@ class StationStage final : public Processor {
                   s.ref->name + ": " + explanation, ids, t, ts);
     AddFactor(*s.state.mutable_risk(), detector, severity, t, explanation, ids);
     s.dirty = true;
+    station_changed_ = true;
   }
 
   void AreaFinding(const std::string& area, const std::string& district, const std::string& detector, double severity,
@@ -1098,8 +1154,14 @@ class StationStage final : public Processor {
   std::map<std::string, DistrictMem> districts_;  // ordered: timers visit districts in one order
   st::Meta meta_;
   bool meta_dirty_ = false;
-  // Subjects with risk to decay (stations and areas), ordered for deterministic timers.
-  std::set<std::string> hot_;
+  // When each subject with risk is next re-assessed (ScheduleDecay), in time then name order.
+  std::set<std::pair<int64_t, std::string>> decay_due_;
+  std::unordered_map<std::string, int64_t> decay_at_;
+  // Kits watched for silence: (deadline, station, kit), deadline = last heartbeat +
+  // silent_after_ms; and per ward, kits seen and kits silent now.
+  std::set<std::tuple<int64_t, std::string, std::string>> silent_due_;
+  std::unordered_map<std::string, std::pair<int, int>> ward_kits_;
+  bool station_changed_ = false;  // a finding touched the current station's risk
   // Per district: stations with a score, (score, at_ms), for their areas' scores.
   std::unordered_map<std::string, std::map<std::string, std::pair<double, int64_t>>> hot_children_;
   std::map<std::string, std::string> risk_out_;  // subject -> encoded RiskAssessment, for Flush
