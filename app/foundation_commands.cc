@@ -16,7 +16,9 @@
 #include "data_dir.h"
 #include "ewarn/ingest/http_server.h"
 #include "ewarn/ingest/ingestor.h"
+#include "ewarn/ingest/ticks.h"
 #include "ingest_setup.h"
+#include "node.h"
 #include "pipelines.h"
 #include "risk_routes.h"
 #include "alert_routes.h"
@@ -41,131 +43,41 @@ const FlagSpec kRulesFlag{"rules", "FILE",
 const FlagSpec kKafkaFlag{"kafka", "HOST:PORT,...",
                           "use Apache Kafka at these brokers instead of the embedded log", "", false};
 
-// Appends a Tick into every partition of in.events, so event time advances everywhere even
-// where nothing else arrives (DESIGN §4). Ids are deterministic: "tick:<partition>:<ms>".
-Status AppendTicks(store::EventLog& log, TimeMs now) {
-  ASSIGN_OR_RETURN(int32_t partitions, log.PartitionCount(schemas::topic::kInputs));
-  // Routing may use the liaisons registered up to here (alerts/README.md).
-  int64_t liaisons_end = 0;
-  if (log.PartitionCount(schemas::topic::kLiaisons).ok()) {
-    ASSIGN_OR_RETURN(store::PartitionOffsets off, log.Offsets({std::string(schemas::topic::kLiaisons), 0}));
-    liaisons_end = off.end;
-  }
-  std::vector<store::OutRecord> ticks;
-  for (int32_t p = 0; p < partitions; ++p) {
-    v1::Event e;
-    auto* h = e.mutable_header();
-    h->set_schema_version(schemas::kSchemaVersion);
-    h->set_event_id("tick:" + std::to_string(p) + ":" + std::to_string(now));
-    h->set_event_time_ms(now);
-    h->set_received_time_ms(now);
-    h->set_source(v1::SOURCE_TICKER);
-    e.mutable_tick()->set_liaisons_end(liaisons_end);
-    ticks.push_back({.topic = std::string(schemas::topic::kInputs), .key = "tick",
-                     .value = schemas::EncodeEvent(e), .timestamp_ms = now, .partition = p});
-  }
-  return log.Append(ticks).status();
-}
-
 int Serve(const Flags& f) {
   const std::string cmd = "serve";
-  DataDir dir{f.Get("data")};
   Result<int64_t> partitions = f.GetInt("partitions");
   Result<int64_t> tick_ms = f.GetInt("tick-ms");
   Result<int64_t> duration = f.GetInt("duration");
-  for (const Status& s : {partitions.status(), tick_ms.status(), duration.status()}) {
+  Result<double> rate = f.GetDouble("rate");
+  Result<int64_t> max_body = f.GetInt("max-body-kb");
+  for (const Status& s : {partitions.status(), tick_ms.status(), duration.status(), rate.status(), max_body.status()}) {
     if (!s.ok()) return Fail(cmd, s);
   }
-  auto registry = std::make_shared<prometheus::Registry>();
-  auto opened = OpenLog(dir, f.Get("kafka"), /*create=*/true);
-  if (!opened.ok()) return Fail(cmd, opened.status());
-  std::unique_ptr<store::EventLog> log = store::WithMetrics(std::move(opened).value(), *registry);
-  if (Status s = EnsureInputTopics(*log, static_cast<int32_t>(*partitions)); !s.ok()) return Fail(cmd, s);
-  auto rules = RulesFromFlag(f.Get("rules"));
-  if (!rules.ok()) return Fail(cmd, rules.status());
-  auto in_partitions = log->PartitionCount(schemas::topic::kInputs);
-  if (!in_partitions.ok()) return Fail(cmd, in_partitions.status());
-  std::vector<processors::Pipeline> pipelines = MakePipelines(*in_partitions, *rules, *log);
-  if (Status s = CreateOutputs(*log, pipelines); !s.ok()) return Fail(cmd, s);
-  auto state = store::StateStore::Open({.dir = dir.state(), .stores = StoresOf(pipelines)});
-  if (!state.ok()) return Fail(cmd, state.status());
-  std::vector<std::unique_ptr<processors::TaskRuntime>> runtimes;
-  for (const auto& p : pipelines) {
-    auto runtime = processors::TaskRuntime::Make(*log, **state, p.factory, p.runtime, registry.get());
-    if (!runtime.ok()) return Fail(cmd, runtime.status());
-    runtimes.push_back(std::move(runtime).value());
-  }
-
-  // Ingest: the HTTP API (JSON and SMS gateways) in front of the same log.
-  std::unique_ptr<IngestNode> ingest_node;
-  std::unique_ptr<ingest::HttpServer> http;
-  if (f.Has("http")) {
-    auto rate = f.GetDouble("rate");
-    if (!rate.ok()) return Fail(cmd, rate.status());
-    auto max_body = f.GetInt("max-body-kb");
-    if (!max_body.ok()) return Fail(cmd, max_body.status());
-    auto node = OpenIngestNode(dir, f.Get("kafka"),
-                               {.log = log.get(), .partitions = static_cast<int32_t>(*partitions),
-                                .metrics = registry.get(), .rate_per_second = *rate, .rate_burst = *rate * 10});
-    if (!node.ok()) return Fail(cmd, node.status());
-    ingest_node = std::move(node).value();
-    std::string address = f.Get("http");
-    size_t colon = address.rfind(':');
-    auto port = colon == std::string::npos ? std::nullopt : std::optional<std::string>(address.substr(colon + 1));
-    if (!port || port->empty() || port->find_first_not_of("0123456789") != std::string::npos || port->size() > 5) {
-      return Fail(cmd, Status::InvalidArgument("--http wants HOST:PORT, got '" + address + "'"));
-    }
-    ingest::HttpServerOptions http_options{.host = address.substr(0, colon),
-                                           .port = static_cast<uint16_t>(std::stoi(*port)),
-                                           .max_body_bytes = static_cast<size_t>(*max_body) * 1024};
-    ingest::HttpRouter router;
-    ingest::AddIngestRoutes(router, *ingest_node->ingestor, http_options.max_body_bytes);
-    AddRiskRoutes(router, *ingest_node->ingestor, **state);
-    AddAlertRoutes(router, *ingest_node->ingestor, **state, *log, *in_partitions);
-    auto server = ingest::HttpServer::Start(http_options, std::move(router), registry.get());
-    if (!server.ok()) return Fail(cmd, server.status());
-    http = std::move(server).value();
-  }
-
-  std::unique_ptr<prometheus::Exposer> exposer;
-  if (f.Has("metrics")) {
-    try {
-      exposer = std::make_unique<prometheus::Exposer>(f.Get("metrics"));
-    } catch (const std::exception& e) {
-      return Fail(cmd, Status::Unavailable("cannot listen for metrics on " + f.Get("metrics") +
-                                           ": " + e.what()));
-    }
-    exposer->RegisterCollectable(registry);
-  }
-
-  // Signals are taken synchronously by this thread (sigtimedwait), not by a handler.
+  // Signals are taken synchronously by this thread (sigtimedwait), not by a handler; blocked
+  // before any thread starts so every thread inherits the mask.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  // One thread per stage. On stop, each stage drains what is in its input before it leaves,
-  // and stages stop in data-flow order, so the state left behind is caught up with the log
-  // (and `ewarn replay` of this directory gives its digest).
-  std::vector<Status> runtime_status(runtimes.size());
-  std::atomic<bool> worker_done{false};
-  std::vector<std::jthread> workers;
-  for (size_t i = 0; i < runtimes.size(); ++i) {
-    workers.emplace_back([&, i](std::stop_token stop) {
-      Status st;
-      while (st.ok() && !stop.stop_requested()) st = runtimes[i]->RunOnce(std::chrono::milliseconds(100));
-      if (st.ok()) st = runtimes[i]->RunUntilCaughtUp(std::chrono::seconds(10));
-      if (st.ok()) st = runtimes[i]->Close();
-      runtime_status[i] = st;
-      worker_done = true;
-    });
-  }
+  NodeOptions options{.dir = DataDir{f.Get("data")},
+                      .kafka = f.Get("kafka"),
+                      .partitions = static_cast<int32_t>(*partitions),
+                      .rules_path = f.Get("rules"),
+                      .http = f.Get("http"),
+                      .rate_per_second = *rate,
+                      .max_body_kb = *max_body,
+                      .metrics = f.Get("metrics")};
+  auto node = Node::Start(options);
+  if (!node.ok()) return Fail(cmd, node.status());
+
   Status ticker_status;
+  // --tick-ms 0: no wall-clock ticker (a simulator drives event time, POST /v1/ticks).
   std::jthread ticker([&](std::stop_token stop) {
     SystemClock clock;
-    while (!stop.stop_requested()) {
-      ticker_status = AppendTicks(*log, clock.NowMs());
+    while (*tick_ms > 0 && !stop.stop_requested()) {
+      ticker_status = ingest::AppendTicks((*node)->log(), clock.NowMs());
       if (!ticker_status.ok()) return;
       for (int64_t waited = 0; waited < *tick_ms && !stop.stop_requested(); waited += 50) {
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -173,14 +85,14 @@ int Serve(const Flags& f) {
     }
   });
 
-  std::printf("ewarn serve: %s, in.events with %lld partitions, state in %s\n",
-              f.Has("kafka") ? ("Kafka at " + f.Get("kafka")).c_str() : ("embedded log in " + dir.log()).c_str(),
-              static_cast<long long>(*partitions), dir.state().c_str());
-  if (exposer) std::printf("metrics: http://%s/metrics\n", f.Get("metrics").c_str());
-  if (http) {
+  std::printf("ewarn serve: %s, in.events with %d partitions, state in %s\n",
+              f.Has("kafka") ? ("Kafka at " + f.Get("kafka")).c_str() : ("embedded log in " + options.dir.log()).c_str(),
+              (*node)->partitions(), options.dir.state().c_str());
+  if (f.Has("metrics")) std::printf("metrics: http://%s/metrics\n", f.Get("metrics").c_str());
+  if (f.Has("http")) {
     std::string host = f.Get("http").substr(0, f.Get("http").rfind(':'));
     std::printf("http: http://%s:%u/ (ingest and risk API; the duty room's map at /map?token=...)\n", host.c_str(),
-                static_cast<unsigned>(http->port()));
+                static_cast<unsigned>((*node)->http_port()));
   }
   std::printf("press Ctrl-C to stop\n");
   std::fflush(stdout);
@@ -190,23 +102,17 @@ int Serve(const Flags& f) {
     timespec wait{0, 200'000'000};
     if (sigtimedwait(&signals, nullptr, &wait) > 0) break;
     if (*duration > 0 && std::chrono::steady_clock::now() - started >= std::chrono::seconds(*duration)) break;
-    if (worker_done || !ticker_status.ok()) break;
+    if ((*node)->failed() || !ticker_status.ok()) break;
   }
-  if (http) http->Stop();  // in-flight submissions finish their appends first
   ticker.request_stop();
   ticker.join();
-  for (auto& w : workers) {
-    w.request_stop();
-    w.join();
-  }
-  const auto& stats = runtimes.front()->stats();
+  Status stopped = (*node)->Stop();
+  const auto& stats = (*node)->station_stats();
   std::printf("stopped: %lld events processed, %lld duplicates dropped, %lld skipped, %lld commits\n",
               static_cast<long long>(stats.processed), static_cast<long long>(stats.duplicates),
               static_cast<long long>(stats.skipped), static_cast<long long>(stats.commits));
   if (!ticker_status.ok()) return Fail(cmd, ticker_status);
-  for (const Status& st : runtime_status) {
-    if (!st.ok()) return Fail(cmd, st);
-  }
+  if (!stopped.ok()) return Fail(cmd, stopped);
   return 0;
 }
 
@@ -442,7 +348,7 @@ std::vector<Command> FoundationCommands() {
        {kDataFlag, kKafkaFlag,
         {"partitions", "N", "partitions of in.events when creating it", "8"},
         {"metrics", "ADDR:PORT", "serve Prometheus metrics, e.g. 127.0.0.1:9464"},
-        {"tick-ms", "MS", "interval of ticks (event time) into every partition", "1000"},
+        {"tick-ms", "MS", "interval of wall-clock ticks (event time) into every partition; 0: none", "1000"},
         {"duration", "SECONDS", "stop after this long (0: until Ctrl-C or SIGTERM)", "0"},
         {"http", "ADDR:PORT", "serve the ingest HTTP API (JSON, SMS gateways), e.g. 127.0.0.1:8080 (port 0: any)"},
         {"rate", "PER_SECOND", "per-principal submission rate limit (burst: 10x)", "20"},

@@ -1,0 +1,92 @@
+#include "node.h"
+
+#include "alert_routes.h"
+#include "ewarn/schemas/events.h"
+#include "ewarn/store/probe.h"
+#include "pipelines.h"
+#include "risk_routes.h"
+
+namespace ewarn::app {
+
+Result<std::pair<std::string, uint16_t>> ParseHostPort(const std::string& address, const std::string& flag) {
+  size_t colon = address.rfind(':');
+  std::string port = colon == std::string::npos ? "" : address.substr(colon + 1);
+  if (colon == std::string::npos || colon == 0 || port.empty() || port.size() > 5 ||
+      port.find_first_not_of("0123456789") != std::string::npos || std::stoi(port) > 65535) {
+    return Status::InvalidArgument(flag + " wants HOST:PORT, got '" + address + "'");
+  }
+  return std::make_pair(address.substr(0, colon), static_cast<uint16_t>(std::stoi(port)));
+}
+
+Result<std::unique_ptr<Node>> Node::Start(const NodeOptions& o) {
+  std::unique_ptr<Node> n(new Node());
+  n->registry_ = std::make_shared<prometheus::Registry>();
+  ASSIGN_OR_RETURN(std::unique_ptr<store::EventLog> opened, OpenLog(o.dir, o.kafka, /*create=*/true));
+  n->log_ = store::WithMetrics(std::move(opened), *n->registry_);
+  RETURN_IF_ERROR(EnsureInputTopics(*n->log_, o.partitions));
+  ASSIGN_OR_RETURN(v1::Rules rules, RulesFromFlag(o.rules_path));
+  ASSIGN_OR_RETURN(n->partitions_, n->log_->PartitionCount(schemas::topic::kInputs));
+  std::vector<processors::Pipeline> pipelines = MakePipelines(n->partitions_, rules, *n->log_);
+  RETURN_IF_ERROR(CreateOutputs(*n->log_, pipelines));
+  ASSIGN_OR_RETURN(n->state_, store::StateStore::Open({.dir = o.dir.state(), .stores = StoresOf(pipelines)}));
+  for (const auto& p : pipelines) {
+    ASSIGN_OR_RETURN(auto runtime, processors::TaskRuntime::Make(*n->log_, *n->state_, p.factory, p.runtime,
+                                                                 n->registry_.get()));
+    n->runtimes_.push_back(std::move(runtime));
+  }
+  ASSIGN_OR_RETURN(n->ingest_, OpenIngestNode(o.dir, o.kafka,
+                                              {.log = n->log_.get(), .partitions = n->partitions_,
+                                               .metrics = n->registry_.get(), .rate_per_second = o.rate_per_second,
+                                               .rate_burst = o.rate_per_second * 10}));
+  ASSIGN_OR_RETURN(n->secret_, LoadOrCreateSecret(o.dir));
+
+  if (!o.http.empty()) {
+    ASSIGN_OR_RETURN(auto host_port, ParseHostPort(o.http, "--http"));
+    ingest::HttpServerOptions http_options{.host = host_port.first, .port = host_port.second,
+                                           .max_body_bytes = static_cast<size_t>(o.max_body_kb) * 1024};
+    ingest::HttpRouter router;
+    ingest::AddIngestRoutes(router, *n->ingest_->ingestor, http_options.max_body_bytes);
+    AddRiskRoutes(router, *n->ingest_->ingestor, *n->state_);
+    AddAlertRoutes(router, *n->ingest_->ingestor, *n->state_, *n->log_, n->partitions_);
+    ASSIGN_OR_RETURN(n->http_, ingest::HttpServer::Start(http_options, std::move(router), n->registry_.get()));
+  }
+  if (!o.metrics.empty()) {
+    try {
+      n->exposer_ = std::make_unique<prometheus::Exposer>(o.metrics);
+    } catch (const std::exception& e) {
+      return Status::Unavailable("cannot listen for metrics on " + o.metrics + ": " + e.what());
+    }
+    n->exposer_->RegisterCollectable(n->registry_);
+  }
+
+  // One thread per stage. On stop each stage drains its input before it leaves.
+  Node* self = n.get();
+  self->runtime_status_.resize(self->runtimes_.size());
+  for (size_t i = 0; i < self->runtimes_.size(); ++i) {
+    self->workers_.emplace_back([self, i](std::stop_token stop) {
+      Status st;
+      while (st.ok() && !stop.stop_requested()) st = self->runtimes_[i]->RunOnce(std::chrono::milliseconds(100));
+      if (st.ok()) st = self->runtimes_[i]->RunUntilCaughtUp(std::chrono::seconds(10));
+      if (st.ok()) st = self->runtimes_[i]->Close();
+      self->runtime_status_[i] = st;
+      self->worker_done_ = true;
+    });
+  }
+  return n;
+}
+
+Status Node::Stop() {
+  if (stopped_) return Status::Ok();
+  stopped_ = true;
+  if (http_) http_->Stop();  // in-flight submissions finish their appends first
+  for (auto& w : workers_) {  // in data-flow order: each stage drains what the one before wrote
+    w.request_stop();
+    w.join();
+  }
+  for (const Status& st : runtime_status_) RETURN_IF_ERROR(st);
+  return Status::Ok();
+}
+
+Node::~Node() { (void)Stop(); }
+
+}  // namespace ewarn::app

@@ -1,0 +1,79 @@
+// A running ewarn node: the log, the processing stages, the ingest + query HTTP API and the
+// metrics endpoint, as `ewarn serve` and `ewarn demo` run them. Start() opens everything and
+// starts a thread per stage; Stop() stops the HTTP API first (in-flight submissions finish),
+// then drains the stages in data-flow order, so the state left behind is caught up with the
+// log and `ewarn replay` of the directory gives its digest.
+#pragma once
+
+#include <prometheus/exposer.h>
+#include <prometheus/registry.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "data_dir.h"
+#include "ewarn/base/status.h"
+#include "ewarn/ingest/http_server.h"
+#include "ewarn/processors/runtime.h"
+#include "ewarn/store/event_log.h"
+#include "ewarn/store/state_store.h"
+#include "ingest_setup.h"
+
+namespace ewarn::app {
+
+struct NodeOptions {
+  DataDir dir;
+  std::string kafka;          // brokers; empty: the embedded log in dir.log()
+  int32_t partitions = 8;     // of in.events when creating it
+  std::string rules_path;     // empty: the built-in rules
+  std::string http;           // "HOST:PORT" to serve the HTTP API; empty: none
+  double rate_per_second = 20;
+  int64_t max_body_kb = 256;
+  std::string metrics;        // "HOST:PORT" for Prometheus; empty: none
+};
+
+class Node {
+ public:
+  // Opens and starts everything; errors name what failed (a busy directory, a port in use, a
+  // bad rules file, an unreachable broker).
+  static Result<std::unique_ptr<Node>> Start(const NodeOptions& options);
+  ~Node();
+
+  store::EventLog& log() { return *log_; }
+  store::StateStore& state() { return *state_; }
+  ingest::Ingestor& ingestor() { return *ingest_->ingestor; }
+  const std::string& secret() const { return secret_; }
+  int32_t partitions() const { return partitions_; }
+  uint16_t http_port() const { return http_ ? http_->port() : 0; }
+  prometheus::Registry& registry() { return *registry_; }
+  // True once a stage has stopped by itself (an error): the caller should Stop().
+  bool failed() const { return worker_done_; }
+  const processors::RuntimeStats& station_stats() const { return runtimes_.front()->stats(); }
+
+  // Stops and drains (idempotent); the first stage error, if any.
+  Status Stop();
+
+ private:
+  Node() = default;
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::unique_ptr<store::EventLog> log_;
+  std::unique_ptr<store::StateStore> state_;
+  std::unique_ptr<IngestNode> ingest_;
+  std::string secret_;
+  int32_t partitions_ = 0;
+  std::vector<std::unique_ptr<processors::TaskRuntime>> runtimes_;
+  std::unique_ptr<ingest::HttpServer> http_;
+  std::unique_ptr<prometheus::Exposer> exposer_;
+  std::vector<Status> runtime_status_;
+  std::atomic<bool> worker_done_{false};
+  std::vector<std::jthread> workers_;
+  bool stopped_ = false;
+};
+
+// "HOST:PORT" -> (host, port). InvalidArgument naming the flag otherwise.
+Result<std::pair<std::string, uint16_t>> ParseHostPort(const std::string& address, const std::string& flag);
+
+}  // namespace ewarn::app
