@@ -317,9 +317,11 @@ struct DeliveryWorker::Impl final : store::RebalanceListener {
       const v1::Delivery& d = queue_.at(*id).delivery;
       auto cit = channels_.find(d.channel());
       Channel* channel = cit == channels_.end() ? nullptr : cit->second.get();
-      in_flight_.emplace(*id, std::async(std::launch::async, [channel, d, this] {
+      // The clock is read here, on the worker's thread (a ManualClock is not thread-safe).
+      TimeMs started_ms = clock_.NowMs();
+      in_flight_.emplace(*id, std::async(std::launch::async, [channel, d, started_ms] {
         Attempt a;
-        a.started_ms = clock_.NowMs();
+        a.started_ms = started_ms;
         auto start = std::chrono::steady_clock::now();
         a.outcome = channel ? channel->Send(d)
                             : SendOutcome::Permanent("no channel for " + std::string(ChannelName(d.channel())));

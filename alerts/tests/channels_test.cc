@@ -88,6 +88,35 @@ TEST(CapChannelTest, PostsOneCapDocumentPerAlert) {
 
 // --- SMS through real Kannel ---
 
+// fakesmsc prints UCS-2 text URL-encoded ('+' = space): decode to bytes, then UTF-16BE -> UTF-8
+// (the BMP is enough for Cyrillic).
+std::string Ucs2UrlToUtf8(const std::string& s) {
+  std::string bytes;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size()) {
+      bytes.push_back(static_cast<char>(std::stoi(s.substr(i + 1, 2), nullptr, 16)));
+      i += 2;
+    } else {
+      bytes.push_back(s[i] == '+' ? ' ' : s[i]);
+    }
+  }
+  std::string out;
+  for (size_t i = 0; i + 1 < bytes.size(); i += 2) {
+    unsigned cp = (static_cast<unsigned char>(bytes[i]) << 8) | static_cast<unsigned char>(bytes[i + 1]);
+    if (cp < 0x80) {
+      out.push_back(static_cast<char>(cp));
+    } else if (cp < 0x800) {
+      out.push_back(static_cast<char>(0xc0 | (cp >> 6)));
+      out.push_back(static_cast<char>(0x80 | (cp & 0x3f)));
+    } else {
+      out.push_back(static_cast<char>(0xe0 | (cp >> 12)));
+      out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3f)));
+      out.push_back(static_cast<char>(0x80 | (cp & 0x3f)));
+    }
+  }
+  return out;
+}
+
 TEST(SmsChannelTest, KannelSendsmsReachesThePhone) {
   if (std::string missing = ewarn::testing::MissingKannelBinary(); !missing.empty()) {
     GTEST_SKIP() << missing << " missing (scripts/deps.sh installs kannel, kannel-extras)";
@@ -108,16 +137,37 @@ TEST(SmsChannelTest, KannelSendsmsReachesThePhone) {
   EXPECT_EQ(out.http_status, 202);
 
   // fakesmsc prints "Got message N: <from> <to> text <text>".
-  std::string got;
+  std::string got, seen;
   while (auto line = phone->ReadLine(15s)) {
-    if (line->find("Got message") != std::string::npos) {
+    seen += *line + "\n";
+    // (Kannel answers the phone's own message with "Request Failed": no sms-service.)
+    if (line->find("Got message") != std::string::npos && line->find("+2348000000002") != std::string::npos) {
       got = *line;
       break;
     }
   }
+  EXPECT_FALSE(got.empty()) << "fakesmsc printed:\n" << seen;
   EXPECT_NE(got.find("3232 +2348000000002"), std::string::npos) << got;
   EXPECT_NE(got.find("ewarn HIGH: incident cluster at W1, IKEJA"), std::string::npos) << got;
   EXPECT_NE(got.find(ShortAlertRef("alert-1")), std::string::npos) << got;
+
+  // Russian goes as UCS-2 (coding=2); fakesmsc shows it url-encoded as "ucs2".
+  v1::Delivery ru = SampleDelivery("d-sms-ru", v1::Delivery::CHANNEL_SMS, "+2348000000003", "ru");
+  out = channel->Send(ru);
+  ASSERT_TRUE(out.sent()) << out.error;
+  got.clear();
+  while (auto line = phone->ReadLine(15s)) {
+    seen += *line + "\n";
+    if (line->find("Got message") != std::string::npos && line->find("+2348000000003") != std::string::npos) {
+      got = *line;
+      break;
+    }
+  }
+  const std::string marker = "3232 +2348000000003 ucs-2 ";
+  ASSERT_NE(got.find(marker), std::string::npos) << "fakesmsc printed:\n" << seen;
+  std::string encoded = got.substr(got.find(marker) + marker.size());
+  encoded = encoded.substr(0, encoded.rfind('>'));
+  EXPECT_EQ(Ucs2UrlToUtf8(encoded), SmsText(ru));
 
   auto wrong = MakeSmsChannel({.sendsms_url = kannel.sendsms_url(), .username = "ewarn",
                                .password = "wrong", .from = "3232"});

@@ -59,7 +59,10 @@ struct DeliveryOptions {
   int max_in_flight = 16;           // concurrent sends
   int32_t outbox_partitions = 1;      // only when notify.outbox has to be created
   int32_t deliveries_partitions = 1;  // only when notify.deliveries has to be created
-  const Clock* clock = nullptr;     // backoff and sent_ms; null: the system clock
+  // Backoff, sent_ms, X-Ewarn-Timestamp, CAP <sent>, e-mail Date. Null: the system clock. The
+  // channels read it from their send threads, so it must be thread-safe (SystemClock is;
+  // ManualClock is not: leave this null when sends run while a test moves a ManualClock).
+  const Clock* clock = nullptr;
 };
 
 struct DeliveryStats {
