@@ -172,7 +172,7 @@ class EmailChannel final : public Channel {
     if (auto err = smtp.Connect()) return SendOutcome::Retryable(*err);
     bool eight_bit = false;
     // Each command and the reply classes it accepts; anything else ends the session.
-    auto step = [&](const std::string& command, int expect_class) -> std::optional<SendOutcome> {
+    auto step = [&](const std::string& command, int expect_class, bool quit_on_error = true) -> std::optional<SendOutcome> {
       if (!command.empty()) {
         if (auto err = smtp.Write(command)) return SendOutcome::Retryable(*err);
       }
@@ -185,12 +185,16 @@ class EmailChannel final : public Channel {
       }
       std::string what = "SMTP " + smtp.Where() + " answered '" + r.text + "'" +
                          (command.empty() ? " on connect" : " to " + command.substr(0, command.find_first_of(":\r")));
-      (void)smtp.Write("QUIT\r\n");
+      if (quit_on_error) (void)smtp.Write("QUIT\r\n");
       if (r.code / 100 == 4) return SendOutcome::Retryable(what);
       return SendOutcome::Permanent(what);
     };
     if (auto o = step("", 2)) return *o;
-    if (auto o = step("EHLO " + options_.helo + "\r\n", 2)) return *o;
+    // An RFC 821 server refuses EHLO with 5xx; HELO then (no 8BITMIME: base64 bodies).
+    if (auto o = step("EHLO " + options_.helo + "\r\n", 2, /*quit_on_error=*/false)) {
+      if (o->kind != SendOutcome::Kind::kPermanent) return *o;
+      if (auto h = step("HELO " + options_.helo + "\r\n", 2)) return *h;
+    }
     if (auto o = step("MAIL FROM:<" + options_.from + ">" + (eight_bit ? " BODY=8BITMIME" : "") + "\r\n", 2)) return *o;
     if (auto o = step("RCPT TO:<" + d.address() + ">\r\n", 2)) return *o;
     if (auto o = step("DATA\r\n", 3)) return *o;

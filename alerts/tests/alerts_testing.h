@@ -4,11 +4,14 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <condition_variable>
+#include <cstdio>
+#include <fstream>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -18,6 +21,7 @@
 
 #include "ewarn/schemas/events.h"
 #include "ewarn/store/event_log.h"
+#include "ewarn_testing.h"
 
 namespace ewarn::alerts::testing {
 
@@ -169,6 +173,23 @@ inline v1::Delivery SampleDelivery(const std::string& id, v1::Delivery::Channel 
   d.set_state(v1::Delivery::STATE_PENDING);
   *d.add_alerts() = SampleAlert();
   return d;
+}
+
+inline constexpr char kXmllint[] = "/usr/bin/xmllint";
+
+// xmllint's verdict on a CAP document against tests/data/cap12.xsd (our transcription of the
+// CAP 1.2 element rules): exit code 0 = valid. `output` gets its messages.
+inline int ValidateCap(const std::string& xml, std::string* output) {
+  ewarn::testing::TempDir dir;
+  std::ofstream(dir.Sub("doc.xml")) << xml;
+  std::string cmd = std::string(kXmllint) + " --noout --nonet --schema " + EWARN_ALERTS_TESTDATA +
+                    "/cap12.xsd " + dir.Sub("doc.xml") + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return -1;
+  char buf[512];
+  while (fgets(buf, sizeof buf, p)) output->append(buf);
+  int status = pclose(p);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 // Appends deliveries to notify.outbox (created with one partition when missing).

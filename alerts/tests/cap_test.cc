@@ -2,32 +2,16 @@
 // the CAP 1.2 element rules).
 #include <gtest/gtest.h>
 
-#include <cstdio>
 #include <filesystem>
-#include <fstream>
 
 #include "alerts_testing.h"
 #include "ewarn/alerts/cap.h"
-#include "ewarn_testing.h"
 
 namespace ewarn::alerts {
 namespace {
 
-constexpr char kXmllint[] = "/usr/bin/xmllint";
-
-// xmllint's verdict: exit code 0 = valid. `output` gets its messages.
-int Validate(const std::string& xml, std::string* output) {
-  ewarn::testing::TempDir dir;
-  std::ofstream(dir.Sub("doc.xml")) << xml;
-  std::string cmd = std::string(kXmllint) + " --noout --nonet --schema " + EWARN_ALERTS_TESTDATA +
-                    "/cap12.xsd " + dir.Sub("doc.xml") + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return -1;
-  char buf[512];
-  while (fgets(buf, sizeof buf, p)) output->append(buf);
-  int status = pclose(p);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
+using testing::kXmllint;
+using testing::ValidateCap;
 
 class CapTest : public ::testing::Test {
  protected:
@@ -46,7 +30,7 @@ TEST_F(CapTest, RenderedAlertsValidateForEveryKindAndLevel) {
       a.set_level(level);
       std::string xml = RenderCap(a, {.sent_ms = 1803200000123});
       std::string out;
-      EXPECT_EQ(Validate(xml, &out), 0) << out << "\n" << xml;
+      EXPECT_EQ(ValidateCap(xml, &out), 0) << out << "\n" << xml;
     }
   }
 }
@@ -59,7 +43,7 @@ TEST_F(CapTest, FieldsAreMappedAndEscaped) {
   std::string xml = RenderCap(a, {.sender = "ewarn@inec.example", .sent_ms = 1803200000123,
                                   .identifier = "ewarn-a1-resolved"});
   std::string out;
-  EXPECT_EQ(Validate(xml, &out), 0) << out << "\n" << xml;
+  EXPECT_EQ(ValidateCap(xml, &out), 0) << out << "\n" << xml;
   EXPECT_NE(xml.find("<alert xmlns=\"urn:oasis:names:tc:emergency:cap:1.2\">"), std::string::npos);
   EXPECT_NE(xml.find("<sent>" + FormatRfc3339(1803200000123).substr(0, 19) + "+00:00</sent>"), std::string::npos) << xml;
   EXPECT_NE(xml.find("<msgType>Cancel</msgType>"), std::string::npos);
@@ -78,7 +62,7 @@ TEST_F(CapTest, FieldsAreMappedAndEscaped) {
 TEST_F(CapTest, MalformedDocumentsFailValidation) {
   std::string good = RenderCap(testing::SampleAlert(), {.sent_ms = 1803200000123});
   std::string out;
-  ASSERT_EQ(Validate(good, &out), 0) << out;
+  ASSERT_EQ(ValidateCap(good, &out), 0) << out;
   auto replace = [&](const std::string& from, const std::string& to) {
     std::string xml = good;
     size_t at = xml.find(from);
@@ -96,7 +80,7 @@ TEST_F(CapTest, MalformedDocumentsFailValidation) {
   };
   for (const auto& xml : bad) {
     std::string why;
-    EXPECT_NE(Validate(xml, &why), 0) << "accepted:\n" << xml;
+    EXPECT_NE(ValidateCap(xml, &why), 0) << "accepted:\n" << xml;
   }
 }
 

@@ -81,6 +81,10 @@ TEST(CapChannelTest, PostsOneCapDocumentPerAlert) {
     EXPECT_EQ(requests[i].Header("x-ewarn-signature"),
               WebhookSignature("k", requests[i].Header("x-ewarn-timestamp"), requests[i].body));
     EXPECT_NE(requests[i].body.find("<sender>ewarn@inec.example</sender>"), std::string::npos);
+    if (std::filesystem::exists(testing::kXmllint)) {
+      std::string why;
+      EXPECT_EQ(testing::ValidateCap(requests[i].body, &why), 0) << why;
+    }
     EXPECT_NE(requests[i].body.find("<identifier>ewarn-alert-" + std::to_string(i + 1) + "-raised</identifier>"),
               std::string::npos);
   }
@@ -229,7 +233,8 @@ TEST(EmailChannelTest, AiosmtpdReceivesTheMessage) {
   EXPECT_NE(message.find("groupe d'incidents"), std::string::npos);
 }
 
-// A scripted SMTP server for error replies: greets, then answers each command by prefix.
+// A scripted SMTP server for error replies and old servers: greets, then answers each command by
+// prefix (default 250; DATA 354, then 250 after the end-of-data line). One connection.
 class SmtpResponder {
  public:
   explicit SmtpResponder(std::map<std::string, std::string> answers)
@@ -242,17 +247,33 @@ class SmtpResponder {
       if (ec) return;
       testing::net::write(s, testing::net::buffer(std::string("220 test ESMTP\r\n")), ec);
       testing::net::streambuf buf;
+      bool in_data = false;
       while (!ec) {
         testing::net::read_until(s, buf, "\r\n", ec);
         if (ec) break;
         std::istream in(&buf);
         std::string line;
         std::getline(in, line);
+        {
+          std::lock_guard lock(mu_);
+          transcript_ += line + "\n";
+        }
+        if (in_data) {
+          if (line == ".\r") {
+            in_data = false;
+            testing::net::write(s, testing::net::buffer(std::string("250 queued\r\n")), ec);
+          }
+          continue;
+        }
         std::string reply = "250 ok\r\n";
         for (const auto& [prefix, answer] : answers_) {
           if (line.rfind(prefix, 0) == 0) reply = answer + "\r\n";
         }
         if (line.rfind("EHLO", 0) == 0 && reply == "250 ok\r\n") reply = "250-test\r\n250 8BITMIME\r\n";
+        if (line.rfind("DATA", 0) == 0 && reply == "250 ok\r\n") {
+          reply = "354 go ahead\r\n";
+          in_data = true;
+        }
         testing::net::write(s, testing::net::buffer(reply), ec);
         if (line.rfind("QUIT", 0) == 0) break;
       }
@@ -264,8 +285,14 @@ class SmtpResponder {
     thread_.join();
   }
   int port() const { return acceptor_.local_endpoint().port(); }
+  std::string transcript() const {
+    std::lock_guard lock(mu_);
+    return transcript_;
+  }
 
  private:
+  mutable std::mutex mu_;  // guards transcript_
+  std::string transcript_;
   testing::net::io_context ioc_;
   testing::tcp::acceptor acceptor_;
   std::map<std::string, std::string> answers_;
@@ -290,6 +317,16 @@ TEST(EmailChannelTest, SmtpRepliesDecideRetryOrGiveUp) {
     SmtpResponder smtp(std::map<std::string, std::string>{{"MAIL", "421 4.7.0 too busy"}});
     SendOutcome out = MakeEmailChannel({.port = smtp.port(), .from = "a@ewarn.example"})->Send(d);
     EXPECT_EQ(out.kind, SendOutcome::Kind::kRetryable) << out.error;
+  }
+  {
+    // An old server without EHLO: HELO, and the non-ASCII body goes as base64.
+    SmtpResponder smtp(std::map<std::string, std::string>{{"EHLO", "502 5.5.1 command not implemented"}});
+    v1::Delivery fr = d;
+    fr.set_language("fr");
+    SendOutcome out = MakeEmailChannel({.port = smtp.port(), .from = "a@ewarn.example"})->Send(fr);
+    EXPECT_TRUE(out.sent()) << out.error;
+    EXPECT_NE(smtp.transcript().find("HELO ewarn.localdomain"), std::string::npos) << smtp.transcript();
+    EXPECT_NE(smtp.transcript().find("Content-Transfer-Encoding: base64"), std::string::npos) << smtp.transcript();
   }
   SendOutcome refused = MakeEmailChannel({.port = ewarn::testing::FreePort(), .from = "a@ewarn.example"})->Send(d);
   EXPECT_EQ(refused.kind, SendOutcome::Kind::kRetryable) << refused.error;
