@@ -65,6 +65,11 @@ class Receiver {
     std::lock_guard lock(mu_);
     return requests_.size();
   }
+  // Each later request is answered only after `delay` (a slow receiver).
+  void set_delay(std::chrono::milliseconds delay) {
+    std::lock_guard lock(mu_);
+    delay_ = delay;
+  }
   bool WaitFor(size_t n, std::chrono::milliseconds timeout) const {
     std::unique_lock lock(mu_);
     return cv_.wait_for(lock, timeout, [&] { return requests_.size() >= n; });
@@ -92,13 +97,16 @@ class Receiver {
       r.headers[name] = std::string(field.value());
     }
     int status;
+    std::chrono::milliseconds delay;
     {
       std::lock_guard lock(mu_);
       status = statuses_.empty() ? fallback_ : statuses_.front();
       if (!statuses_.empty()) statuses_.pop_front();
       requests_.push_back(std::move(r));
+      delay = delay_;
     }
     cv_.notify_all();
+    std::this_thread::sleep_for(delay);
     http::response<http::string_body> res{static_cast<http::status>(status), 11};
     if (status != 204 && status != 304) res.body() = "status " + std::to_string(status);
     res.prepare_payload();
@@ -107,10 +115,11 @@ class Receiver {
 
   net::io_context ioc_;
   tcp::acceptor acceptor_;
-  mutable std::mutex mu_;  // guards statuses_, requests_
+  mutable std::mutex mu_;  // guards statuses_, requests_, delay_
   mutable std::condition_variable cv_;
   std::deque<int> statuses_;
   int fallback_;
+  std::chrono::milliseconds delay_{0};
   std::vector<Received> requests_;
   std::thread thread_;
 };

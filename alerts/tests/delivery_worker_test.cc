@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 #include <prometheus/registry.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "alerts_testing.h"
 #include "ewarn_testing.h"
@@ -213,6 +216,74 @@ TEST_F(DeliveryWorkerTest, PendingRetriesSurviveARestart) {
   using S = v1::Delivery;
   EXPECT_EQ(Trail("d-durable"), (std::vector<std::tuple<S::State, int, int>>{{S::STATE_RETRYING, 1, 500},
                                                                               {S::STATE_SENT, 2, 200}}));
+}
+
+// kill -9 while a send is on the wire: the delivery was committed to the queue before the send
+// started, so the restarted worker sends it again, under the same idempotency key.
+TEST_F(DeliveryWorkerTest, ACrashDuringASendLosesNothing) {
+  Receiver receiver;
+  receiver.set_delay(800ms);  // the first request is still unanswered when the worker dies
+  testing::AppendOutbox(*log_, {SampleDelivery("d-crash", v1::Delivery::CHANNEL_WEBHOOK, receiver.url())});
+  state_.reset();
+  log_.reset();
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    // The worker process: no gtest assertions here, only an exit code.
+    auto log = store::OpenEmbeddedLog({.dir = dir_.Sub("log")});
+    auto state = store::StateStore::Open({.dir = dir_.Sub("state"), .stores = DeliveryWorker::StoreNames()});
+    if (!log.ok() || !state.ok()) _exit(2);
+    auto worker = DeliveryWorker::Make(**log, **state, Options(), nullptr);
+    if (!worker.ok()) _exit(3);
+    auto deadline = std::chrono::steady_clock::now() + 5s;
+    while ((*worker)->stats().in_flight == 0 && std::chrono::steady_clock::now() < deadline) {
+      if (!(*worker)->RunOnce(10ms).ok()) _exit(4);
+    }
+    std::this_thread::sleep_for(300ms);  // the request reaches the receiver
+    kill(getpid(), SIGKILL);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFSIGNALED(status)) << "worker exit code " << WEXITSTATUS(status);
+  ASSERT_EQ(receiver.count(), 1u);
+  receiver.set_delay(0ms);
+
+  log_ = std::move(store::OpenEmbeddedLog({.dir = dir_.Sub("log")})).value();
+  OpenState();
+  EXPECT_TRUE(Trail("d-crash").empty()) << "the worker died before any outcome";
+  DeliveryOptions options = Options();
+  options.timeouts.io = 5000ms;  // the receiver finishes the dead worker's request first
+  auto worker = Worker(options);
+  ASSERT_TRUE(worker->RunUntilIdle(10s).ok());
+  EXPECT_EQ(worker->stats().consumed, 0) << "the outbox offset was committed with the queue entry";
+  auto requests = receiver.requests();
+  ASSERT_EQ(requests.size(), 2u);
+  EXPECT_EQ(requests[0].Header("x-ewarn-delivery"), "d-crash");
+  EXPECT_EQ(requests[1].Header("x-ewarn-delivery"), "d-crash");
+  using S = v1::Delivery;
+  EXPECT_EQ(Trail("d-crash"), (std::vector<std::tuple<S::State, int, int>>{{S::STATE_SENT, 1, 200}}));
+}
+
+TEST_F(DeliveryWorkerTest, EachChannelIsRoutedAndMisconfiguredOnesFail) {
+  Receiver receiver;
+  v1::Delivery unknown = SampleDelivery("d-none", v1::Delivery::CHANNEL_UNSPECIFIED, "x");
+  testing::AppendOutbox(*log_, {SampleDelivery("d-cap", v1::Delivery::CHANNEL_CAP, receiver.url("/cap")),
+                                SampleDelivery("d-sms", v1::Delivery::CHANNEL_SMS, "+2348000000002"), unknown});
+  auto worker = Worker(Options());  // no sendsms URL configured
+  ASSERT_TRUE(worker->RunUntilIdle(10s).ok());
+  ASSERT_EQ(receiver.count(), 1u);
+  EXPECT_EQ(receiver.requests()[0].Header("content-type"), "application/cap+xml");
+  EXPECT_EQ(std::get<0>(Trail("d-cap").at(0)), v1::Delivery::STATE_SENT);
+  ASSERT_EQ(Trail("d-sms").size(), 1u);
+  EXPECT_EQ(std::get<0>(Trail("d-sms")[0]), v1::Delivery::STATE_FAILED);
+  ASSERT_EQ(Trail("d-none").size(), 1u);
+  EXPECT_EQ(std::get<0>(Trail("d-none")[0]), v1::Delivery::STATE_FAILED);
+  for (const auto& e : testing::Outcomes(*log_)) {
+    if (e.delivery().delivery_id() == "d-sms") {
+      EXPECT_EQ(e.header().channel(), "delivery/sms");
+      EXPECT_NE(e.delivery().error().find("no sendsms URL"), std::string::npos) << e.delivery().error();
+    }
+  }
 }
 
 TEST_F(DeliveryWorkerTest, RecordsThatAreNotDeliveriesAreSkipped) {
