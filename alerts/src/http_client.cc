@@ -27,7 +27,7 @@ Status Failed(std::string_view step, const Url& url, const beast::error_code& ec
 // Runs the io_context until the operations started on it finish. tcp_stream's expiry closes
 // the socket when a deadline passes, so this cannot block past the timeouts.
 template <typename Stream>
-Result<HttpResponse> Exchange(net::io_context& ioc, Stream& stream, beast::tcp_stream& tcp,
+Result<HttpResponse> Exchange(net::io_context& ioc, Stream& stream, beast::tcp_stream& lowest,
                               const Url& url, const HttpRequest& request, const Timeouts& timeouts,
                               const std::function<void(std::function<void(beast::error_code)>)>& handshake) {
   beast::error_code ec;
@@ -37,16 +37,19 @@ Result<HttpResponse> Exchange(net::io_context& ioc, Stream& stream, beast::tcp_s
     ec = e;
     endpoints = std::move(r);
   });
+  // Name resolution is the one step without a deadline: asio runs getaddrinfo on a helper
+  // thread that cannot be interrupted. Liaison endpoints are few and their names cached by the
+  // system resolver; an IP-literal URL avoids the question entirely.
   ioc.run();
   if (ec) return Failed("resolve", url, ec);
 
-  tcp.expires_after(timeouts.connect);
+  lowest.expires_after(timeouts.connect);
   ioc.restart();
-  tcp.async_connect(endpoints, [&](beast::error_code e, const tcp::endpoint&) { ec = e; });
+  lowest.async_connect(endpoints, [&](beast::error_code e, const tcp::endpoint&) { ec = e; });
   ioc.run();
   if (ec) return Failed("connect", url, ec);
 
-  tcp.expires_after(timeouts.io);
+  lowest.expires_after(timeouts.io);
   if (handshake) {
     ioc.restart();
     handshake([&](beast::error_code e) { ec = e; });
