@@ -4,10 +4,9 @@
 #include <gtest/gtest.h>
 #include <prometheus/registry.h>
 #include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "alerts_testing.h"
+#include "child_process.h"
 #include "ewarn_testing.h"
 
 namespace ewarn::alerts {
@@ -226,25 +225,15 @@ TEST_F(DeliveryWorkerTest, ACrashDuringASendLosesNothing) {
   testing::AppendOutbox(*log_, {SampleDelivery("d-crash", v1::Delivery::CHANNEL_WEBHOOK, receiver.url())});
   state_.reset();
   log_.reset();
-  pid_t child = fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {
-    // The worker process: no gtest assertions here, only an exit code.
-    auto log = store::OpenEmbeddedLog({.dir = dir_.Sub("log")});
-    auto state = store::StateStore::Open({.dir = dir_.Sub("state"), .stores = DeliveryWorker::StoreNames()});
-    if (!log.ok() || !state.ok()) _exit(2);
-    auto worker = DeliveryWorker::Make(**log, **state, Options(), nullptr);
-    if (!worker.ok()) _exit(3);
-    auto deadline = std::chrono::steady_clock::now() + 5s;
-    while ((*worker)->stats().in_flight == 0 && std::chrono::steady_clock::now() < deadline) {
-      if (!(*worker)->RunOnce(10ms).ok()) _exit(4);
-    }
-    std::this_thread::sleep_for(300ms);  // the request reaches the receiver
-    kill(getpid(), SIGKILL);
+  {
+    ewarn::testing::ChildProcess worker({ALERTS_CRASH_WORKER, dir_.Sub("log"), dir_.Sub("state")});
+    ASSERT_TRUE(worker.started());
+    auto line = worker.ReadLine(10s);
+    ASSERT_TRUE(line && *line == "in-flight") << "the worker process did not start a send";
+    ASSERT_TRUE(receiver.WaitFor(1, 5s));
+    worker.Kill9();
+    EXPECT_EQ(worker.Wait(), 128 + SIGKILL);
   }
-  int status = 0;
-  ASSERT_EQ(waitpid(child, &status, 0), child);
-  ASSERT_TRUE(WIFSIGNALED(status)) << "worker exit code " << WEXITSTATUS(status);
   ASSERT_EQ(receiver.count(), 1u);
   receiver.set_delay(0ms);
 
