@@ -37,7 +37,7 @@ class WebhookChannel final : public Channel {
  private:
   SendOutcome Post(const v1::Delivery& d, std::string body, std::string_view content_type,
                    std::string_view alert_id) {
-    HttpRequest req{.method = "POST", .url = d.address()};
+    HttpRequest req{.method = "POST", .url = d.address(), .ca_file = options_.ca_file};
     std::string timestamp = std::to_string(ClockOr(options_.clock).NowMs() / 1000);
     req.headers = {{"Content-Type", std::string(content_type)},
                    {"X-Ewarn-Delivery", d.delivery_id()},

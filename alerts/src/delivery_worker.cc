@@ -103,7 +103,8 @@ struct DeliveryWorker::Impl final : store::RebalanceListener {
         clock_(options_.clock ? *options_.clock : system_clock_),
         probe_(registry ? std::make_unique<Probe>(*registry) : nullptr) {
     WebhookOptions web{.secret = options_.webhook_secret, .timeouts = options_.timeouts,
-                       .clock = options_.clock, .cap_sender = options_.cap_sender};
+                       .clock = options_.clock, .cap_sender = options_.cap_sender,
+                       .ca_file = options_.webhook_ca_file};
     channels_[v1::Delivery::CHANNEL_WEBHOOK] = MakeWebhookChannel(web, false);
     channels_[v1::Delivery::CHANNEL_CAP] = MakeWebhookChannel(web, true);
     channels_[v1::Delivery::CHANNEL_SMS] = MakeSmsChannel({.sendsms_url = options_.sms_url,

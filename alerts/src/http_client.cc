@@ -129,7 +129,13 @@ Result<HttpResponse> Fetch(const HttpRequest& request, const Timeouts& timeouts)
     return Exchange(ioc, stream, stream, url, request, timeouts, nullptr);
   }
   ssl::context ctx(ssl::context::tls_client);
-  ctx.set_default_verify_paths();
+  beast::error_code ec;
+  if (request.ca_file.empty()) {
+    ctx.set_default_verify_paths(ec);
+  } else {
+    ctx.load_verify_file(request.ca_file, ec);
+  }
+  if (ec) return Status::InvalidArgument("TLS: cannot load CAs '" + request.ca_file + "': " + ec.message());
   ctx.set_verify_mode(ssl::verify_peer);
   beast::ssl_stream<beast::tcp_stream> stream(ioc, ctx);
   if (!SSL_set_tlsext_host_name(stream.native_handle(), url.host.c_str())) {

@@ -26,6 +26,7 @@ struct HttpRequest {
   std::string url;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+  std::string ca_file;  // https: PEM CAs to trust instead of the system's store ("" = system)
 };
 struct HttpResponse {
   int status = 0;

@@ -2,6 +2,8 @@
 // with fakesmsc (SMS), aiosmtpd (e-mail), and a scripted SMTP responder for error replies.
 #include <gtest/gtest.h>
 
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/ssl.hpp>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -19,6 +21,7 @@ namespace {
 using namespace std::chrono_literals;
 using testing::Receiver;
 using testing::SampleDelivery;
+namespace ssl = boost::asio::ssl;
 
 TEST(WebhookChannelTest, PostsSignedJsonWithTheIdempotencyKey) {
   Receiver receiver;
@@ -88,6 +91,96 @@ TEST(CapChannelTest, PostsOneCapDocumentPerAlert) {
     EXPECT_NE(requests[i].body.find("<identifier>ewarn-alert-" + std::to_string(i + 1) + "-raised</identifier>"),
               std::string::npos);
   }
+}
+
+// --- https ---
+
+constexpr char kOpenssl[] = "/usr/bin/openssl";
+
+// An https receiver: Beast over OpenSSL, with a self-signed certificate for IP 127.0.0.1 made
+// by the openssl command. Answers 200 and records each request.
+class TlsReceiver {
+ public:
+  explicit TlsReceiver(const std::string& dir)
+      : cert_(dir + "/cert.pem"), ctx_(ssl::context::tls_server),
+        acceptor_(ioc_, testing::tcp::endpoint(testing::net::ip::make_address("127.0.0.1"), 0)) {
+    std::string cmd = std::string(kOpenssl) + " req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1" +
+                      " -addext subjectAltName=IP:127.0.0.1 -keyout " + dir + "/key.pem -out " + cert_ +
+                      " >/dev/null 2>&1";
+    ok_ = std::system(cmd.c_str()) == 0;
+    if (!ok_) return;
+    ctx_.use_certificate_chain_file(cert_);
+    ctx_.use_private_key_file(dir + "/key.pem", ssl::context::pem);
+    Accept();
+    thread_ = std::thread([this] { ioc_.run(); });
+  }
+  ~TlsReceiver() {
+    ioc_.stop();
+    if (thread_.joinable()) thread_.join();
+  }
+  bool ok() const { return ok_; }
+  const std::string& cert() const { return cert_; }
+  std::string url() const { return "https://127.0.0.1:" + std::to_string(acceptor_.local_endpoint().port()) + "/hook"; }
+  std::vector<testing::Received> requests() const {
+    std::lock_guard lock(mu_);
+    return requests_;
+  }
+
+ private:
+  void Accept() {
+    acceptor_.async_accept([this](boost::system::error_code ec, testing::tcp::socket socket) {
+      if (ec) return;
+      boost::beast::ssl_stream<testing::tcp::socket> stream(std::move(socket), ctx_);
+      stream.handshake(ssl::stream_base::server, ec);
+      if (!ec) {
+        boost::beast::flat_buffer buffer;
+        testing::http::request<testing::http::string_body> req;
+        testing::http::read(stream, buffer, req, ec);
+        if (!ec) {
+          {
+            std::lock_guard lock(mu_);
+            requests_.push_back({std::string(req.method_string()), std::string(req.target()), req.body(),
+                                 {{"x-ewarn-delivery", std::string(req["X-Ewarn-Delivery"])}}});
+          }
+          testing::http::response<testing::http::string_body> res{testing::http::status::ok, 11};
+          res.body() = "ok";
+          res.prepare_payload();
+          testing::http::write(stream, res, ec);
+          stream.shutdown(ec);
+        }
+      }
+      Accept();
+    });
+  }
+
+  std::string cert_;
+  bool ok_ = false;
+  ssl::context ctx_;
+  testing::net::io_context ioc_;
+  testing::tcp::acceptor acceptor_;
+  mutable std::mutex mu_;  // guards requests_
+  std::vector<testing::Received> requests_;
+  std::thread thread_;
+};
+
+TEST(WebhookChannelTest, HttpsVerifiesTheServerCertificate) {
+  if (!std::filesystem::exists(kOpenssl)) GTEST_SKIP() << kOpenssl << " missing (scripts/deps.sh installs openssl)";
+  ewarn::testing::TempDir dir;
+  TlsReceiver receiver(dir.path());
+  ASSERT_TRUE(receiver.ok()) << "openssl could not make a certificate";
+  v1::Delivery d = SampleDelivery("d-tls", v1::Delivery::CHANNEL_WEBHOOK, receiver.url());
+
+  SendOutcome trusted = MakeWebhookChannel({.secret = "k", .ca_file = receiver.cert()})->Send(d);
+  ASSERT_TRUE(trusted.sent()) << trusted.error;
+  ASSERT_EQ(receiver.requests().size(), 1u);
+  EXPECT_EQ(receiver.requests()[0].Header("x-ewarn-delivery"), "d-tls");
+  EXPECT_EQ(receiver.requests()[0].body, WebhookJson(d));
+
+  // The system's CAs do not know this self-signed certificate: nothing is sent.
+  SendOutcome untrusted = MakeWebhookChannel({.secret = "k"})->Send(d);
+  EXPECT_EQ(untrusted.kind, SendOutcome::Kind::kRetryable);
+  EXPECT_NE(untrusted.error.find("tls handshake"), std::string::npos) << untrusted.error;
+  EXPECT_EQ(receiver.requests().size(), 1u);
 }
 
 // --- SMS through real Kannel ---

@@ -54,6 +54,9 @@ struct WebhookOptions {
   Timeouts timeouts;
   const Clock* clock = nullptr;  // for X-Ewarn-Timestamp (and CAP <sent>); null: system clock
   std::string cap_sender = "ewarn@localhost";  // CAP <sender> when posting CAP
+  // https:// URLs: the server's certificate must chain to these PEM CAs (empty: the system's
+  // CA store) and name the URL's host.
+  std::string ca_file;
 };
 
 struct SmsOptions {

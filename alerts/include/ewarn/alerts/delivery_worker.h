@@ -44,6 +44,7 @@ struct RetryPolicy {
 struct DeliveryOptions {
   std::string group = "ewarn-delivery";
   std::string webhook_secret;       // HMAC key for X-Ewarn-Signature (webhook and CAP)
+  std::string webhook_ca_file;      // https webhooks: PEM CAs to trust ("" = system store)
   // Kannel sendsms: base URL (".../cgi-bin/sendsms"), credentials, sender id.
   std::string sms_url;
   std::string sms_username;
