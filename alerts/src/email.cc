@@ -172,7 +172,8 @@ class EmailChannel final : public Channel {
     if (auto err = smtp.Connect()) return SendOutcome::Retryable(*err);
     bool eight_bit = false;
     // Each command and the reply classes it accepts; anything else ends the session.
-    auto step = [&](const std::string& command, int expect_class, bool quit_on_error = true) -> std::optional<SendOutcome> {
+    auto step = [&](const std::string& command, int expect_class, bool quit_on_error = true,
+                    std::string_view label = "") -> std::optional<SendOutcome> {
       if (!command.empty()) {
         if (auto err = smtp.Write(command)) return SendOutcome::Retryable(*err);
       }
@@ -184,7 +185,9 @@ class EmailChannel final : public Channel {
         return std::nullopt;
       }
       std::string what = "SMTP " + smtp.Where() + " answered '" + r.text + "'" +
-                         (command.empty() ? " on connect" : " to " + command.substr(0, command.find_first_of(":\r")));
+                         (command.empty() ? std::string(" on connect")
+                                          : " to " + (label.empty() ? command.substr(0, command.find_first_of(":\r"))
+                                                                    : std::string(label)));
       if (quit_on_error) (void)smtp.Write("QUIT\r\n");
       if (r.code / 100 == 4) return SendOutcome::Retryable(what);
       return SendOutcome::Permanent(what);
@@ -198,7 +201,7 @@ class EmailChannel final : public Channel {
     if (auto o = step("MAIL FROM:<" + options_.from + ">" + (eight_bit ? " BODY=8BITMIME" : "") + "\r\n", 2)) return *o;
     if (auto o = step("RCPT TO:<" + d.address() + ">\r\n", 2)) return *o;
     if (auto o = step("DATA\r\n", 3)) return *o;
-    if (auto o = step(Message(d, eight_bit) + ".\r\n", 2)) return *o;
+    if (auto o = step(Message(d, eight_bit) + ".\r\n", 2, true, "the message data")) return *o;
     (void)smtp.Write("QUIT\r\n");  // the message is accepted; QUIT's answer does not matter
     return SendOutcome::Sent();
   }
