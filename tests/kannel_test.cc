@@ -1,65 +1,28 @@
 // Real Kannel on loopback: fakesmsc (a fake operator network) -> bearerbox -> smsbox ->
 // ewarn's sms-service endpoint -> an event in the log, and ewarn's reply back to the phone.
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 
-#include "child_process.h"
 #include "ewarn/base/hash.h"
 #include "ewarn/base/time.h"
 #include "ewarn/ingest/http_server.h"
 #include "ewarn/ingest/ingestor.h"
 #include "ewarn/schemas/events.h"
 #include "ewarn_testing.h"
+#include "kannel_fixture.h"
 
 namespace ewarn {
 namespace {
 
 using namespace std::chrono_literals;
-using ewarn::testing::ChildProcess;
 
-constexpr char kBearerbox[] = "/usr/sbin/bearerbox";
-constexpr char kSmsbox[] = "/usr/sbin/smsbox";
-constexpr char kFakesmsc[] = "/usr/lib/kannel/test/fakesmsc";
 constexpr char kPhone[] = "+2348000000001";
 
-// A port free right now on 127.0.0.1 (Kannel needs fixed ports in its config).
-int FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
-bool WaitForPort(int port, std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-    ::close(fd);
-    if (ok) return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return false;
-}
-
 TEST(KannelTest, AnSmsThroughKannelBecomesAnEventAndTheReplyReachesThePhone) {
-  for (const char* binary : {kBearerbox, kSmsbox, kFakesmsc}) {
-    if (!std::filesystem::exists(binary)) GTEST_SKIP() << binary << " missing (scripts/deps.sh installs kannel, kannel-extras)";
+  if (std::string missing = ewarn::testing::MissingKannelBinary(); !missing.empty()) {
+    GTEST_SKIP() << missing << " missing (scripts/deps.sh installs kannel, kannel-extras)";
   }
   ewarn::testing::TempDir dir;
   auto log = std::move(store::OpenEmbeddedLog({.dir = dir.Sub("log")})).value();
@@ -80,33 +43,16 @@ TEST(KannelTest, AnSmsThroughKannelBecomesAnEventAndTheReplyReachesThePhone) {
   ingest::AddIngestRoutes(router, *ingestor, 64 << 10);
   auto server = std::move(ingest::HttpServer::Start({}, std::move(router))).value();
 
-  const int admin = FreePort(), smsbox_port = FreePort(), smsc = FreePort();
-  const std::string conf = dir.Sub("kannel.conf");
-  std::ofstream(conf) << "group = core\n"
-                      << "admin-port = " << admin << "\nadmin-interface = 127.0.0.1\nadmin-password = test\n"
-                      << "admin-allow-ip = \"127.0.0.1\"\n"
-                      << "smsbox-port = " << smsbox_port << "\nsmsbox-interface = 127.0.0.1\n"
-                      << "box-deny-ip = \"*.*.*.*\"\nbox-allow-ip = \"127.0.0.1\"\n"
-                      << "log-file = \"" << dir.Sub("bearerbox.log") << "\"\nlog-level = 1\n\n"
-                      << "group = smsc\nsmsc = fake\nsmsc-id = FAKE\nport = " << smsc
-                      << "\nconnect-allow-ip = 127.0.0.1\n\n"
-                      << "group = smsbox\nbearerbox-host = 127.0.0.1\nlog-file = \"" << dir.Sub("smsbox.log")
-                      << "\"\nlog-level = 1\n\n"
-                      << "group = sms-service\nkeyword = default\nmax-messages = 1\nomit-empty = true\n"
-                      << "get-url = \"http://127.0.0.1:" << server->port()
-                      << "/v1/sms/kannel?from=%p&to=%P&text=%a&id=%I&token=" << *token << "\"\n";
-  // Kannel logs to stderr; these tests read only what fakesmsc prints.
-  ChildProcess bearerbox({"/bin/sh", "-c", "exec " + std::string(kBearerbox) + " " + conf + " >/dev/null 2>&1"});
-  ASSERT_TRUE(WaitForPort(smsbox_port, 10s)) << "bearerbox did not start";
-  ChildProcess smsbox({"/bin/sh", "-c", "exec " + std::string(kSmsbox) + " " + conf + " >/dev/null 2>&1"});
-  ASSERT_TRUE(WaitForPort(smsc, 10s)) << "the fake SMSC port did not open";
-  std::this_thread::sleep_for(1s);  // smsbox connects to bearerbox
+  ewarn::testing::Kannel kannel(
+      {.dir = dir.path(),
+       .sms_service_url = "http://127.0.0.1:" + std::to_string(server->port()) +
+                          "/v1/sms/kannel?from=%p&to=%P&text=%a&id=%I&token=" + *token});
+  ASSERT_TRUE(kannel.started()) << kannel.error();
 
   // fakesmsc: "<from> <to> text <message>", then prints what the network delivers back.
-  ChildProcess phone({"/bin/sh", "-c", "exec " + std::string(kFakesmsc) + " -H 127.0.0.1 -r " + std::to_string(smsc) +
-                                           " -i 0.1 -m 1 '" + kPhone + " 3232 text inc s1 VIOLENCE 4 fight at the gate' 2>&1"});
+  auto phone = kannel.Phone("'" + std::string(kPhone) + " 3232 text inc s1 VIOLENCE 4 fight at the gate'", 1);
   std::string reply;
-  while (auto line = phone.ReadLine(20s)) {
+  while (auto line = phone->ReadLine(20s)) {
     if (line->find("Got message") != std::string::npos) {
       reply = *line;
       break;

@@ -1,0 +1,117 @@
+// ewarn::alerts::DeliveryWorker: sends what the alert lifecycle put in notify.outbox.
+//
+// It reads ewarn.v1.Event{Delivery} records from notify.outbox (consumer group ewarn-delivery,
+// offsets kept in its own StateStore), sends each over its channel, and appends every attempt's
+// outcome (SENT / RETRYING / FAILED) to notify.deliveries. Guarantees:
+//   - a delivery_id that finished (sent or permanently failed) is never sent again, whatever
+//     is re-read (restart, rebalance, replayed outbox): finished ids are kept in the state store;
+//   - retryable failures are retried with exponential backoff up to max_attempts; the retry
+//     queue is in the state store, committed with the consumed offsets, so a crash loses none;
+//   - sends run concurrently (up to max_in_flight), each bounded by its channel's timeouts, so
+//     a slow or dead endpoint holds one slot, not the queue.
+// A send in flight when the process dies is sent again after restart (at-least-once on the
+// wire); receivers deduplicate by the delivery id (X-Ewarn-Delivery, Message-ID).
+//
+// Thread-safety: one thread drives a worker (RunOnce/Run/RunUntilIdle); sends run on threads
+// it owns. The log and state store are borrowed and must outlive it.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <stop_token>
+#include <string>
+#include <vector>
+
+#include "ewarn/alerts/channel.h"
+#include "ewarn/base/status.h"
+#include "ewarn/base/time.h"
+#include "ewarn/store/event_log.h"
+#include "ewarn/store/state_store.h"
+
+namespace prometheus {
+class Registry;
+}
+
+namespace ewarn::alerts {
+
+struct RetryPolicy {
+  std::chrono::milliseconds initial_backoff{1000};
+  std::chrono::milliseconds max_backoff{300000};
+  int max_attempts = 8;  // including the first; then the delivery is FAILED
+};
+
+struct DeliveryOptions {
+  std::string group = "ewarn-delivery";
+  std::string webhook_secret;       // HMAC key for X-Ewarn-Signature (webhook and CAP)
+  std::string webhook_ca_file;      // https webhooks: PEM CAs to trust ("" = system store)
+  // Kannel sendsms: base URL (".../cgi-bin/sendsms"), credentials, sender id.
+  std::string sms_url;
+  std::string sms_username;
+  std::string sms_password;
+  std::string sms_from = "ewarn";
+  // SMTP relay.
+  std::string smtp_host = "127.0.0.1";
+  int smtp_port = 25;
+  std::string smtp_from = "ewarn@localhost";
+  std::string cap_sender = "ewarn@localhost";
+  Timeouts timeouts;
+  RetryPolicy retry;
+  int max_in_flight = 16;           // concurrent sends
+  int32_t outbox_partitions = 1;      // only when notify.outbox has to be created
+  int32_t deliveries_partitions = 1;  // only when notify.deliveries has to be created
+  // Backoff, sent_ms, X-Ewarn-Timestamp, CAP <sent>, e-mail Date. Null: the system clock. The
+  // channels read it from their send threads, so it must be thread-safe (SystemClock is;
+  // ManualClock is not: leave this null when sends run while a test moves a ManualClock).
+  const Clock* clock = nullptr;
+};
+
+struct DeliveryStats {
+  int64_t consumed = 0;    // outbox records read
+  int64_t duplicates = 0;  // outbox records whose delivery id was already known
+  int64_t sent = 0;
+  int64_t retried = 0;     // attempts that failed retryably and were rescheduled
+  int64_t failed = 0;      // deliveries given up (permanent error or attempts exhausted)
+  int64_t in_flight = 0;
+  int64_t queued = 0;      // pending retries not yet due or not yet started
+  int64_t skipped = 0;     // outbox records that are not a Delivery event (undecodable, ...)
+};
+
+class DeliveryWorker {
+ public:
+  // The state store must have been opened with (at least) StoreNames(). Creates
+  // notify.outbox/notify.deliveries when missing, publishes outcome events a crash left in
+  // the state store's outbox, loads the retry queue, and joins the consumer group.
+  static Result<std::unique_ptr<DeliveryWorker>> Make(store::EventLog& log,
+                                                      store::StateStore& state,
+                                                      DeliveryOptions options,
+                                                      prometheus::Registry* registry);
+  // The named stores the worker uses: "delivery" (finished ids), "delivery_queue" (retries).
+  static std::vector<std::string> StoreNames();
+
+  ~DeliveryWorker();  // waits for sends in flight (bounded by the timeouts), commits
+  DeliveryWorker(const DeliveryWorker&) = delete;
+  DeliveryWorker& operator=(const DeliveryWorker&) = delete;
+
+  // One step: poll the outbox (waiting at most `poll_timeout`), start due sends, collect
+  // finished ones, commit offsets + queue + outcomes in one batch and publish the outcomes.
+  // Errors are the log's or the state store's (Unavailable, IOError, ...).
+  Status RunOnce(std::chrono::milliseconds poll_timeout);
+  // RunOnce until `stop` is requested; then waits for in-flight sends and commits.
+  Status Run(std::stop_token stop);
+  // RunOnce until nothing is in flight, queued or newly read, or `timeout` passes
+  // (DeadlineExceeded-like: ResourceExhausted naming what is left). For tests and tools.
+  Status RunUntilIdle(std::chrono::milliseconds timeout);
+
+  DeliveryStats stats() const;
+
+  // Replaces a channel (tests; or a custom transport). Call before RunOnce.
+  void SetChannel(v1::Delivery::Channel channel, std::unique_ptr<Channel> impl);
+
+ private:
+  struct Impl;
+  explicit DeliveryWorker(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ewarn::alerts
