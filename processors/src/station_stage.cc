@@ -141,11 +141,11 @@ class StationStage final : public Processor {
   }
 
   Status Flush(TaskState& ts) override {
-    for (auto& [id, s] : stations_) {
-      if (!s.dirty) continue;
-      ts.Put(kStationStageStore, prefix_ + "s" + id, Deterministic(s.state));
-      s.dirty = false;
+    for (StationMem* s : dirty_stations_) {
+      ts.Put(kStationStageStore, prefix_ + "s" + s->ref->station_id, Deterministic(s->state));
+      s->dirty = false;
     }
+    dirty_stations_.clear();
     for (auto& [path, d] : districts_) {
       if (!d.dirty) continue;
       ts.Put(kStationStageStore, prefix_ + "d" + path, Deterministic(d.state));
@@ -178,11 +178,12 @@ class StationStage final : public Processor {
         StationMem& s = stations_[id];
         ok = s.state.ParseFromArray(value.data(), static_cast<int>(value.size()));
         s.ref = ref_.Find(id);
+        if (s.ref != nullptr) district_stations_[s.ref->district_path].push_back(&s);
         // Hot and child scores exactly as the last Publish left them (see AssessStation).
         ScheduleDecay(id, s.state.risk());
         if (s.ref != nullptr) WatchKitsOnLoad(s);
         if (s.ref != nullptr && s.state.risk().score() >= kHotEpsilon) {
-          hot_children_[s.ref->district_path][id] = {s.state.risk().score(), s.state.risk().score_ms()};
+          hot_children_[s.ref->district_path][id] = {s.state.risk().score(), s.state.risk().score_ms(), &s};
         }
       } else if (kind == 'd') {
         DistrictMem& d = districts_[id];
@@ -201,9 +202,20 @@ class StationStage final : public Processor {
   }
 
   StationMem& Station(const StationRef& ref) {
-    StationMem& s = stations_[ref.station_id];
-    s.ref = &ref;
+    auto [it, added] = stations_.try_emplace(ref.station_id);
+    StationMem& s = it->second;
+    if (added || s.ref == nullptr) {
+      s.ref = &ref;
+      district_stations_[ref.district_path].push_back(&s);  // map nodes never move
+    }
     return s;
+  }
+
+  // Marks a station for the next Flush (kept in a list: a partition holds tens of thousands).
+  void Touch(StationMem& s) {
+    if (s.dirty) return;
+    s.dirty = true;
+    dirty_stations_.push_back(&s);
   }
 
   DistrictMem& District(const std::string& path) { return districts_[path]; }
@@ -416,13 +428,13 @@ class StationStage final : public Processor {
     std::vector<v1::RiskFactor> factors = Factors(risk, t);
     double score = 0;
     for (const auto& f : factors) score += f.contribution();
-    s.dirty = true;
+    Touch(s);
     int before = risk.level();
     Publish(ref.station_id, false, ref.ward_path, ref.district_path, risk, score, factors, t, &ref, ts);
     // The station's share in its areas, and their assessments.
     auto& children = hot_children_[ref.district_path];
     if (score >= kHotEpsilon) {
-      children[ref.station_id] = {score, t};
+      children[ref.station_id] = {score, t, &s};
     } else if (children.erase(ref.station_id) == 0 && before == risk.level()) {
       return;  // was not and is not part of any area score
     }
@@ -442,12 +454,9 @@ class StationStage final : public Processor {
     for (const auto& f : factors) score += f.contribution();
     const double w = rules_.risk().area_station_weight();
     std::vector<std::pair<double, std::string>> stations;
-    for (const auto& [id, at] : hot_children_[district]) {
-      auto it = stations_.find(id);
-      if (it == stations_.end() || it->second.ref == nullptr) continue;
-      const std::string& ward = it->second.ref->ward_path;
-      if (area != district && ward != area) continue;
-      double c = w * Decay(at.first, at.second, t, rules_.risk().half_life_ms());
+    for (const auto& [id, child] : hot_children_[district]) {
+      if (area != district && child.station->ref->ward_path != area) continue;
+      double c = w * Decay(child.score, child.at_ms, t, rules_.risk().half_life_ms());
       score += c;
       stations.emplace_back(c, id);
     }
@@ -481,7 +490,7 @@ class StationStage final : public Processor {
     StationMem& s = Station(*ref);
     s.state.set_incidents(s.state.incidents() + 1);
     s.state.set_last_event_ms(std::max(s.state.last_event_ms(), t));
-    s.dirty = true;
+    Touch(s);
 
     // Enrich: where is it, and how sure are we?
     v1::Event out = Derived("inc:" + e.header().event_id(), t);
@@ -740,7 +749,7 @@ class StationStage final : public Processor {
       ReportAnomaly("cluster", sit.station_id(), sit.area(), district, severity, explanation, ids, t, ts);
     }
     AddFactor(*it->second.state.mutable_risk(), "cluster", severity, t, explanation, ids);
-    it->second.dirty = true;
+    Touch(it->second);
     AssessStation(it->second, t, ts);
   }
 
@@ -768,7 +777,7 @@ class StationStage final : public Processor {
     if (in.voters_cast() < 0) return Status::InvalidArgument("invalid_field: voters_cast is negative");
     Advance(t, ts);
     StationMem& s = Station(*ref);
-    s.dirty = true;
+    Touch(s);
     s.state.set_last_event_ms(std::max(s.state.last_event_ms(), t));
     const auto& rules = rules_.turnout();
     int64_t registered = in.registered() > 0 ? in.registered() : ref->registered;
@@ -869,13 +878,11 @@ class StationStage final : public Processor {
     if (s.state.registered() <= 0 || (s.state.latched() & kLatchOutlier)) return;
     double mine = static_cast<double>(LatestVoters(s)) / static_cast<double>(s.state.registered());
     std::vector<double> peers;
-    for (const StationRef* peer : ref_.StationsOf(s.ref->district_path)) {
-      if (peer == s.ref) continue;
-      auto it = stations_.find(peer->station_id);
-      if (it == stations_.end() || it->second.state.registered() <= 0 || it->second.state.snapshots().empty()) continue;
-      const auto& last = *it->second.state.snapshots().rbegin();
+    for (const StationMem* peer : district_stations_[s.ref->district_path]) {
+      if (peer == &s || peer->state.registered() <= 0 || peer->state.snapshots().empty()) continue;
+      const auto& last = *peer->state.snapshots().rbegin();
       if (last.at_ms() < t - kHour) continue;
-      peers.push_back(static_cast<double>(last.voters_cast()) / static_cast<double>(it->second.state.registered()));
+      peers.push_back(static_cast<double>(last.voters_cast()) / static_cast<double>(peer->state.registered()));
     }
     if (static_cast<int>(peers.size()) < rules_.turnout().outlier_min_peers()) return;
     double median = Median(peers);
@@ -894,14 +901,14 @@ class StationStage final : public Processor {
     if (d.state.latched() & kDistrictHeaping) return;
     int64_t closed = PollsClosedAt(t);
     std::vector<std::pair<int64_t, int64_t>> finals;
-    for (const StationRef* st : ref_.StationsOf(district)) {
-      auto it = stations_.find(st->station_id);
-      if (it == stations_.end() || it->second.state.snapshots().empty()) continue;
-      const auto& last = *it->second.state.snapshots().rbegin();
+    for (const StationMem* st : district_stations_[district]) {
+      if (st->state.snapshots().empty()) continue;
+      const auto& last = *st->state.snapshots().rbegin();
       if (last.at_ms() < closed || last.at_ms() >= closed + kDay) continue;
-      finals.emplace_back(last.voters_cast(), it->second.state.registered());
+      finals.emplace_back(last.voters_cast(), st->state.registered());
     }
     if (static_cast<int>(finals.size()) < rules_.turnout().heaping_min_stations()) return;
+    std::sort(finals.begin(), finals.end());  // one summation order, whatever the load order
     HeapingResult r = IntegerPercentTest(finals, rules_.turnout().heaping_tolerance());
     if (r.p_value >= rules_.turnout().heaping_p_value()) return;
     d.state.set_latched(d.state.latched() | kDistrictHeaping);
@@ -920,7 +927,7 @@ class StationStage final : public Processor {
     if (in.kit_id().empty()) return Status::InvalidArgument("missing_field: kit telemetry without kit_id");
     Advance(t, ts);
     StationMem& s = Station(*ref);
-    s.dirty = true;
+    Touch(s);
     s.state.set_last_event_ms(std::max(s.state.last_event_ms(), t));
     st::Kit* kit = nullptr;
     for (auto& k : *s.state.mutable_kits()) {
@@ -1013,7 +1020,7 @@ class StationStage final : public Processor {
         if (k.kit_id() == kit_id) kit = &k;
       }
       if (kit == nullptr) continue;
-      s.dirty = true;
+      Touch(s);
       int64_t opened = PollsOpenedAt(now);
       if (!PollsOpen(now) || kit->last_seen_ms() < opened - kHour) {
         if (now < opened && kit->last_seen_ms() >= opened - kHour) {
@@ -1126,7 +1133,7 @@ class StationStage final : public Processor {
     ReportAnomaly(detector, s.ref->station_id, s.ref->ward_path, s.ref->district_path, severity,
                   s.ref->name + ": " + explanation, ids, t, ts);
     AddFactor(*s.state.mutable_risk(), detector, severity, t, explanation, ids);
-    s.dirty = true;
+    Touch(s);
     station_changed_ = true;
   }
 
@@ -1162,8 +1169,17 @@ class StationStage final : public Processor {
   std::set<std::tuple<int64_t, std::string, std::string>> silent_due_;
   std::unordered_map<std::string, std::pair<int, int>> ward_kits_;
   bool station_changed_ = false;  // a finding touched the current station's risk
-  // Per district: stations with a score, (score, at_ms), for their areas' scores.
-  std::unordered_map<std::string, std::map<std::string, std::pair<double, int64_t>>> hot_children_;
+  // Per district: stations with a score, for their areas' scores.
+  struct Child {
+    double score = 0;
+    int64_t at_ms = 0;
+    StationMem* station = nullptr;
+  };
+  std::unordered_map<std::string, std::map<std::string, Child>> hot_children_;
+  // Per district, its stations that have state (for peers and final counts), and the stations
+  // to write at the next Flush.
+  std::unordered_map<std::string, std::vector<StationMem*>> district_stations_;
+  std::vector<StationMem*> dirty_stations_;
   std::map<std::string, std::string> risk_out_;  // subject -> encoded RiskAssessment, for Flush
 };
 
