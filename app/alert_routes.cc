@@ -7,6 +7,7 @@
 #include <mutex>
 #include <map>
 
+#include "ewarn/alerts/cap.h"
 #include "ewarn/alerts/lifecycle.h"
 #include "ewarn/base/hash.h"
 #include "ewarn/base/time.h"
@@ -142,11 +143,20 @@ Result<alerts::AlertRecord> Visible(Context& c, const ingest::Principal& p, cons
 
 HttpResponse Get(Context& c, const ingest::HttpRequest& req) {
   std::string id = req.path.substr(kPrefix.size());
+  // GET /v1/alerts/{id}.cap: the alert as an OASIS CAP 1.2 document, for public alerting systems.
+  bool cap = id.ends_with(".cap");
+  if (cap) id.resize(id.size() - 4);
   if (id.empty() || id.find('/') != std::string::npos) return HttpResponse::Error(404, "no such resource");
   auto p = Reader(c, req);
   if (!p.ok()) return ingest::StatusToHttp(p.status());
   auto r = Visible(c, *p, id);
   if (!r.ok()) return ingest::StatusToHttp(r.status());
+  if (cap) {
+    HttpResponse out;
+    out.content_type = "application/cap+xml";
+    out.body = alerts::RenderCap(r->alert, {.sent_ms = r->updated_ms});
+    return out;
+  }
   return Json(200, ToJson(*r));
 }
 

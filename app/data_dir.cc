@@ -29,39 +29,50 @@ Result<std::unique_ptr<store::EventLog>> OpenLog(const DataDir& dir, const std::
   return store::OpenEmbeddedLog({.dir = dir.log(), .create_if_missing = create});
 }
 
-Result<std::string> LoadOrCreateSecret(const DataDir& dir) {
+namespace {
+
+// A 32-byte random key as hex in `path` (mode 0600), created on first use.
+Result<std::string> LoadOrCreateKeyFile(const DataDir& dir, const std::string& path) {
   std::error_code ec;
   std::filesystem::create_directories(dir.root, ec);
   if (ec) return Status::IOError("cannot create data directory '" + dir.root + "': " + ec.message());
-  std::ifstream in(dir.secret());
+  std::ifstream in(path);
   if (in) {
     std::stringstream buf;
     buf << in.rdbuf();
-    std::string secret = buf.str();
-    while (!secret.empty() && (secret.back() == '\n' || secret.back() == ' ')) secret.pop_back();
-    if (secret.size() < 32) return Status::Corruption("secret file '" + dir.secret() + "' is too short");
-    return secret;
+    std::string key = buf.str();
+    while (!key.empty() && (key.back() == '\n' || key.back() == ' ')) key.pop_back();
+    if (key.size() < 32) return Status::Corruption("key file '" + path + "' is too short");
+    return key;
   }
   unsigned char raw[32];
   std::ifstream urandom("/dev/urandom", std::ios::binary);
   if (!urandom.read(reinterpret_cast<char*>(raw), sizeof raw)) return Status::IOError("cannot read /dev/urandom");
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string secret;
+  std::string key;
   for (unsigned char c : raw) {
-    secret.push_back(kHex[c >> 4]);
-    secret.push_back(kHex[c & 15]);
+    key.push_back(kHex[c >> 4]);
+    key.push_back(kHex[c & 15]);
   }
   // O_EXCL: two processes starting at once must not write different keys.
-  int fd = ::open(dir.secret().c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
   if (fd < 0) {
-    if (errno == EEXIST) return LoadOrCreateSecret(dir);
-    return Status::IOError("cannot create secret file '" + dir.secret() + "'");
+    if (errno == EEXIST) return LoadOrCreateKeyFile(dir, path);
+    return Status::IOError("cannot create key file '" + path + "'");
   }
-  std::string line = secret + "\n";
+  std::string line = key + "\n";
   bool written = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) && ::fsync(fd) == 0;
   ::close(fd);
-  if (!written) return Status::IOError("cannot write secret file '" + dir.secret() + "'");
-  return secret;
+  if (!written) return Status::IOError("cannot write key file '" + path + "'");
+  return key;
+}
+
+}  // namespace
+
+Result<std::string> LoadOrCreateSecret(const DataDir& dir) { return LoadOrCreateKeyFile(dir, dir.secret()); }
+
+Result<std::string> LoadOrCreateWebhookKey(const DataDir& dir) {
+  return LoadOrCreateKeyFile(dir, dir.root + "/webhook.key");
 }
 
 Status EnsureInputTopics(store::EventLog& log, int32_t partitions) {

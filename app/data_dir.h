@@ -31,6 +31,10 @@ Status EnsureInputTopics(store::EventLog& log, int32_t partitions);
 // random bytes (mode 0600) on first use. Keep it with the data: new keys mean new pseudonyms.
 Result<std::string> LoadOrCreateSecret(const DataDir& dir);
 
+// The HMAC key that signs webhook deliveries (X-Ewarn-Signature): DIR/webhook.key, 32 random
+// bytes as hex, created (mode 0600) on first use. Give it to webhook receivers.
+Result<std::string> LoadOrCreateWebhookKey(const DataDir& dir);
+
 // NotFound (naming the path) when `path` is not an existing directory.
 Status RequireDirectory(const std::string& path, const std::string& what);
 

@@ -43,6 +43,20 @@ const FlagSpec kRulesFlag{"rules", "FILE",
 const FlagSpec kKafkaFlag{"kafka", "HOST:PORT,...",
                           "use Apache Kafka at these brokers instead of the embedded log", "", false};
 
+// Where alerts go out: Kannel's sendsms and an SMTP relay (webhooks need nothing here).
+Status DeliveryFlags(const Flags& f, alerts::DeliveryOptions& d) {
+  d.sms_url = f.Get("sms-url");
+  d.sms_username = f.Get("sms-user");
+  d.sms_password = f.Get("sms-password");
+  if (f.Has("smtp")) {
+    ASSIGN_OR_RETURN(auto host_port, ParseHostPort(f.Get("smtp"), "--smtp"));
+    d.smtp_host = host_port.first;
+    d.smtp_port = host_port.second;
+  }
+  if (f.Has("smtp-from")) d.smtp_from = f.Get("smtp-from");
+  return Status::Ok();
+}
+
 int Serve(const Flags& f) {
   const std::string cmd = "serve";
   Result<int64_t> partitions = f.GetInt("partitions");
@@ -68,7 +82,9 @@ int Serve(const Flags& f) {
                       .http = f.Get("http"),
                       .rate_per_second = *rate,
                       .max_body_kb = *max_body,
-                      .metrics = f.Get("metrics")};
+                      .metrics = f.Get("metrics"),
+                      .deliver = !f.Has("no-deliver")};
+  if (Status s = DeliveryFlags(f, options.delivery); !s.ok()) return Fail(cmd, s);
   auto node = Node::Start(options);
   if (!node.ok()) return Fail(cmd, node.status());
 
@@ -353,7 +369,13 @@ std::vector<Command> FoundationCommands() {
         {"http", "ADDR:PORT", "serve the ingest HTTP API (JSON, SMS gateways), e.g. 127.0.0.1:8080 (port 0: any)"},
         {"rate", "PER_SECOND", "per-principal submission rate limit (burst: 10x)", "20"},
         {"max-body-kb", "KB", "largest request body accepted", "256"},
-        kRulesFlag},
+        kRulesFlag,
+        {"no-deliver", "", "do not deliver alerts (another node does)"},
+        {"sms-url", "URL", "Kannel sendsms for SMS alerts, e.g. http://127.0.0.1:13013/cgi-bin/sendsms"},
+        {"sms-user", "NAME", "Kannel sendsms username"},
+        {"sms-password", "PASSWORD", "Kannel sendsms password"},
+        {"smtp", "HOST:PORT", "SMTP relay for e-mail alerts", "127.0.0.1:25"},
+        {"smtp-from", "ADDRESS", "sender of e-mail alerts", "ewarn@localhost"}},
        "",
        Serve},
       {{"log", "stat"},

@@ -59,6 +59,18 @@ Result<std::unique_ptr<Node>> Node::Start(const NodeOptions& o) {
     n->exposer_->RegisterCollectable(n->registry_);
   }
 
+  if (o.deliver) {
+    ASSIGN_OR_RETURN(n->delivery_state_, store::StateStore::Open({.dir = o.dir.root + "/delivery",
+                                                                  .stores = alerts::DeliveryWorker::StoreNames()}));
+    alerts::DeliveryOptions delivery = o.delivery;
+    if (delivery.webhook_secret.empty()) {
+      ASSIGN_OR_RETURN(delivery.webhook_secret, LoadOrCreateWebhookKey(o.dir));
+    }
+    delivery.outbox_partitions = n->partitions_;
+    ASSIGN_OR_RETURN(n->delivery_, alerts::DeliveryWorker::Make(*n->log_, *n->delivery_state_, std::move(delivery),
+                                                                n->registry_.get()));
+  }
+
   // One thread per stage. On stop each stage drains its input before it leaves.
   Node* self = n.get();
   self->runtime_status_.resize(self->runtimes_.size());
@@ -72,6 +84,12 @@ Result<std::unique_ptr<Node>> Node::Start(const NodeOptions& o) {
       self->worker_done_ = true;
     });
   }
+  if (self->delivery_) {
+    self->delivery_thread_ = std::jthread([self](std::stop_token stop) {
+      self->delivery_status_ = self->delivery_->Run(stop);
+      if (!self->delivery_status_.ok()) self->worker_done_ = true;
+    });
+  }
   return n;
 }
 
@@ -83,8 +101,12 @@ Status Node::Stop() {
     w.request_stop();
     w.join();
   }
+  if (delivery_thread_.joinable()) {  // after the stages: what they wrote last is delivered
+    delivery_thread_.request_stop();
+    delivery_thread_.join();
+  }
   for (const Status& st : runtime_status_) RETURN_IF_ERROR(st);
-  return Status::Ok();
+  return delivery_status_;
 }
 
 Node::~Node() { (void)Stop(); }

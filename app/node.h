@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "data_dir.h"
+#include "ewarn/alerts/delivery_worker.h"
 #include "ewarn/base/status.h"
 #include "ewarn/ingest/http_server.h"
 #include "ewarn/processors/runtime.h"
@@ -33,6 +34,10 @@ struct NodeOptions {
   double rate_per_second = 20;
   int64_t max_body_kb = 256;
   std::string metrics;        // "HOST:PORT" for Prometheus; empty: none
+  // Deliver alerts (webhook, CAP, SMS through Kannel, e-mail over SMTP) from notify.outbox.
+  // The webhook signing key is DIR/webhook.key (created on first use). Never in a replay.
+  bool deliver = true;
+  alerts::DeliveryOptions delivery;
 };
 
 class Node {
@@ -52,6 +57,8 @@ class Node {
   // True once a stage has stopped by itself (an error): the caller should Stop().
   bool failed() const { return worker_done_; }
   const processors::RuntimeStats& station_stats() const { return runtimes_.front()->stats(); }
+  // Null when the node does not deliver.
+  const alerts::DeliveryWorker* delivery() const { return delivery_.get(); }
 
   // Stops and drains (idempotent); the first stage error, if any.
   Status Stop();
@@ -70,6 +77,11 @@ class Node {
   std::vector<Status> runtime_status_;
   std::atomic<bool> worker_done_{false};
   std::vector<std::jthread> workers_;
+  // Delivery: its own state store (the record of what was sent) and thread.
+  std::unique_ptr<store::StateStore> delivery_state_;
+  std::unique_ptr<alerts::DeliveryWorker> delivery_;
+  Status delivery_status_;
+  std::jthread delivery_thread_;
   bool stopped_ = false;
 };
 

@@ -134,19 +134,6 @@ std::string_view LevelName(v1::RiskLevel level) {
   }
 }
 
-std::string_view KindName(v1::AlertEvent::Kind kind) {
-  switch (kind) {
-    case v1::AlertEvent::KIND_RAISED: return "raised";
-    case v1::AlertEvent::KIND_UPDATED: return "updated";
-    case v1::AlertEvent::KIND_ROUTED: return "routed";
-    case v1::AlertEvent::KIND_ACKNOWLEDGED: return "acknowledged";
-    case v1::AlertEvent::KIND_ESCALATED: return "escalated";
-    case v1::AlertEvent::KIND_RESOLVED: return "resolved";
-    case v1::AlertEvent::KIND_SILENCED: return "silenced";
-    default: return "unspecified";
-  }
-}
-
 std::string_view ChannelName(v1::Delivery::Channel channel) {
   switch (channel) {
     case v1::Delivery::CHANNEL_WEBHOOK: return "webhook";

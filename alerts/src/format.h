@@ -1,6 +1,8 @@
 // Shared text helpers for the channels and the CAP renderer. Private to alerts/.
 #pragma once
 
+#include "ewarn/alerts/lifecycle.h"
+
 #include <string>
 #include <string_view>
 
@@ -15,8 +17,7 @@ std::string JsonQuote(std::string_view s);
 std::string XmlEscape(std::string_view s);
 // "low", "elevated", "high", "critical" ("unspecified" otherwise).
 std::string_view LevelName(v1::RiskLevel level);
-// "raised", "updated", "escalated", "resolved", ...
-std::string_view KindName(v1::AlertEvent::Kind kind);
+// KindName ("raised", "updated", ...) is lifecycle.h's.
 // The alert a short text leads with: the highest level, the first among equals.
 const v1::AlertEvent& LeadAlert(const v1::Delivery& delivery);
 // "ward, district" from "region/district/ward" (the path itself when shorter).
