@@ -431,20 +431,34 @@ class StationStage final : public Processor {
     Touch(s);
     int before = risk.level();
     Publish(ref.station_id, false, ref.ward_path, ref.district_path, risk, score, factors, t, &ref, ts);
-    // The station's share in its areas, and their assessments.
+    // The station's share in its areas: replace its old contribution in their sums.
     auto& children = hot_children_[ref.district_path];
-    if (score >= kHotEpsilon) {
+    auto it = children.find(ref.station_id);
+    double old_score = it == children.end() ? 0 : it->second.score;
+    int64_t old_at = it == children.end() ? t : it->second.at_ms;
+    bool was_child = it != children.end(), is_child = score >= kHotEpsilon;
+    if (!was_child && !is_child && before == risk.level()) return;  // not part of any area score
+    if (is_child) {
       children[ref.station_id] = {score, t, &s};
-    } else if (children.erase(ref.station_id) == 0 && before == risk.level()) {
-      return;  // was not and is not part of any area score
+    } else if (was_child) {
+      children.erase(it);
     }
-    AssessArea(ref.ward_path, t, ts);
-    AssessArea(ref.district_path, t, ts);
+    for (const std::string* area : {&ref.ward_path, &ref.district_path}) {
+      st::Risk& ar = (*District(ref.district_path).state.mutable_area_risk())[*area];
+      const int64_t h = rules_.risk().half_life_ms();
+      double sum = Decay(ar.stations_sum(), ar.stations_at_ms(), t, h) - (was_child ? Decay(old_score, old_at, t, h) : 0) +
+                   (is_child ? score : 0);
+      ar.set_stations_count(ar.stations_count() + (is_child ? 1 : 0) - (was_child ? 1 : 0));
+      ar.set_stations_sum(ar.stations_count() > 0 ? std::max(0.0, sum) : 0.0);
+      ar.set_stations_at_ms(t);
+      AssessArea(*area, t, ts);
+    }
   }
 
   // An area's score: its own findings (integer-percentage heaping, kits down, hate speech)
-  // plus area_station_weight times the sum of its stations' scores. A single troubled station
-  // therefore raises its own alert, not one for its ward and district as well.
+  // plus area_station_weight times the sum of its stations' scores (kept incrementally: an
+  // area's assessment does not visit its stations). A single troubled station therefore raises
+  // its own alert, not one for its ward and district as well.
   void AssessArea(const std::string& area, int64_t t, TaskState& ts) {
     std::string district = schemas::DistrictKeyOfArea(area);
     DistrictMem& d = District(district);
@@ -452,25 +466,29 @@ class StationStage final : public Processor {
     std::vector<v1::RiskFactor> factors = Factors(risk, t);
     double score = 0;
     for (const auto& f : factors) score += f.contribution();
-    const double w = rules_.risk().area_station_weight();
-    std::vector<std::pair<double, std::string>> stations;
-    for (const auto& [id, child] : hot_children_[district]) {
-      if (area != district && child.station->ref->ward_path != area) continue;
-      double c = w * Decay(child.score, child.at_ms, t, rules_.risk().half_life_ms());
-      score += c;
-      stations.emplace_back(c, id);
-    }
-    std::sort(stations.begin(), stations.end(), [](const auto& a, const auto& b) {
-      return a.first != b.first ? a.first > b.first : a.second < b.second;
-    });
-    for (size_t i = 0; i < stations.size() && i < 3; ++i) {
-      const auto& s = stations_[stations[i].second];
+    double stations = rules_.risk().area_station_weight() *
+                      Decay(risk.stations_sum(), risk.stations_at_ms(), t, rules_.risk().half_life_ms());
+    score += stations;
+    if (risk.stations_count() > 0) {
       v1::RiskFactor f;
-      const auto& sf = s.state.risk().factors();
-      f.set_detector(sf.empty() ? "station" : sf.begin()->detector());
-      f.set_contribution(stations[i].first);
-      f.set_explanation("station " + s.ref->station_id + " (" + s.ref->name + ") at " +
-                        v1::RiskLevel_Name(static_cast<v1::RiskLevel>(std::max(1, s.state.risk().level()))));
+      f.set_detector("stations");
+      f.set_contribution(stations);
+      f.set_explanation(std::to_string(risk.stations_count()) + " station(s) at risk in the area");
+      // Which ones, when the level is about to change (the alert says where to go).
+      if (NextRiskLevel(std::max(risk.level(), 1), score, rules_.risk()) != std::max(risk.level(), 1)) {
+        std::vector<std::pair<double, const StationMem*>> top;
+        for (const auto& [id, child] : hot_children_[district]) {
+          if (area == district || child.station->ref->ward_path == area) top.emplace_back(child.score, child.station);
+        }
+        std::sort(top.begin(), top.end(), [](const auto& a, const auto& b) {
+          return a.first != b.first ? a.first > b.first : a.second->ref->station_id < b.second->ref->station_id;
+        });
+        std::string names;
+        for (size_t i = 0; i < top.size() && i < 3; ++i) {
+          names += (i ? ", " : ": ") + top[i].second->ref->station_id + " (" + top[i].second->ref->name + ")";
+        }
+        f.set_explanation(f.explanation() + names);
+      }
       factors.push_back(std::move(f));
     }
     std::stable_sort(factors.begin(), factors.end(), [](const v1::RiskFactor& a, const v1::RiskFactor& b) {
@@ -854,12 +872,20 @@ class StationStage final : public Processor {
     return latest == nullptr ? -1 : latest->voters_cast();
   }
 
-  // (d) over-voting: more votes than the kit accredited voters.
+  // (d) over-voting: more votes than the kit accredited voters. Only a kit reading within half
+  // an hour of the count is evidence: a stale accreditation count lags the votes by design.
   void CheckOverVoting(StationMem& s, int64_t t, TaskState& ts) {
-    int64_t voters = LatestVoters(s);
+    const st::TurnoutSnapshot* latest = nullptr;
+    for (const auto& snap : s.state.snapshots()) {
+      if (latest == nullptr || snap.at_ms() >= latest->at_ms()) latest = &snap;
+    }
+    if (latest == nullptr) return;
+    int64_t voters = latest->voters_cast();
     int64_t accredited = 0;
-    for (const auto& k : s.state.kits()) accredited = std::max(accredited, k.accredited_total());
-    if (voters < 0 || accredited <= 0) return;
+    for (const auto& k : s.state.kits()) {
+      if (std::abs(k.last_seen_ms() - latest->at_ms()) <= 30 * kMinute) accredited = std::max(accredited, k.accredited_total());
+    }
+    if (accredited <= 0) return;
     int64_t excess = voters - accredited;
     bool over = excess >= 10 &&
                 static_cast<double>(voters) > static_cast<double>(accredited) * (1 + rules_.turnout().over_voting_margin());
