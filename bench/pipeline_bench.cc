@@ -3,14 +3,17 @@
 // measured in the same run (the ceiling for any processor).
 //
 // Setup (not timed): a reference set of N stations in 774 districts of 8 wards (or Nigeria's
-// 176,623 real polling units with --inec FILE), and an election day of M events over 9 hours of
-// event time: 80% kit heartbeats, 12% turnout snapshots, 5% incident reports, 3% hate-speech
-// flags, plus a tick per partition per minute, appended durably in batches of 1,000.
+// 176,623 real polling units with --inec FILE), and M events of an election morning from 08:00,
+// over as much event time as gives every kit a heartbeat about every 3 minutes (as real kits
+// do; sparser heartbeats would make every kit "silent"): 88.5% kit heartbeats, 10% turnout snapshots, 1% incident reports, 0.5% hate-speech
+// flags (telemetry dominates an election day; --incident-heavy: 80/12/5/3), plus a tick per
+// partition per minute, appended durably in batches of 1,000.
 // Timed, R times interleaved: (a) read + decode every in.events record; (b) run the station
 // stage from an empty state store to caught up, every commit fsynced. Prints medians, the
 // ratio, and the process's peak RSS.
 //
 // Usage: pipeline_bench [--stations N] [--events M] [--repeat R] [--partitions P] [--inec FILE]
+//                       [--incident-heavy]
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -104,15 +107,23 @@ std::vector<Ref> ImportInec(store::EventLog& log, const std::string& path) {
 }
 
 // An election day: M events over 9 hours, plus ticks.
-void AppendDay(store::EventLog& log, const std::vector<Ref>& refs, int64_t events, int32_t partitions) {
+struct Mix {
+  int kit, turnout, incident;  // per mille, cumulative; the rest hate speech
+};
+
+void AppendDay(store::EventLog& log, const std::vector<Ref>& refs, int64_t events, int32_t partitions, Mix mix) {
   const int64_t start = 1'803'974'400'000 + 8 * 3'600'000;  // 2027-03-02 08:00 UTC
-  const int64_t span = 9 * 3'600'000;
+  const double heartbeats_per_kit = static_cast<double>(events) * mix.kit / 1000.0 / static_cast<double>(refs.size());
+  const int64_t span = std::max<int64_t>(600'000, static_cast<int64_t>(heartbeats_per_kit * 180'000));
+  std::printf("event time: %.0f minutes from 08:00, %.1f heartbeats per kit\n", static_cast<double>(span) / 60'000,
+              heartbeats_per_kit);
   std::mt19937_64 rng(5);
   std::uniform_int_distribution<size_t> pick(0, refs.size() - 1);
-  std::uniform_int_distribution<int> kind(0, 99);
+  std::uniform_int_distribution<int> kind(0, 999);
   std::vector<store::OutRecord> batch;
   batch.reserve(1000);
   int64_t next_tick = start;
+  int64_t kit_events = 0;
   auto flush = [&] {
     Check(log.Append(batch).status(), "append events");
     batch.clear();
@@ -130,7 +141,9 @@ void AppendDay(store::EventLog& log, const std::vector<Ref>& refs, int64_t event
       }
       next_tick += 60'000;
     }
-    const Ref& r = refs[pick(rng)];
+    // Kits report on a schedule (round robin: every kit at the same interval); people at random.
+    int k = kind(rng);
+    const Ref& r = k < mix.kit ? refs[static_cast<size_t>(kit_events++) % refs.size()] : refs[pick(rng)];
     v1::Event e;
     auto* h = e.mutable_header();
     h->set_schema_version(schemas::kSchemaVersion);
@@ -138,9 +151,8 @@ void AppendDay(store::EventLog& log, const std::vector<Ref>& refs, int64_t event
     h->set_event_time_ms(t);
     h->set_received_time_ms(t);
     h->set_reporter("rep" + std::to_string(i % 5000));
-    int k = kind(rng);
-    double progress = static_cast<double>(i) / static_cast<double>(events);
-    if (k < 80) {
+    double progress = 0.05 + 0.1 * static_cast<double>(i) / static_cast<double>(events);  // of the day's turnout
+    if (k < mix.kit) {
       auto* kit = e.mutable_kit();
       kit->set_kit_id("K" + r.id);
       kit->set_station_id(r.id);
@@ -150,10 +162,10 @@ void AppendDay(store::EventLog& log, const std::vector<Ref>& refs, int64_t event
       kit->set_auth_failures(static_cast<int64_t>(10 * progress));
       kit->mutable_location()->set_lat(r.lat);
       kit->mutable_location()->set_lon(r.lon);
-    } else if (k < 92) {
+    } else if (k < mix.turnout) {
       e.mutable_turnout()->set_station_id(r.id);
       e.mutable_turnout()->set_voters_cast(static_cast<int64_t>(static_cast<double>(r.registered) * 0.55 * progress));
-    } else if (k < 97) {
+    } else if (k < mix.incident) {
       auto* in = e.mutable_incident();
       in->set_station_id(r.id);
       in->set_category(static_cast<v1::IncidentCategory>(1 + i % 8));
@@ -222,8 +234,16 @@ int main(int argc, char** argv) {
   int repeat = 3;
   int32_t partitions = 8;
   std::string inec;
+  Mix mix{885, 985, 995};
+  for (int i = 1; i < argc; ++i) {
+    if (std::string(argv[i]) == "--incident-heavy") mix = {800, 920, 970};
+  }
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
+    if (a == "--incident-heavy") {
+      --i;
+      continue;
+    }
     if (a == "--stations") stations = std::stoll(argv[i + 1]);
     else if (a == "--events") events = std::stoll(argv[i + 1]);
     else if (a == "--repeat") repeat = std::stoi(argv[i + 1]);
@@ -238,7 +258,7 @@ int main(int argc, char** argv) {
   Check((*log)->CreateTopic({.name = "in.events", .partitions = partitions}), "topic");
   auto setup = Clock::now();
   std::vector<Ref> refs = inec.empty() ? GenerateStations(**log, stations) : ImportInec(**log, inec);
-  AppendDay(**log, refs, events, partitions);
+  AppendDay(**log, refs, events, partitions, mix);
   std::printf("setup: %zu stations, %lld events appended in %.1f s\n", refs.size(), static_cast<long long>(events), Seconds(setup));
 
   std::vector<double> read, stage;
@@ -251,6 +271,13 @@ int main(int argc, char** argv) {
     stage.push_back(last.rate);
     std::filesystem::remove_all(state_dir);
     std::printf("run %d: read+decode %.0f records/s, station stage %.0f records/s\n", r + 1, read.back(), stage.back());
+  }
+  if (auto stat = (*log)->Stat(); stat.ok()) {  // what the stage wrote (all runs), by topic
+    std::string line = "outputs by topic (all runs):";
+    for (const auto& t : *stat) {
+      if (t.name != "in.events" && t.name != "ref.stations") line += " " + t.name + "=" + std::to_string(t.Messages());
+    }
+    std::printf("%s\n", line.c_str());
   }
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);

@@ -175,9 +175,11 @@ class StationStage final : public Processor {
       std::string id(rest.substr(1));
       bool ok = true;
       if (kind == 's') {
-        StationMem& s = stations_[id];
+        const StationRef* ref = ref_.Find(id);
+        if (ref == nullptr) return true;  // gone from the reference data: its events are refused too
+        StationMem& s = stations_[ref];
         ok = s.state.ParseFromArray(value.data(), static_cast<int>(value.size()));
-        s.ref = ref_.Find(id);
+        s.ref = ref;
         if (s.ref != nullptr) district_stations_[s.ref->district_path].push_back(&s);
         // Hot and child scores exactly as the last Publish left them (see AssessStation).
         ScheduleDecay(id, s.state.risk());
@@ -202,13 +204,19 @@ class StationStage final : public Processor {
   }
 
   StationMem& Station(const StationRef& ref) {
-    auto [it, added] = stations_.try_emplace(ref.station_id);
+    auto [it, added] = stations_.try_emplace(&ref);
     StationMem& s = it->second;
     if (added || s.ref == nullptr) {
       s.ref = &ref;
       district_stations_[ref.district_path].push_back(&s);  // map nodes never move
     }
     return s;
+  }
+
+  StationMem* FindStation(const std::string& id) {
+    const StationRef* ref = ref_.Find(id);
+    auto it = ref == nullptr ? stations_.end() : stations_.find(ref);
+    return it == stations_.end() ? nullptr : &it->second;
   }
 
   // Marks a station for the next Flush (kept in a list: a partition holds tens of thousands).
@@ -267,8 +275,7 @@ class StationStage final : public Processor {
       decay_due_.erase(decay_due_.begin());
       decay_at_.erase(subject);
       if (subject.find('/') == std::string::npos) {
-        auto it = stations_.find(subject);
-        if (it != stations_.end() && it->second.ref != nullptr) AssessStation(it->second, now, ts);
+        if (StationMem* s = FindStation(subject)) AssessStation(*s, now, ts);
       } else {
         AssessArea(subject, now, ts);
       }
@@ -750,15 +757,15 @@ class StationStage final : public Processor {
   void Confirm(st::OpenSituation& s, const std::string& district, int64_t t, TaskState& ts) {
     const v1::Situation& sit = s.situation();
     if (sit.independent_reporters() < rules_.cluster().min_reporters() || s.max_severity() < 3) return;
-    auto it = stations_.find(sit.station_id());
-    if (it == stations_.end() || it->second.ref == nullptr) return;
+    StationMem* station = FindStation(sit.station_id());
+    if (station == nullptr) return;
     double severity = sit.confidence() * s.max_severity() / 5.0;
     std::string categories;
     for (int c : sit.categories()) {
       categories += (categories.empty() ? "" : ", ") + std::string(schemas::CategoryName(static_cast<v1::IncidentCategory>(c)));
     }
     std::string explanation = std::to_string(sit.independent_reporters()) + " independent reporters: " + categories +
-                              " near " + it->second.ref->name + " (situation " + sit.situation_id() + ", " +
+                              " near " + station->ref->name + " (situation " + sit.situation_id() + ", " +
                               std::to_string(sit.member_event_ids_size()) + " reports)";
     std::vector<std::string> ids(sit.member_event_ids().begin(), sit.member_event_ids().end());
     if (ids.size() > 10) ids.resize(10);
@@ -766,9 +773,9 @@ class StationStage final : public Processor {
       s.set_confirmed(true);
       ReportAnomaly("cluster", sit.station_id(), sit.area(), district, severity, explanation, ids, t, ts);
     }
-    AddFactor(*it->second.state.mutable_risk(), "cluster", severity, t, explanation, ids);
-    Touch(it->second);
-    AssessStation(it->second, t, ts);
+    AddFactor(*station->state.mutable_risk(), "cluster", severity, t, explanation, ids);
+    Touch(*station);
+    AssessStation(*station, t, ts);
   }
 
   void CloseSituations(int64_t now, TaskState& ts) {
@@ -983,30 +990,32 @@ class StationStage final : public Processor {
     kit->set_latched(kit->latched() & ~kKitParked);
     Watch(s, *kit);
 
+    // The explanation is built only for a finding: heartbeats are the bulk of the traffic.
     auto latch = [&](uint32_t bit, bool condition, bool cleared, const std::string& detector, double severity,
-                     const std::string& explanation) {
+                     const auto& explain) {
       if (condition && !(kit->latched() & bit)) {
         kit->set_latched(kit->latched() | bit);
-        Found(s, detector, severity, explanation, {id}, t, ts);
+        Found(s, detector, severity, explain(), {id}, t, ts);
       } else if (cleared) {
         kit->set_latched(kit->latched() & ~bit);
       }
     };
     latch(kKitBattery, in.battery_pct() < rules.low_battery_pct(), in.battery_pct() >= rules.low_battery_pct() + 5,
-          "kit.battery", 1.0, "kit " + in.kit_id() + Fmt(" battery at %.0f%%", in.battery_pct()));
-    latch(kKitTamper, in.tamper(), !in.tamper(), "kit.tamper", 1.0, "kit " + in.kit_id() + " reports tampering");
+          "kit.battery", 1.0, [&] { return "kit " + in.kit_id() + Fmt(" battery at %.0f%%", in.battery_pct()); });
+    latch(kKitTamper, in.tamper(), !in.tamper(), "kit.tamper", 1.0,
+          [&] { return "kit " + in.kit_id() + " reports tampering"; });
     double distance = -1;
     if (in.has_location() && ref->has_location) {
       distance = DistanceMeters(in.location().lat(), in.location().lon(), ref->lat, ref->lon);
     }
     kit->set_distance_m(distance);
     latch(kKitGps, distance > rules.gps_max_distance_m(), distance >= 0 && distance <= rules.gps_max_distance_m(),
-          "kit.gps", 1.0, "kit " + in.kit_id() + Fmt(" is %.0f m from its station", distance));
+          "kit.gps", 1.0, [&] { return "kit " + in.kit_id() + Fmt(" is %.0f m from its station", distance); });
     double attempts = static_cast<double>(kit->auth_failures() + kit->accredited_total());
     double rate = attempts > 0 ? static_cast<double>(kit->auth_failures()) / attempts : 0;
     latch(kKitAuth, attempts >= rules.auth_failure_min_attempts() && rate > rules.auth_failure_rate(),
           rate <= rules.auth_failure_rate() * 0.8, "kit.auth_failures", 1.0,
-          "kit " + in.kit_id() + Fmt(" fails %.0f%% of %.0f fingerprint checks", 100 * rate, attempts));
+          [&] { return "kit " + in.kit_id() + Fmt(" fails %.0f%% of %.0f fingerprint checks", 100 * rate, attempts); });
     CheckOverVoting(s, t, ts);
     if (station_changed_) AssessStation(s, t, ts);  // heartbeats without findings: nothing to re-assess
     return Status::Ok();
@@ -1038,9 +1047,9 @@ class StationStage final : public Processor {
     while (!silent_due_.empty() && std::get<0>(*silent_due_.begin()) < now) {
       auto [deadline, station_id, kit_id] = *silent_due_.begin();
       silent_due_.erase(silent_due_.begin());
-      auto it = stations_.find(station_id);
-      if (it == stations_.end() || it->second.ref == nullptr) continue;
-      StationMem& s = it->second;
+      StationMem* found = FindStation(station_id);
+      if (found == nullptr) continue;
+      StationMem& s = *found;
       st::Kit* kit = nullptr;
       for (auto& k : *s.state.mutable_kits()) {
         if (k.kit_id() == kit_id) kit = &k;
@@ -1183,7 +1192,7 @@ class StationStage final : public Processor {
   ReferenceData& ref_;
   std::unordered_map<std::string, double> weights_;
   bool loaded_ = false;
-  std::unordered_map<std::string, StationMem> stations_;
+  std::unordered_map<const StationRef*, StationMem> stations_;  // this partition's, by reference
   std::map<std::string, DistrictMem> districts_;  // ordered: timers visit districts in one order
   st::Meta meta_;
   bool meta_dirty_ = false;
