@@ -1,4 +1,5 @@
 // serve, log stat, digest, replay: the commands every ewarn node has.
+#include <google/protobuf/util/json_util.h>
 #include <prometheus/exposer.h>
 #include <prometheus/registry.h>
 #include <signal.h>
@@ -199,6 +200,42 @@ int LogCheck(const Flags& f) {
   return bad == 0 ? 0 : 1;
 }
 
+// Prints records of a topic as JSON lines (protobuf's JSON mapping), for operators.
+int LogDump(const Flags& f) {
+  const std::string cmd = "log dump";
+  DataDir dir{f.Get("data")};
+  auto log = OpenLog(dir, f.Get("kafka"), /*create=*/false);
+  if (!log.ok()) return Fail(cmd, log.status());
+  auto limit = f.GetInt("limit");
+  if (!limit.ok()) return Fail(cmd, limit.status());
+  const std::string topic = f.Get("topic");
+  auto partitions = (*log)->PartitionCount(topic);
+  if (!partitions.ok()) return Fail(cmd, partitions.status());
+  int64_t printed = 0;
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  for (int32_t p = 0; p < *partitions && printed < *limit; ++p) {
+    auto off = (*log)->Offsets({topic, p});
+    if (!off.ok()) return Fail(cmd, off.status());
+    int64_t next = off->start;
+    while (next < off->end && printed < *limit) {
+      auto batch = (*log)->Read({topic, p}, next, 1000);
+      if (!batch.ok()) return Fail(cmd, batch.status());
+      if (batch->empty()) break;
+      for (const auto& r : *batch) {
+        if (printed++ >= *limit) break;
+        auto e = schemas::DecodeEvent(r.value);
+        std::string json;
+        if (e.ok()) (void)google::protobuf::util::MessageToJsonString(*e, &json, options);
+        std::printf("{\"partition\":%d,\"offset\":%lld,\"key\":\"%s\",\"event\":%s}\n", p,
+                    static_cast<long long>(r.offset), r.key.c_str(), e.ok() ? json.c_str() : "null");
+      }
+      next = batch->back().offset + 1;
+    }
+  }
+  return 0;
+}
+
 struct DigestLine {
   std::string state, outputs;
   int64_t output_events = 0;
@@ -383,6 +420,12 @@ std::vector<Command> FoundationCommands() {
        {kDataFlag, kKafkaFlag},
        "",
        LogStat},
+      {{"log", "dump"},
+       "print a topic's records as JSON lines",
+       {kDataFlag, kKafkaFlag, {"topic", "TOPIC", "the topic, e.g. derived.anomalies", "", true},
+        {"limit", "N", "at most this many records", "1000"}},
+       "",
+       LogDump},
       {{"log", "check"},
        "decode every record; report unreadable ones by topic, partition and offset",
        {kDataFlag, kKafkaFlag},

@@ -830,27 +830,35 @@ class StationStage final : public Processor {
             {id}, t, ts);
     }
 
-    // (b) surge: the rise over the last hour against registered voters.
+    // (b) surge: the fastest rise against registered voters, as a rate per hour, from any
+    // snapshot of the last hour (or the one before it) over at least a quarter of an hour:
+    // a surge shows within one reporting interval instead of being averaged over the hour.
     if (registered > 0 && t >= s.state.surge_latched_ms()) {
       const st::TurnoutSnapshot* base = nullptr;
+      double fastest = 0;
+      const st::TurnoutSnapshot* before_hour = nullptr;
       for (const auto& snap : snaps) {
-        if (snap.at_ms() >= t - kHour && snap.at_ms() < t && (base == nullptr || snap.at_ms() < base->at_ms())) base = &snap;
-      }
-      if (base == nullptr) {  // the snapshot before the hour, if the hour has none
-        for (const auto& snap : snaps) {
-          if (snap.at_ms() < t && (base == nullptr || snap.at_ms() > base->at_ms())) base = &snap;
+        if (snap.at_ms() >= t) continue;
+        if (snap.at_ms() < t - kHour) {
+          if (before_hour == nullptr || snap.at_ms() > before_hour->at_ms()) before_hour = &snap;
+          continue;
         }
+        double rise = static_cast<double>(in.voters_cast() - snap.voters_cast()) / static_cast<double>(registered);
+        double rate = rise / std::max(0.25, static_cast<double>(t - snap.at_ms()) / kHour);
+        if (base == nullptr || rate > fastest) base = &snap, fastest = rate;
       }
-      if (base != nullptr) {
+      if (base == nullptr && before_hour != nullptr) {
+        base = before_hour;
         double rise = static_cast<double>(in.voters_cast() - base->voters_cast()) / static_cast<double>(registered);
-        double hours = std::max(1.0, static_cast<double>(t - base->at_ms()) / kHour);
-        if (rise / hours > rules.surge_fraction_per_hour()) {
-          s.state.set_surge_latched_ms(t + kHour);
-          Found(s, "turnout.surge", 1.0,
-                Fmt("turnout rose by %.0f%% of registered voters in %.0f min", 100 * rise,
-                    static_cast<double>(t - base->at_ms()) / kMinute),
-                {base->event_id(), id}, t, ts);
-        }
+        fastest = rise / std::max(1.0, static_cast<double>(t - base->at_ms()) / kHour);
+      }
+      if (base != nullptr && fastest > rules.surge_fraction_per_hour()) {
+        double rise = static_cast<double>(in.voters_cast() - base->voters_cast()) / static_cast<double>(registered);
+        s.state.set_surge_latched_ms(t + kHour);
+        Found(s, "turnout.surge", 1.0,
+              Fmt("turnout rose by %.0f%% of registered voters in %.0f min", 100 * rise,
+                  static_cast<double>(t - base->at_ms()) / kMinute),
+              {base->event_id(), id}, t, ts);
       }
     }
 

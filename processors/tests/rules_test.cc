@@ -16,7 +16,7 @@ TEST(RulesTest, DefaultRulesParseAndValidate) {
   Result<v1::Rules> r = ParseRules(DefaultRulesText(), "default.textproto");
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->name(), "default");
-  EXPECT_EQ(DefaultRules().kit().silent_after_ms(), 420000);
+  EXPECT_EQ(DefaultRules().kit().silent_after_ms(), 480000);
   EXPECT_EQ(DefaultRules().risk().levels_size(), 3);
 }
 

@@ -78,12 +78,19 @@ Result<TruthRecord> TruthRecord::FromJson(std::string_view line) {
   return t;
 }
 
-bool Matches(const TruthRecord& truth, const AnomalyRecord& a) {
-  if (!DetectorMatches(truth.detector, a.detector)) return false;
+namespace {
+// The anomaly falls on the pattern's subject (station, its stations, or inside its area) within
+// its time window, whatever its detector.
+bool InScope(const TruthRecord& truth, const AnomalyRecord& a) {
   if (a.time_ms < truth.start_ms || a.time_ms > truth.end_ms + kMatchSlackMs) return false;
   if (a.subject_id == truth.subject) return true;
   if (std::find(truth.stations.begin(), truth.stations.end(), a.subject_id) != truth.stations.end()) return true;
   return Inside(a.subject_id, truth.area) || Inside(a.area, truth.area);
+}
+}  // namespace
+
+bool Matches(const TruthRecord& truth, const AnomalyRecord& a) {
+  return DetectorMatches(truth.detector, a.detector) && InScope(truth, a);
 }
 
 Evaluation Evaluate(const std::vector<TruthRecord>& truth, const std::vector<AnomalyRecord>& anomalies) {
@@ -108,11 +115,13 @@ Evaluation Evaluate(const std::vector<TruthRecord>& truth, const std::vector<Ano
     for (const auto& a : anomalies) {
       if (!DetectorMatches(row.detector, a.detector)) continue;
       ++row.detector_anomalies;
+      // True when it points at injected trouble, by whichever detector: a surge found at a
+      // ballot-stuffed station has found the stuffing. Anything on a decoy is a false alarm.
       bool true_positive = std::any_of(truth.begin(), truth.end(), [&](const TruthRecord& t) {
-        return !t.decoy && t.detector == row.detector && Matches(t, a);
+        return !t.decoy && InScope(t, a);
       });
       bool hits_decoy = std::any_of(truth.begin(), truth.end(), [&](const TruthRecord& t) {
-        return t.decoy && t.detector == row.detector && Matches(t, a);
+        return t.decoy && InScope(t, a);
       });
       // An anomaly that a decoy explains is a false alarm even if it also touches a pattern.
       if (true_positive && !hits_decoy) ++row.detector_true;

@@ -348,7 +348,13 @@ class Generator {
     for (int k = 0; k < 14; ++k) {
       int64_t t = from + k * 50 * kMinuteMs / 14 + rng_.Int(0, 2) * kMinuteMs;
       const auto& st = s_.stations[members[static_cast<size_t>(rng_.Int(0, static_cast<int64_t>(members.size()) - 1))]];
-      Flag(t, st.station_id(), "", "they must not be allowed to vote here, drive them out", "group-b",
+      // A campaign: many different posts (the same text from one source counts once).
+      static const char* kPosts[] = {"they must not be allowed to vote here, drive them out",
+                                     "do not let them near the polling unit today",
+                                     "these people are not citizens, chase them from the queue",
+                                     "every one of them voting is stealing our election",
+                                     "gather at the school and make sure they go home"};
+      Flag(t, st.station_id(), "", std::string(kPosts[k % 5]) + " #" + std::to_string(k), "group-b",
            rng_.Int(20000, 200000), rng_.Uniform(0.85, 0.98), "hate_surge");
     }
     s_.truth.push_back({.pattern = "hate_surge", .detector = "hate.surge", .subject = d, .area = d,

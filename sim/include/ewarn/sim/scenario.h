@@ -36,7 +36,7 @@ struct ScenarioOptions {
   int64_t polls_open_ms_of_day = 8 * kHourMs;
   int64_t polls_close_ms_of_day = 17 * kHourMs;
   int64_t heartbeat_ms = 5 * kMinuteMs;       // per kit, jittered by ±1 min
-  int64_t turnout_every_ms = 30 * kMinuteMs;  // per station, jittered by ±3 min
+  int64_t turnout_every_ms = 15 * kMinuteMs;  // per station, jittered by ±3 min
   double incidents_per_station = 0.1;         // background reports per station per day
   int64_t flag_every_ms = 2 * kHourMs;        // background hate-speech flags per district
   // Fraction of background incidents sent as SMS ("INC <station> <category> <severity> ...")
