@@ -30,7 +30,9 @@ stations=$(seq -s, -f 'B%g' 1 1000)
 
 port_ewarn=18080
 port_nginx=18081
-"$ewarn" serve --data "$work/data" --http 127.0.0.1:$port_ewarn --rate 10000000 --partitions 8 > "$work/serve.log" 2>&1 &
+port_metrics=18082
+"$ewarn" serve --data "$work/data" --http 127.0.0.1:$port_ewarn --rate 10000000 --partitions 8 \
+  --metrics 127.0.0.1:$port_metrics > "$work/serve.log" 2>&1 &
 serve_pid=$!
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port_ewarn/healthz" > /dev/null && break; sleep 0.1; done
 
@@ -53,6 +55,12 @@ nginx_rps=$(awk '/Requests\/sec/ {print $2}' "$work/nginx.txt")
 ewarn_rps=$(awk '/Requests\/sec/ {print $2}' "$work/ewarn.txt")
 ewarn_p99=$(awk '$1 == "99%" {print $2}' "$work/ewarn.txt")
 non2xx=$(awk '/Non-2xx/ {print $NF}' "$work/ewarn.txt")
-accepted=$(curl -s "http://127.0.0.1:$port_ewarn/healthz" > /dev/null; "$ewarn" log stat --data "$work/data" 2>/dev/null | awk '$1 == "in.events" {print $3}' || true)
+# Where the time goes: the mean durable append (a request's wait for its group's fsync) and
+# what the processors, running in the same process, did with the events meanwhile.
+curl -s "http://127.0.0.1:$port_metrics/metrics" > "$work/metrics.txt" || true
+append_ms=$(awk '/^ewarn_log_append_seconds_sum/ {s=$2} /^ewarn_log_append_seconds_count/ {c=$2} END {if (c) printf "%.2f", 1000*s/c}' "$work/metrics.txt")
+processed=$(awk '/^ewarn_processors_records_total/ && /stage="in.events"/ && /outcome="processed"/ {print $2}' "$work/metrics.txt")
+skipped=$(awk '/^ewarn_processors_records_total/ && /stage="in.events"/ && /outcome="skipped"/ {print $2}' "$work/metrics.txt")
 echo
 echo "nginx ${nginx_rps} req/s; ewarn ${ewarn_rps} req/s (ratio $(awk -v a="$ewarn_rps" -v b="$nginx_rps" 'BEGIN {printf "%.2f", a / b}')), ewarn p99 ${ewarn_p99}, non-2xx: ${non2xx:-0}"
+echo "mean durable append (every log append in serve) ${append_ms:-?} ms; processors meanwhile: ${processed:-?} events processed, ${skipped:-?} skipped"

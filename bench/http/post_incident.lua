@@ -18,13 +18,15 @@ function init(args)
   math.randomseed(tid)
 end
 
+-- occurred_at is the current time: an old fixed date made every incident "late" for the
+-- processors, which then dead-lettered each one (a second durable append per request).
 request = function()
   counter = counter + 1
   local station = stations[(counter % #stations) + 1]
   local body = string.format(
-    '{"event_id":"wrk-%d-%d","occurred_at":"2026-01-15T10:%02d:00Z","station_id":"%s",' ..
+    '{"event_id":"wrk-%d-%d","occurred_at":"%s","station_id":"%s",' ..
     '"category":"intimidation","severity":3,"description":"party agents turned away"}',
-    tid, counter, counter % 60, station)
+    tid, counter, os.date("!%Y-%m-%dT%H:%M:%SZ"), station)
   return wrk.format("POST", "/v1/incidents",
     {["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. token}, body)
 end

@@ -467,6 +467,7 @@ SmsOutcome Ingestor::SubmitSms(SmsChannel channel, std::string_view authorizatio
     inc->set_category(cmd.category);
     inc->set_severity(cmd.severity);
     inc->set_description(cmd.text);
+    inc->set_place_text(cmd.place);
   } else {
     auto* t = e.mutable_turnout();
     t->set_station_id(cmd.station_id);

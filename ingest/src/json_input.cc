@@ -165,6 +165,9 @@ std::optional<InputError> DecodeOne(InputKind kind, const json::value& value, co
       }
       if (auto s = f.Integer("severity", true, 1, 5)) inc->set_severity(static_cast<int32_t>(*s));
       inc->set_description(f.String("description", false, kMaxDescription));
+      // A named place (school, market, junction): the processors geocode it against the
+      // gazetteer when there is no lat/lon.
+      inc->set_place_text(f.String("place", false, kMaxPlaceBytes));
       bool located = false;
       f.Location(inc->mutable_location(), &located);
       if (!located) inc->clear_location();

@@ -7,6 +7,8 @@
 #include <optional>
 #include <vector>
 
+#include "ewarn/ingest/json_input.h"
+
 namespace ewarn::ingest {
 namespace {
 
@@ -158,7 +160,7 @@ struct Texts {
 };
 
 constexpr Texts kEnglish{
-    "ewarn: INC <station> <category 1-8> <severity 1-5> <text> | T <station> <votes cast>. "
+    "ewarn: INC <station> <category 1-8> <severity 1-5> <text> [@place] | T <station> <votes cast>. "
     "Categories: 1 violence 2 intimidation 3 vote_buying 4 ballot_tampering 5 materials 6 procedure 7 access 8 other",
     "ewarn: not understood. Start with INC, T or HELP, e.g. INC 01/01/01/005 violence 4 crowd at gate",
     "ewarn: the station number is missing. Example: T 01/01/01/005 350",
@@ -171,7 +173,7 @@ constexpr Texts kEnglish{
     ". Thank you."};
 
 constexpr Texts kFrench{
-    "ewarn: INC <bureau> <catégorie 1-8> <gravité 1-5> <texte> | P <bureau> <votants>. "
+    "ewarn: INC <bureau> <catégorie 1-8> <gravité 1-5> <texte> [@lieu] | P <bureau> <votants>. "
     "Catégories: 1 violence 2 intimidation 3 achat 4 fraude 5 materiel 6 procedure 7 acces 8 autre",
     "ewarn: message non compris. Commencez par INC, P ou AIDE, ex. INC 01/01/01/005 violence 4 foule",
     "ewarn: numéro de bureau manquant. Exemple: P 01/01/01/005 350",
@@ -184,7 +186,7 @@ constexpr Texts kFrench{
     ". Merci."};
 
 constexpr Texts kRussian{
-    "ewarn: ИНЦ <участок> <категория 1-8> <серьезность 1-5> <текст> | Я <участок> <число проголосовавших>. "
+    "ewarn: ИНЦ <участок> <категория 1-8> <серьезность 1-5> <текст> [@место] | Я <участок> <число проголосовавших>. "
     "Категории: 1 насилие 2 запугивание 3 подкуп 4 вброс 5 материалы 6 процедура 7 доступ 8 другое",
     "ewarn: сообщение не понято. Начните с ИНЦ, Я или ПОМОЩЬ, напр. ИНЦ 01/01/01/005 насилие 4 толпа",
     "ewarn: не указан номер участка. Пример: Я 01/01/01/005 350",
@@ -224,6 +226,16 @@ std::string UpperAscii(std::string_view s) {
     if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
   }
   return out;
+}
+
+// At most `max` bytes of valid UTF-8 `s`, not splitting a character.
+std::string Utf8Prefix(std::string s, size_t max) {
+  if (s.size() <= max) return s;
+  size_t n = max;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xc0) == 0x80) --n;
+  s.resize(n);
+  while (!s.empty() && s.back() == ' ') s.pop_back();
+  return s;
 }
 
 std::optional<int64_t> ParseCount(std::string_view s) {
@@ -268,8 +280,14 @@ std::variant<SmsCommand, SmsError> ParseSms(std::string_view text) {
     return cmd;
   }
 
+  // The place marker is split off first, so "4@Ikeja" and "4 @ Ikeja" work too.
+  std::string_view fields = after_station;
+  if (size_t at = after_station.find('@'); at != std::string_view::npos) {
+    fields = after_station.substr(0, at);
+    cmd.place = Utf8Prefix(CollapseSpaces(after_station.substr(at + 1)), kMaxPlaceBytes);
+  }
   std::string_view description;
-  std::vector<std::string_view> words = Words(after_station, 2, &description);
+  std::vector<std::string_view> words = Words(fields, 2, &description);
   if (words.empty()) return Error(cmd.language, "sms_bad_category", &Texts::category);
   std::string category = Fold(words[0]);
   if (category.size() == 1 && category[0] >= '1' && category[0] <= '8') {

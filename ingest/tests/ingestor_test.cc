@@ -7,6 +7,7 @@
 #include <prometheus/text_serializer.h>
 
 #include <fstream>
+#include <map>
 
 #include "ewarn/base/hash.h"
 #include "ewarn/ingest/http_server.h"
@@ -296,6 +297,26 @@ TEST_F(IngestTest, KannelSmsBecomesAnEventAndThePhoneNumberNeverReachesTheLog) {
   RawResponse anonymous = Request(server_->port(), "GET", "/v1/sms/kannel?from=%2B2348012345678&text=T+S1+50");
   EXPECT_EQ(anonymous.status, 401);
   EXPECT_TRUE(anonymous.body.empty());
+}
+
+TEST_F(IngestTest, PlaceNamesReachTheLogFromJsonAndSms) {
+  std::string body = Incident("placed");
+  body.insert(body.size() - 1, R"(,"place":"Ikeja Grammar School")");
+  ASSERT_EQ(Post("/v1/incidents", monitor_, body).status, 202);
+  std::string token = gateway_.substr(std::string("Authorization: Bearer ").size());
+  RawResponse r = Request(server_->port(), "GET",
+                          "/v1/sms/kannel?from=%2B2348012345678&text=inc+s2+violence+4+shots+fired+%40Alausa+Market"
+                          "&id=k-place&token=" + token);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(r.body.find("received"), std::string::npos) << r.body;
+  auto inputs = Topic(schemas::topic::kInputs);
+  ASSERT_EQ(inputs.size(), 2u);
+  std::map<std::string, const v1::IncidentReport*> by_station;
+  for (const auto& e : inputs) by_station[e.incident().station_id()] = &e.incident();
+  ASSERT_TRUE(by_station.count("S1") && by_station.count("S2"));
+  EXPECT_EQ(by_station["S1"]->place_text(), "Ikeja Grammar School");
+  EXPECT_EQ(by_station["S2"]->place_text(), "Alausa Market");
+  EXPECT_EQ(by_station["S2"]->description(), "shots fired");
 }
 
 TEST_F(IngestTest, TwilioWebhookGetsTwiml) {

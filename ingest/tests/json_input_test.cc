@@ -34,6 +34,27 @@ TEST(JsonInputTest, IncidentWithEveryField) {
   EXPECT_FALSE(d.events[0].incident().has_location());
 }
 
+TEST(JsonInputTest, IncidentPlaceIsOptionalAndBounded) {
+  auto inc = [](const std::string& extra) {
+    return "{" + kHead + R"("station_id":"S1","category":"violence","severity":4)" + extra + "}";
+  };
+  DecodedInput d = DecodeJsonInput(InputKind::kIncident, inc(R"(,"place":"Ikeja Grammar School")"));
+  ASSERT_FALSE(d.error) << d.error->message;
+  EXPECT_EQ(d.events[0].incident().place_text(), "Ikeja Grammar School");
+  d = DecodeJsonInput(InputKind::kIncident, inc(""));
+  ASSERT_FALSE(d.error);
+  EXPECT_EQ(d.events[0].incident().place_text(), "");
+  d = DecodeJsonInput(InputKind::kIncident, inc(R"(,"place":null)"));
+  ASSERT_FALSE(d.error);
+  EXPECT_TRUE(DecodeJsonInput(InputKind::kIncident, inc(R"(,"place":")" + std::string(kMaxPlaceBytes, 'p') + "\"")).events.size() == 1);
+  InputError e = ErrorOf(InputKind::kIncident, inc(R"(,"place":")" + std::string(kMaxPlaceBytes + 1, 'p') + "\""));
+  EXPECT_EQ(e.field, "place");
+  EXPECT_EQ(e.reason_code, "out_of_range");
+  e = ErrorOf(InputKind::kIncident, inc(R"(,"place":12)"));
+  EXPECT_EQ(e.field, "place");
+  EXPECT_EQ(e.reason_code, "bad_type");
+}
+
 TEST(JsonInputTest, IncidentErrorsNameTheField) {
   auto inc = [](const std::string& fields) { return "{" + kHead + fields + "}"; };
   EXPECT_EQ(ErrorOf(InputKind::kIncident, inc(R"("category":"violence","severity":3)")).field, "station_id");

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "ewarn/ingest/json_input.h"
+
 namespace ewarn::ingest {
 namespace {
 
@@ -59,6 +61,37 @@ TEST(SmsTest, FrenchAndRussianKeywordsAndCategories) {
   EXPECT_EQ(Command("ПОМОЩЬ").kind, SmsCommand::Kind::kHelp);
   EXPECT_EQ(Command("aide").language, SmsLanguage::kFrench);
   EXPECT_EQ(Command("?").kind, SmsCommand::Kind::kHelp);
+}
+
+TEST(SmsTest, TextAfterAtNamesAPlaceInEveryLanguage) {
+  SmsCommand c = Command("INC LA/01/05/012 violence 4 shots fired @Ikeja Grammar School");
+  EXPECT_EQ(c.text, "shots fired");
+  EXPECT_EQ(c.place, "Ikeja Grammar School");
+  // No description, no spaces around '@', runs of spaces in the place.
+  c = Command("inc s1 2 3@  Alausa   Market ");
+  EXPECT_EQ(c.severity, 3);
+  EXPECT_EQ(c.text, "");
+  EXPECT_EQ(c.place, "Alausa Market");
+  SmsCommand fr = Command("INC BV-12 fraude 4 urnes emportées @École Sainte-Marie");
+  EXPECT_EQ(fr.language, SmsLanguage::kFrench);
+  EXPECT_EQ(fr.text, "urnes emportées");
+  EXPECT_EQ(fr.place, "École Sainte-Marie");
+  SmsCommand ru = Command("ИНЦ 77-001 насилие 5 драка у входа @Школа №12");
+  EXPECT_EQ(ru.language, SmsLanguage::kRussian);
+  EXPECT_EQ(ru.text, "драка у входа");
+  EXPECT_EQ(ru.place, "Школа №12");
+  // Without '@' there is no place; an empty one is none.
+  EXPECT_EQ(Command("INC S1 violence 4 crowd").place, "");
+  EXPECT_EQ(Command("INC S1 violence 4 crowd @ ").place, "");
+  // A long place is cut at a character boundary, not refused.
+  std::string cyrillic;
+  for (int i = 0; i < 100; ++i) cyrillic += "ж";  // 2 bytes each
+  c = Command("INC S1 violence 4 x @" + cyrillic + "ж");
+  EXPECT_LE(c.place.size(), kMaxPlaceBytes);
+  EXPECT_EQ(c.place, cyrillic.substr(0, kMaxPlaceBytes));
+  // The place does not hide a missing severity.
+  EXPECT_EQ(Error("INC S1 violence @Ikeja").reason_code, "sms_bad_severity");
+  EXPECT_NE(SmsHelpReply(SmsLanguage::kEnglish).find("@place"), std::string::npos);
 }
 
 TEST(SmsTest, ErrorsSayWhatToFixInTheSendersLanguage) {

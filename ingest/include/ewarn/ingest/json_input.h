@@ -27,10 +27,13 @@ struct DecodedInput {
 };
 
 inline constexpr size_t kMaxKitBatch = 1000;
+// A place name for geocoding (JSON "place", SMS text after '@'): a name, not a description.
+inline constexpr size_t kMaxPlaceBytes = 120;
 
 // Decodes one JSON object (kit: also an array of up to kMaxKitBatch objects, all-or-nothing).
 // Sets header.event_id, header.event_time_ms (from occurred_at) and the body; the caller sets
-// everything else. Unknown fields are ignored, so clients may send more than this version
+// everything else. An incident's optional "place" (at most kMaxPlaceBytes) becomes
+// IncidentReport.place_text. Unknown fields are ignored, so clients may send more than this version
 // reads (forward compatibility).
 DecodedInput DecodeJsonInput(InputKind kind, std::string_view body);
 

@@ -1,12 +1,15 @@
 // The SMS syntax for monitors without data (README "SMS syntax"). Pure functions, no I/O,
 // never throw, safe on any bytes (fuzzed).
 //
-//   INC <station> <category> <severity 1-5> [text]     FR INC/INCIDENT   RU ИНЦ/ИНЦИДЕНТ
+//   INC <station> <category> <severity 1-5> [text] [@place]   FR INC/INCIDENT   RU ИНЦ/ИНЦИДЕНТ
 //   T <station> <voters cast>                          FR P/PARTICIPATION RU Я/ЯВКА
 //   HELP                                               FR AIDE            RU ПОМОЩЬ   (also ?)
 //
 // Forgiving: any case, runs of spaces/newlines, and , ; # * as separators. Categories by
-// English wire name, number 1-8, or a word in the message's language.
+// English wire name, number 1-8, or a word in the message's language. In an incident, text
+// after the first '@' names a place (any language), e.g. "INC LA/01/05/012 violence 4 shots
+// fired @Ikeja Grammar School": it is geocoded when the report has no GPS. A place longer
+// than kMaxPlaceBytes is cut at a character boundary, not refused.
 #pragma once
 
 #include <cstdint>
@@ -28,6 +31,7 @@ struct SmsCommand {
   v1::IncidentCategory category = v1::INCIDENT_CATEGORY_UNSPECIFIED;
   int severity = 0;
   std::string text;
+  std::string place;  // after '@' in an incident; "" when none
   int64_t voters_cast = 0;
 };
 
