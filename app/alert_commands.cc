@@ -100,6 +100,41 @@ Status CheckEmail(std::string_view email) {
   return Status::Ok();
 }
 
+}  // namespace
+
+Result<std::pair<std::string, int64_t>> RegisterLiaison(ingest::Ingestor& ingestor, store::EventLog& log,
+                                                        const v1::Liaison& l, int64_t now) {
+  const std::string& name = l.liaison_id();
+  ingest::PrincipalRegistry& principals = ingestor.principals();
+  // Refuse before writing anything: a liaison's id is its token's name.
+  ASSIGN_OR_RETURN(auto existing, principals.List());
+  for (const auto& p : existing) {
+    if (p.name == name && !p.revoked) {
+      return Status::AlreadyExists("'" + name + "' already has an active token; revoke it first (ewarn token revoke " +
+                                   name + ") to register it again");
+    }
+  }
+  RETURN_IF_ERROR(log.CreateTopic({.name = std::string(schemas::topic::kLiaisons), .partitions = 1, .compacted = true}));
+  v1::Event e;
+  auto* h = e.mutable_header();
+  h->set_schema_version(schemas::kSchemaVersion);
+  h->set_event_id("liaison:" + name + "@" + std::to_string(now));
+  h->set_event_time_ms(now);
+  h->set_received_time_ms(now);
+  h->set_source(v1::SOURCE_OPERATOR);
+  h->set_channel("cli");
+  *e.mutable_liaison() = l;
+  std::vector<store::OutRecord> records{{.topic = std::string(schemas::topic::kLiaisons),
+                                         .key = name,
+                                         .value = schemas::EncodeEvent(e),
+                                         .timestamp_ms = now}};
+  ASSIGN_OR_RETURN(auto pos, log.Append(records));
+  ASSIGN_OR_RETURN(std::string token, principals.CreateToken(name, ingest::Role::kLiaison, l.area(), now));
+  return std::make_pair(std::move(token), pos.front().offset);
+}
+
+namespace {
+
 int LiaisonAdd(const Flags& f) {
   const std::string cmd = "liaison add";
   const std::string name = f.Get("name");
@@ -141,39 +176,11 @@ int LiaisonAdd(const Flags& f) {
   DataDir dir{f.Get("data")};
   auto node = OpenIngestNode(dir, f.Get("kafka"), {});
   if (!node.ok()) return Fail(cmd, node.status());
-  ingest::PrincipalRegistry& principals = (*node)->ingestor->principals();
-  // Refuse before writing anything: a liaison's id is its token's name.
-  auto existing = principals.List();
-  if (!existing.ok()) return Fail(cmd, existing.status());
-  for (const auto& p : *existing) {
-    if (p.name == name && !p.revoked) {
-      return Fail(cmd, Status::AlreadyExists("'" + name + "' already has an active token; revoke it first (ewarn token revoke " +
-                                             name + ") to register it again"));
-    }
-  }
-  store::EventLog& log = *(*node)->owned_log;
-  if (Status s = log.CreateTopic({.name = std::string(schemas::topic::kLiaisons), .partitions = 1, .compacted = true});
-      !s.ok()) {
-    return Fail(cmd, s);
-  }
   int64_t now = (*node)->clock.NowMs();
-  v1::Event e;
-  auto* h = e.mutable_header();
-  h->set_schema_version(schemas::kSchemaVersion);
-  h->set_event_id("liaison:" + name + "@" + std::to_string(now));
-  h->set_event_time_ms(now);
-  h->set_received_time_ms(now);
-  h->set_source(v1::SOURCE_OPERATOR);
-  h->set_channel("cli");
-  *e.mutable_liaison() = l;
-  std::vector<store::OutRecord> records{{.topic = std::string(schemas::topic::kLiaisons),
-                                         .key = name,
-                                         .value = schemas::EncodeEvent(e),
-                                         .timestamp_ms = now}};
-  auto pos = log.Append(records);
-  if (!pos.ok()) return Fail(cmd, pos.status());
-  auto token = principals.CreateToken(name, ingest::Role::kLiaison, l.area(), now);
-  if (!token.ok()) return Fail(cmd, token.status());
+  auto registered = RegisterLiaison(*(*node)->ingestor, *(*node)->owned_log, l, now);
+  if (!registered.ok()) return Fail(cmd, registered.status());
+  const std::string& token = registered->first;
+  const auto* pos = &registered->second;
   std::string channels;
   for (auto [has, what] : {std::pair{!l.webhook_url().empty(), "webhook"}, std::pair{!l.phone().empty(), "sms"},
                            std::pair{!l.email().empty(), "email"}}) {
@@ -182,9 +189,9 @@ int LiaisonAdd(const Flags& f) {
   std::printf("registered liaison '%s' (%s, area %s, tier %d, %s) at ref.liaisons offset %lld\n", name.c_str(),
               std::string(LiaisonRoleName(l.role())).c_str(), l.area().c_str(), l.tier(),
               channels.empty() ? "no delivery address: API only" : channels.c_str(),
-              static_cast<long long>(pos->front().offset));
+              static_cast<long long>(*pos));
   std::printf("routing uses it from the next tick on; its liaison token is shown once, store it safely:\n%s\n",
-              token->c_str());
+              token.c_str());
   return 0;
 }
 

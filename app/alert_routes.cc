@@ -9,6 +9,7 @@
 
 #include "ewarn/alerts/cap.h"
 #include "ewarn/alerts/lifecycle.h"
+#include "ewarn/processors/pipeline.h"
 #include "ewarn/base/hash.h"
 #include "ewarn/base/time.h"
 #include "ewarn/ingest/principals.h"
@@ -188,7 +189,15 @@ HttpResponse Ack(Context& c, const ingest::HttpRequest& req) {
     return HttpResponse::Error(409, "alert '" + id + "' is already " + std::string(alerts::AlertStateName(r->state)) +
                                         (r->alert.actor().empty() ? "" : " (by " + r->alert.actor() + ")"));
   }
-  int64_t now = c.clock.NowMs();
+  const int64_t now = c.clock.NowMs();
+  std::string district = schemas::DistrictKeyOfArea(r->alert.area());
+  int32_t partition = PartitionForKey(district, c.partitions);
+  // The ack is dated on its partition's timeline (the wall clock live, simulated time in a
+  // demo), never ahead of the wall clock.
+  int64_t event_time = now;
+  if (auto clock = processors::PartitionEventTime(c.state, partition); clock.ok() && *clock > 0) {
+    event_time = std::min(now, *clock);
+  }
   {
     std::lock_guard lock(c.mu);
     auto [it, fresh] = c.acks_in_flight.emplace(id, now);
@@ -201,7 +210,7 @@ HttpResponse Ack(Context& c, const ingest::HttpRequest& req) {
   auto* h = e.mutable_header();
   h->set_schema_version(schemas::kSchemaVersion);
   h->set_event_id("ack-" + Sha256Hex(id + "\n" + p->name + "\n" + std::to_string(now)).substr(0, 24));
-  h->set_event_time_ms(now);
+  h->set_event_time_ms(event_time);
   h->set_received_time_ms(now);
   h->set_source(v1::SOURCE_WEB);
   h->set_channel("http");
@@ -211,13 +220,12 @@ HttpResponse Ack(Context& c, const ingest::HttpRequest& req) {
   ack->set_liaison_id(p->name);
   ack->set_note(note);
   ack->set_area(r->alert.area());
-  std::string district = schemas::DistrictKeyOfArea(r->alert.area());
   std::vector<store::OutRecord> records{{.topic = std::string(schemas::topic::kInputs),
                                          .key = id,
                                          .value = schemas::EncodeEvent(e),
-                                         .timestamp_ms = now,
+                                         .timestamp_ms = event_time,
                                          .partition_key = district,
-                                         .partition = PartitionForKey(district, c.partitions)}};
+                                         .partition = partition}};
   auto appended = c.log.Append(records);  // durable before we answer
   if (!appended.ok()) {
     std::lock_guard lock(c.mu);

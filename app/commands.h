@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "ewarn/ingest/ingestor.h"
+#include "ewarn/store/event_log.h"
 #include "flags.h"
 
 namespace ewarn::app {
@@ -22,6 +24,12 @@ std::vector<Command> FoundationCommands();  // serve, log stat, digest, replay
 std::vector<Command> IngestCommands();      // token, monitor, import-stations, rejected
 std::vector<Command> AlertCommands();       // liaison add, alerts history, alerts list
 std::vector<Command> SimCommands();         // simulate, evaluate
+
+// Registers a liaison: appends it to ref.liaisons and creates its `liaison` token (named by its
+// liaison id, for its area). Returns the token and the ref.liaisons offset. AlreadyExists when
+// the name has an active token.
+Result<std::pair<std::string, int64_t>> RegisterLiaison(ingest::Ingestor& ingestor, store::EventLog& log,
+                                                        const v1::Liaison& liaison, int64_t now_ms);
 
 // Prints "ewarn <command>: <status>" to stderr and returns 1.
 int Fail(const std::string& command, const Status& status);

@@ -1228,6 +1228,14 @@ class StationStage final : public Processor {
 
 }  // namespace
 
+Result<int64_t> PartitionEventTime(store::StateStore& state, int32_t partition) {
+  ASSIGN_OR_RETURN(std::optional<std::string> value, state.Get(kStationStageStore, PartitionPrefix(partition) + "m"));
+  if (!value) return 0;
+  st::Meta meta;
+  if (!meta.ParseFromString(*value)) return Status::Corruption("station stage clock of partition " + std::to_string(partition));
+  return meta.now_ms();
+}
+
 Pipeline StationPipeline(int32_t partitions, const v1::Rules& rules, store::EventLog& log) {
   Pipeline p;
   p.runtime.input_topic = std::string(schemas::topic::kInputs);

@@ -9,6 +9,7 @@
 
 #include "ewarn/processors/runtime.h"
 #include "ewarn/store/event_log.h"
+#include "ewarn/store/state_store.h"
 #include "ewarn/v1/rules.pb.h"
 
 namespace ewarn::processors {
@@ -32,6 +33,11 @@ Pipeline StationPipeline(int32_t partitions, const v1::Rules& rules, store::Even
 
 // The station stage's own state (stations, districts, partition clock), keyed by partition.
 inline constexpr std::string_view kStationStageStore = "station_stage";
+// The event time the station stage's partition has reached (0 before its first commit). An
+// input whose time the outside world does not give (an acknowledgement) is dated with it, so
+// it lands in the same timeline as the events it answers, live or simulated.
+Result<int64_t> PartitionEventTime(store::StateStore& state, int32_t partition);
+
 // Latest RiskAssessment per subject: what GET /v1/risk serves. Areas under their path
 // ("LAGOS/IKEJA", "LAGOS/IKEJA/W1"), stations under their ward's path, '#', their id, so one
 // prefix scan returns an area with everything inside it.
