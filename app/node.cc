@@ -1,6 +1,7 @@
 #include "node.h"
 
 #include "alert_routes.h"
+#include "ewarn/alerts/alert_metrics.h"
 #include "ewarn/schemas/events.h"
 #include "ewarn/store/probe.h"
 #include "pipelines.h"
@@ -57,6 +58,8 @@ Result<std::unique_ptr<Node>> Node::Start(const NodeOptions& o) {
       return Status::Unavailable("cannot listen for metrics on " + o.metrics + ": " + e.what());
     }
     n->exposer_->RegisterCollectable(n->registry_);
+    n->alert_metrics_ = std::make_shared<alerts::AlertMetrics>(*n->state_);
+    n->exposer_->RegisterCollectable(n->alert_metrics_);
   }
 
   if (o.deliver) {

@@ -74,6 +74,7 @@ class Node {
   std::vector<std::unique_ptr<processors::TaskRuntime>> runtimes_;
   std::unique_ptr<ingest::HttpServer> http_;
   std::unique_ptr<prometheus::Exposer> exposer_;
+  std::shared_ptr<prometheus::Collectable> alert_metrics_;  // the exposer keeps a weak_ptr
   std::vector<Status> runtime_status_;
   std::atomic<bool> worker_done_{false};
   std::vector<std::jthread> workers_;
