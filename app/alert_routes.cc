@@ -235,7 +235,68 @@ HttpResponse Ack(Context& c, const ingest::HttpRequest& req) {
   return Json(202, json::object{{"status", "accepted"}, {"alert_id", id}, {"event_id", h->event_id()}});
 }
 
+
+// POST /v1/silences {"area":"LAGOS/IKEJA","category":"kit","until":"RFC 3339","note":"..."}
+HttpResponse PostSilence(Context& c, const ingest::HttpRequest& req) {
+  auto p = Reader(c, req);
+  if (!p.ok()) return ingest::StatusToHttp(p.status());
+  json::error_code ec;
+  json::value body = json::parse(req.body, ec);
+  if (ec || !body.is_object()) {
+    return HttpResponse::Error(400, "body must be a JSON object like {\"area\":\"...\",\"until\":\"RFC 3339\"}");
+  }
+  const json::object& o = body.as_object();
+  auto text = [&](const char* key) -> std::string {
+    const json::value* v = o.if_contains(key);
+    return v != nullptr && v->is_string() ? std::string(v->as_string()) : "";
+  };
+  v1::Silence silence;
+  silence.set_area(text("area"));
+  silence.set_category(text("category"));
+  silence.set_note(text("note"));
+  auto until = ParseRfc3339(text("until"));
+  if (!until.ok()) return HttpResponse::Error(400, "until must be an RFC 3339 time: " + until.status().message(), "until");
+  silence.set_until_ms(*until);
+  if (!ingest::AreaCovers(p->area, silence.area())) {
+    return HttpResponse::Error(403, "'" + p->name + "' may silence within '" + p->area + "' only", "area");
+  }
+  int64_t now = c.clock.NowMs();
+  silence.set_silence_id("S" + Sha256Hex(p->name + "\n" + req.body + "\n" + std::to_string(now)).substr(0, 12));
+  auto appended = AppendSilence(c.log, c.partitions, silence, p->name, now);
+  if (!appended.ok()) return ingest::StatusToHttp(appended);
+  return Json(202, json::object{{"status", "accepted"}, {"silence_id", silence.silence_id()}});
+}
 }  // namespace
+
+Status AppendSilence(store::EventLog& log, int32_t partitions, const v1::Silence& silence, const std::string& principal,
+                     int64_t now_ms) {
+  if (silence.until_ms() <= 0) return Status::InvalidArgument("a silence needs an end (until)");
+  v1::Event e;
+  auto* h = e.mutable_header();
+  h->set_schema_version(schemas::kSchemaVersion);
+  h->set_event_time_ms(now_ms);
+  h->set_received_time_ms(now_ms);
+  h->set_source(v1::SOURCE_OPERATOR);
+  h->set_principal(principal);
+  *e.mutable_silence() = silence;
+  // A district or ward: its district's partition. A region or everything: every partition,
+  // since its alerts live in all of them (like ticks).
+  std::vector<store::OutRecord> records;
+  if (std::count(silence.area().begin(), silence.area().end(), '/') >= 1) {
+    std::string district = schemas::DistrictKeyOfArea(silence.area());
+    h->set_event_id("silence:" + silence.silence_id());
+    records.push_back({.topic = std::string(schemas::topic::kInputs), .key = silence.area(),
+                       .value = schemas::EncodeEvent(e), .timestamp_ms = now_ms,
+                       .partition = PartitionForKey(district, partitions)});
+  } else {
+    for (int32_t p = 0; p < partitions; ++p) {
+      h->set_event_id("silence:" + silence.silence_id() + ":" + std::to_string(p));
+      records.push_back({.topic = std::string(schemas::topic::kInputs), .key = silence.area(),
+                         .value = schemas::EncodeEvent(e), .timestamp_ms = now_ms, .partition = p});
+    }
+  }
+  return log.Append(records).status();
+}
 
 void AddAlertRoutes(ingest::HttpRouter& router, ingest::Ingestor& ingestor, store::StateStore& alert_state,
                     store::EventLog& log, int32_t partitions) {
@@ -243,6 +304,7 @@ void AddAlertRoutes(ingest::HttpRouter& router, ingest::Ingestor& ingestor, stor
   router.Add("GET", "/v1/alerts", [c](const ingest::HttpRequest& req) { return List(*c, req); });
   router.AddPrefix("GET", std::string(kPrefix), [c](const ingest::HttpRequest& req) { return Get(*c, req); });
   router.AddPrefix("POST", std::string(kPrefix), [c](const ingest::HttpRequest& req) { return Ack(*c, req); });
+  router.Add("POST", "/v1/silences", [c](const ingest::HttpRequest& req) { return PostSilence(*c, req); });
 }
 
 }  // namespace ewarn::app

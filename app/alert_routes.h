@@ -6,6 +6,9 @@
 //   POST /v1/alerts/{id}/ack  {"note":""} appends an AlertAck to in.events (partitioned by the
 //                                         alert's district) -> 202; 409 when it is already
 //                                         acknowledged or resolved (or an ack is in flight)
+//   POST /v1/silences {"area","category","until","note"}  mutes deliveries of alerts in the area
+//                                         (path prefix) and category (detector prefix) until
+//                                         `until`; the alerts are still raised and recorded -> 202
 // Who: liaison tokens see and acknowledge only alerts in their area (ingest::AreaCovers; 403
 // otherwise), duty and operator tokens everything; monitor and gateway tokens get 403, a missing
 // or unknown token 401. Reads go straight to the StateStore the alert stage commits to
@@ -18,6 +21,7 @@
 #include "ewarn/ingest/ingestor.h"
 #include "ewarn/store/event_log.h"
 #include "ewarn/store/state_store.h"
+#include "ewarn/v1/event.pb.h"
 
 namespace ewarn::app {
 
@@ -25,5 +29,10 @@ namespace ewarn::app {
 // `partitions` is in.events' partition count. Handlers are thread-safe.
 void AddAlertRoutes(ingest::HttpRouter& router, ingest::Ingestor& ingestor, store::StateStore& alert_state,
                     store::EventLog& log, int32_t partitions);
+
+// Appends a silence to in.events: to its district's partition, or to every partition for a
+// region or the whole country. InvalidArgument without an end; the log's errors otherwise.
+Status AppendSilence(store::EventLog& log, int32_t partitions, const v1::Silence& silence, const std::string& principal,
+                     int64_t now_ms);
 
 }  // namespace ewarn::app

@@ -123,6 +123,20 @@ TEST(PlatformTest, ReportsRaiseRiskAndAnAlertThatALiaisonAcknowledgesAndReplayAg
     return Curl(as_liaison + base + "/v1/alerts/" + alert_id).out.find("\"state\":\"acknowledged\"") != std::string::npos;
   }));
 
+  // A silence: the duty room may mute deliveries anywhere; a liaison only in its own area.
+  auto silence = Curl(as_duty + "-d '{\"area\":\"LAGOS/IKEJA\",\"category\":\"kit\",\"until\":\"2030-01-01T00:00:00Z\","
+                      "\"note\":\"kits being replaced\"}' " + base + "/v1/silences");
+  EXPECT_NE(silence.out.find("\"silence_id\""), std::string::npos) << silence.out;
+  EXPECT_EQ(Curl("-o /dev/null -w '%{http_code}' -H 'Authorization: Bearer " + other_token +
+                 "' -d '{\"area\":\"LAGOS/IKEJA\",\"until\":\"2030-01-01T00:00:00Z\"}' " + base + "/v1/silences")
+                .out,
+            "403");
+  EXPECT_EQ(Curl("-o /dev/null -w '%{http_code}' " + as_duty + "-d '{\"area\":\"LAGOS\"}' " + base + "/v1/silences").out,
+            "400");
+  // The alert as CAP 1.2 for public alerting systems.
+  auto cap = Curl(as_liaison + base + "/v1/alerts/" + alert_id + ".cap").out;
+  EXPECT_NE(cap.find("urn:oasis:names:tc:emergency:cap:1.2"), std::string::npos) << cap;
+
   kill(serve.pid(), SIGTERM);
   EXPECT_EQ(serve.Wait(), 0);
   auto history = Ewarn("alerts history --data " + data + " " + alert_id);
