@@ -2,6 +2,7 @@
 #pragma once
 
 #include "ewarn/alerts/lifecycle.h"
+#include "ewarn/base/text.h"
 
 #include <string>
 #include <string_view>
@@ -11,7 +12,7 @@
 namespace ewarn::alerts {
 
 // A JSON string literal, quotes included (UTF-8 passed through, controls escaped).
-std::string JsonQuote(std::string_view s);
+using ::ewarn::JsonQuote;  // base/text.h
 // XML character data / attribute value escaping (& < > " '), and drops characters XML 1.0
 // cannot carry (C0 controls other than tab, LF, CR).
 std::string XmlEscape(std::string_view s);

@@ -7,6 +7,8 @@
 #include <utility>
 #include <vector>
 
+#include "ewarn/base/text.h"
+
 #include "ewarn/alerts/channel.h"
 #include "ewarn/base/status.h"
 
@@ -41,6 +43,6 @@ Result<HttpResponse> Fetch(const HttpRequest& request, const Timeouts& timeouts)
 SendOutcome OutcomeOf(const Result<HttpResponse>& response);
 
 // RFC 3986 unreserved characters kept, everything else %XX (for query values).
-std::string UrlEncode(std::string_view s);
+using ::ewarn::UrlEncode;  // base/text.h
 
 }  // namespace ewarn::alerts

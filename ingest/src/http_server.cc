@@ -4,6 +4,7 @@
 // acknowledgement). Running them on the network threads would cap concurrency at the number of
 // those threads and defeat the log's group commit, which batches concurrent appends.
 #include "ewarn/ingest/http_server.h"
+#include "ewarn/base/text.h"
 
 #include <prometheus/counter.h>
 #include <prometheus/histogram.h>
@@ -66,27 +67,7 @@ std::multimap<std::string, std::string> ParseQuery(std::string_view query) {
   return out;
 }
 
-std::string JsonString(std::string_view s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out.push_back(static_cast<char>(c));
-        }
-    }
-  }
-  return out + "\"";
-}
+std::string JsonString(std::string_view s) { return JsonQuote(s); }
 
 std::string HttpRequest::Header(std::string_view name) const {
   for (const auto& [k, v] : headers) {

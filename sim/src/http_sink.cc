@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "ewarn/sim/sink.h"
+#include "ewarn/base/text.h"
 #include "sink_internal.h"
 
 namespace ewarn::sim {
@@ -29,20 +30,6 @@ struct Reply {
   int retry_after = 0;
 };
 
-std::string UrlEncode(std::string_view s) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
 
 std::string_view PathOf(ingest::InputKind kind) {
   switch (kind) {
