@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <iterator>
 #include <map>
+#include <set>
 #include <thread>
 
 #include "commands.h"
@@ -322,9 +323,44 @@ std::map<std::string, int> PeakLevels(store::EventLog& log) {
   return peak;
 }
 
-// What-if summary: which subjects reach HIGH or above under the original run and under the
-// replay's rules.
+// The subjects an alert was raised for, from a log's `alerts` topic.
+std::vector<std::string> AlertedSubjects(store::EventLog& log) {
+  std::set<std::string> subjects;
+  auto partitions = log.PartitionCount(schemas::topic::kAlerts);
+  for (int32_t p = 0; partitions.ok() && p < *partitions; ++p) {
+    int64_t next = 0;
+    while (true) {
+      auto batch = log.Read({std::string(schemas::topic::kAlerts), p}, next, 5000);
+      if (!batch.ok() || batch->empty()) break;
+      for (const auto& r : *batch) {
+        auto e = schemas::DecodeEvent(r.value);
+        if (e.ok() && e->body_case() == v1::Event::kAlert && e->alert().kind() == v1::AlertEvent::KIND_RAISED) {
+          subjects.insert(e->alert().subject_id());
+        }
+      }
+      next = batch->back().offset + 1;
+    }
+  }
+  return {subjects.begin(), subjects.end()};
+}
+
+// What-if summary: which subjects reach HIGH or above, and which are alerted, under the
+// original run and under the replay's rules.
 void PrintWhatIf(store::EventLog& original, store::EventLog& what_if) {
+  if (!original.PartitionCount(schemas::topic::kAlerts).ok()) {
+    std::printf("what-if: the original directory holds inputs only (it was never served), so there is nothing to "
+                "compare; replay it once with the default rules and compare the two\n");
+  }
+  {
+    std::vector<std::string> a = AlertedSubjects(original), b = AlertedSubjects(what_if), only_a, only_b;
+    std::set_difference(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(only_a));
+    std::set_difference(b.begin(), b.end(), a.begin(), a.end(), std::back_inserter(only_b));
+    std::printf("what-if: alerts for %zu subjects with these rules, %zu in the original run; %zu only with these "
+                "rules, %zu only in the original\n",
+                b.size(), a.size(), only_b.size(), only_a.size());
+    for (size_t i = 0; i < only_b.size() && i < 20; ++i) std::printf("  + %s\n", only_b[i].c_str());
+    for (size_t i = 0; i < only_a.size() && i < 20; ++i) std::printf("  - %s\n", only_a[i].c_str());
+  }
   auto before = PeakLevels(original), after = PeakLevels(what_if);
   auto high = [](const std::map<std::string, int>& m) {
     std::vector<std::string> out;
