@@ -149,6 +149,10 @@ int LiaisonAdd(const Flags& f) {
   l.set_name(name);
   l.set_role(*role);
   l.set_area(f.Get("area"));
+  if (f.Get("webhook-format") != "json" && f.Get("webhook-format") != "cap") {
+    return Fail(cmd, Status::InvalidArgument("--webhook-format must be json or cap, got '" + f.Get("webhook-format") + "'"));
+  }
+  l.set_webhook_cap(f.Get("webhook-format") == "cap");
   if (f.Has("webhook")) {
     if (Status s = CheckWebhook(f.Get("webhook")); !s.ok()) return Fail(cmd, s);
     l.set_webhook_url(f.Get("webhook"));
@@ -299,6 +303,7 @@ std::vector<Command> AlertCommands() {
         {"role", "ROLE", "police, peacekeeping or commission", "", true},
         {"area", "AREA", "area path it covers, e.g. LAGOS/IKEJA", "", true},
         {"webhook", "URL", "deliver alerts by HTTP POST to this http(s) URL", ""},
+        {"webhook-format", "json|cap", "the webhook's body: ewarn's JSON or an OASIS CAP 1.2 document", "json"},
         {"phone", "E164", "deliver alerts by SMS to this number, e.g. +2348012345678", ""},
         {"email", "ADDRESS", "deliver alerts by e-mail", ""},
         {"tier", "N", "escalation tier, 1 = first responders (reached first)", "1"},

@@ -503,7 +503,9 @@ class LifecycleProcessor final : public processors::Processor {
     for (const auto& h : held) ids += h.event_id + "\n";
     std::string body = DeliveryBody(held);
     std::vector<std::pair<v1::Delivery::Channel, std::string>> addresses;
-    if (!l.webhook_url().empty()) addresses.emplace_back(v1::Delivery::CHANNEL_WEBHOOK, l.webhook_url());
+    if (!l.webhook_url().empty()) {
+      addresses.emplace_back(l.webhook_cap() ? v1::Delivery::CHANNEL_CAP : v1::Delivery::CHANNEL_WEBHOOK, l.webhook_url());
+    }
     if (!l.phone().empty()) addresses.emplace_back(v1::Delivery::CHANNEL_SMS, l.phone());
     if (!l.email().empty()) addresses.emplace_back(v1::Delivery::CHANNEL_EMAIL, l.email());
     for (const auto& [channel, address] : addresses) {

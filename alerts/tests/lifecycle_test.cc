@@ -50,6 +50,7 @@ struct Liaison {
   std::string area;
   int tier = 1;
   std::string webhook, phone, email;
+  bool cap = false;  // the webhook takes CAP 1.2 XML
 };
 
 class LifecycleTest : public ::testing::Test {
@@ -84,6 +85,7 @@ class LifecycleTest : public ::testing::Test {
     x->set_webhook_url(l.webhook);
     x->set_phone(l.phone);
     x->set_email(l.email);
+    x->set_webhook_cap(l.cap);
     std::vector<store::OutRecord> r{{.topic = "ref.liaisons", .key = l.id, .value = schemas::EncodeEvent(e)}};
     auto pos = log_->Append(r);
     EXPECT_TRUE(pos.ok());
@@ -282,6 +284,17 @@ TEST_F(LifecycleTest, RaiseRoutesToWardAndDistrictLiaisonsOfTheAlertOnly) {
   EXPECT_EQ(rec.alert.deadline_ms(), 2000 + kHighDeadline);
   EXPECT_EQ(std::vector<std::string>(rec.alert.recipient_ids().begin(), rec.alert.recipient_ids().end()),
             (std::vector<std::string>{"district-police", "ward-police"}));
+}
+
+TEST_F(LifecycleTest, ALiaisonWhoseWebhookTakesCapGetsTheCapChannel) {
+  AddLiaison({.id = "cap-desk", .area = "LAGOS/IKEJA/W1", .webhook = "https://alerting.example/cap", .cap = true});
+  Tick(1000, AddLiaison({.id = "json-desk", .area = "LAGOS/IKEJA/W1", .webhook = "https://desk.example/hook"}));
+  Risk(2000, "ST-1", v1::RISK_LEVEL_HIGH);
+  Run();
+  std::map<std::string, v1::Delivery::Channel> channel;
+  for (const auto& d : Deliveries()) channel[d.recipient_id()] = d.channel();
+  EXPECT_EQ(channel["cap-desk"], v1::Delivery::CHANNEL_CAP);
+  EXPECT_EQ(channel["json-desk"], v1::Delivery::CHANNEL_WEBHOOK);
 }
 
 TEST_F(LifecycleTest, BelowTheRouteMinimumNothingIsRaised) {
