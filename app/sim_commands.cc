@@ -595,6 +595,10 @@ int Demo(const Flags& f) {
   if (anomalies.ok() && truth.ok()) {
     std::printf("\nHow well the detectors found what was injected (ground truth: %s):\n%s", truth_path.c_str(),
                 sim::Evaluate(*truth, *anomalies).ToText().c_str());
+    if (sim_ms < scenario->end_ms) {
+      std::printf("(stopped at %s simulated: patterns after that were never sent, so they show as missed)\n",
+                  FormatRfc3339(sim_ms).substr(11, 5).c_str());
+    }
   }
   std::printf("\nNext: ewarn evaluate --data %s --truth %s\n      ewarn replay --data %s --into /tmp/ewarn-replay "
               "&& ewarn digest --data %s\n",
