@@ -1067,7 +1067,9 @@ class StationStage final : public Processor {
       int64_t opened = PollsOpenedAt(now);
       if (!PollsOpen(now) || kit->last_seen_ms() < opened - kHour) {
         if (now < opened && kit->last_seen_ms() >= opened - kHour) {
-          rearm.emplace_back(opened, station_id, kit_id);  // heard before opening: watch from the opening
+          // Heard in the hour before opening: keep watching (the same key, so its next heartbeat
+          // still finds and replaces it); it is judged once polls are open.
+          rearm.emplace_back(deadline, station_id, kit_id);
         } else {
           kit->set_latched(kit->latched() | kKitParked);
         }

@@ -417,6 +417,25 @@ TEST_F(StationStageTest, KitsSilentDownBatteryTamperAndFingerprintFailures) {
   EXPECT_GE(Risk("IK-1-1").level(), v1::RISK_LEVEL_HIGH);  // tamper
 }
 
+TEST_F(StationStageTest, AKitSilentSinceBeforeOpeningIsJudgedOncePollsOpen) {
+  ImportStations();
+  Kit("early", "IK-1-0", kOpen - 5 * kMin, 0);          // then nothing
+  Kit("steady0", "IK-1-1", kOpen - 5 * kMin, 0);
+  for (int m = 0; m <= 20; m += 4) Kit("steady" + std::to_string(m + 1), "IK-1-1", kOpen + m * kMin, m);
+  TicksEveryMinute(kOpen - 10 * kMin, kOpen + 20 * kMin);
+  Run();
+  auto silent = Anomalies("kit.silent");
+  ASSERT_EQ(silent.size(), 1u);
+  EXPECT_EQ(silent[0].subject_id(), "IK-1-0");
+  // Not while polls were closed: at the first minute past its 8-minute threshold.
+  for (const auto& e : Read(schemas::topic::kAnomalies)) {
+    if (e.anomaly().detector() == "kit.silent") {
+      EXPECT_GE(e.header().event_time_ms(), kOpen);
+      EXPECT_LE(e.header().event_time_ms(), kOpen + 5 * kMin);
+    }
+  }
+}
+
 TEST_F(StationStageTest, HateSpeechSurgeAgainstTheDistrictsBaseline) {
   ImportStations();
   int64_t t = kOpen;
