@@ -220,7 +220,7 @@ async function refresh(){
   const areas=document.getElementById("areas"),stations=document.getElementById("stations");
   areas.replaceChildren(...r.areas.filter(a=>a.level!=="low").slice(0,30).map(item));
   stations.replaceChildren(...r.stations.slice(0,50).map(item));
-  document.getElementById("status").textContent=pts.length+" stations on the map, "+r.stations_total+" at elevated risk or above; updated "+new Date().toLocaleTimeString();
+  document.getElementById("status").textContent=pts.length+" stations with reports or findings on the map, "+r.stations_total+" at elevated risk or above; updated "+new Date().toLocaleTimeString();
  }catch(e){document.getElementById("status").textContent="error: "+e;}
 }
 refresh();setInterval(refresh,5000);
