@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <algorithm>
 #include <iterator>
 #include <map>
@@ -301,46 +302,42 @@ Result<int64_t> CopyInputs(store::EventLog& from, store::EventLog& to) {
   return copied;
 }
 
-// The highest risk level each subject reached, from a log's `risk` topic.
-std::map<std::string, int> PeakLevels(store::EventLog& log) {
-  std::map<std::string, int> peak;
-  auto partitions = log.PartitionCount(schemas::topic::kRisk);
-  if (!partitions.ok()) return peak;
-  for (int32_t p = 0; p < *partitions; ++p) {
+// Visits the decodable events of every partition of `topic` (none when it does not exist; a
+// what-if summary reads what it can, `ewarn log check` is where unreadable records are named).
+void ForEachReadableEvent(store::EventLog& log, std::string_view topic, const std::function<void(const v1::Event&)>& visit) {
+  auto partitions = log.PartitionCount(topic);
+  for (int32_t p = 0; partitions.ok() && p < *partitions; ++p) {
     int64_t next = 0;
     while (true) {
-      auto batch = log.Read({std::string(schemas::topic::kRisk), p}, next, 5000);
+      auto batch = log.Read({std::string(topic), p}, next, 5000);
       if (!batch.ok() || batch->empty()) break;
       for (const auto& r : *batch) {
-        auto e = schemas::DecodeEvent(r.value);
-        if (!e.ok() || e->body_case() != v1::Event::kRisk) continue;
-        int& level = peak[e->risk().subject_id()];
-        level = std::max(level, static_cast<int>(e->risk().level()));
+        if (auto e = schemas::DecodeEvent(r.value); e.ok()) visit(*e);
       }
       next = batch->back().offset + 1;
     }
   }
+}
+
+// The highest risk level each subject reached, from a log's `risk` topic.
+std::map<std::string, int> PeakLevels(store::EventLog& log) {
+  std::map<std::string, int> peak;
+  ForEachReadableEvent(log, schemas::topic::kRisk, [&](const v1::Event& e) {
+    if (e.body_case() != v1::Event::kRisk) return;
+    int& level = peak[e.risk().subject_id()];
+    level = std::max(level, static_cast<int>(e.risk().level()));
+  });
   return peak;
 }
 
 // The subjects an alert was raised for, from a log's `alerts` topic.
 std::vector<std::string> AlertedSubjects(store::EventLog& log) {
   std::set<std::string> subjects;
-  auto partitions = log.PartitionCount(schemas::topic::kAlerts);
-  for (int32_t p = 0; partitions.ok() && p < *partitions; ++p) {
-    int64_t next = 0;
-    while (true) {
-      auto batch = log.Read({std::string(schemas::topic::kAlerts), p}, next, 5000);
-      if (!batch.ok() || batch->empty()) break;
-      for (const auto& r : *batch) {
-        auto e = schemas::DecodeEvent(r.value);
-        if (e.ok() && e->body_case() == v1::Event::kAlert && e->alert().kind() == v1::AlertEvent::KIND_RAISED) {
-          subjects.insert(e->alert().subject_id());
-        }
-      }
-      next = batch->back().offset + 1;
+  ForEachReadableEvent(log, schemas::topic::kAlerts, [&](const v1::Event& e) {
+    if (e.body_case() == v1::Event::kAlert && e.alert().kind() == v1::AlertEvent::KIND_RAISED) {
+      subjects.insert(e.alert().subject_id());
     }
-  }
+  });
   return {subjects.begin(), subjects.end()};
 }
 

@@ -63,11 +63,6 @@ Result<ingest::Principal> Reader(ingest::Ingestor& ingestor, const ingest::HttpR
   return ingestor.Authorize(auth, ingest::Role::kLiaison);
 }
 
-// PermissionDenied: no valid token (401); FailedPrecondition: a token of the wrong role (403).
-ingest::HttpResponse Denied(const Status& s) {
-  return ingest::HttpResponse::Error(s.code() == StatusCode::kPermissionDenied ? 401 : 403, s.message());
-}
-
 ingest::HttpResponse Json(json::value v) {
   ingest::HttpResponse r;
   r.body = json::serialize(v);
@@ -76,7 +71,7 @@ ingest::HttpResponse Json(json::value v) {
 
 ingest::HttpResponse GetRisk(ingest::Ingestor& ingestor, store::StateStore& state, const ingest::HttpRequest& req) {
   auto who = Reader(ingestor, req);
-  if (!who.ok()) return Denied(who.status());
+  if (!who.ok()) return ingest::StatusToHttp(who.status());  // 401 no token, 403 wrong role
   std::string area = req.Query("area");
   while (!area.empty() && area.back() == '/') area.pop_back();
   if (!ingest::AreaCovers(who->area, area) && !ingest::AreaCovers(area, who->area)) {
@@ -155,7 +150,7 @@ ingest::HttpResponse GetRisk(ingest::Ingestor& ingestor, store::StateStore& stat
 
 ingest::HttpResponse GetStation(ingest::Ingestor& ingestor, store::StateStore& state, const ingest::HttpRequest& req) {
   auto who = Reader(ingestor, req);
-  if (!who.ok()) return Denied(who.status());
+  if (!who.ok()) return ingest::StatusToHttp(who.status());  // 401 no token, 403 wrong role
   std::string id = req.path.substr(std::string_view("/v1/risk/stations/").size());
   auto station = ingestor.stations().Find(id);
   if (!station.ok()) return ingest::HttpResponse::Error(503, station.status().message());

@@ -42,17 +42,6 @@ const FlagSpec kData{"data", "DIR", "the data directory", "", false};
 const FlagSpec kKafka{"kafka", "HOST:PORT,...", "use Apache Kafka at these brokers instead of the embedded log", "",
                       false};
 
-// "HOST:PORT" -> host and port; InvalidArgument otherwise.
-Result<std::pair<std::string, uint16_t>> HostPort(const std::string& address) {
-  size_t colon = address.rfind(':');
-  std::string port = colon == std::string::npos ? "" : address.substr(colon + 1);
-  if (colon == 0 || port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
-      std::stoi(port) > 65535) {
-    return Status::InvalidArgument("--http wants HOST:PORT, got '" + address + "'");
-  }
-  return std::pair{address.substr(0, colon), static_cast<uint16_t>(std::stoi(port))};
-}
-
 // Ctrl-C and SIGTERM end a run between steps (what was sent stays sent) so the summary still
 // prints. Construct it before any thread starts: threads inherit the blocked mask, so only the
 // waiter takes these signals.
@@ -196,7 +185,7 @@ int Simulate(const Flags& f) {
                            "over HTTP the simulator generates its stations: give --stations N, and register them "
                            "first with --data DIR --prepare-only --credentials FILE (same --stations and --seed)"));
     }
-    auto address = HostPort(f.Get("http"));
+    auto address = ParseHostPort(f.Get("http"), "--http");
     if (!address.ok()) return Fail(cmd, address.status());
     sim::Credentials credentials;
     if (f.Has("credentials")) {

@@ -879,21 +879,15 @@ class StationStage final : public Processor {
     return Status::Ok();
   }
 
-  int64_t LatestVoters(const StationMem& s) const {
-    const st::TurnoutSnapshot* latest = nullptr;
-    for (const auto& snap : s.state.snapshots()) {
-      if (latest == nullptr || snap.at_ms() >= latest->at_ms()) latest = &snap;
-    }
-    return latest == nullptr ? -1 : latest->voters_cast();
+  // Snapshots are kept in time order (OnTurnout sorts them), so the latest is the last.
+  static const st::TurnoutSnapshot* LatestSnapshot(const StationMem& s) {
+    return s.state.snapshots().empty() ? nullptr : &*s.state.snapshots().rbegin();
   }
 
   // (d) over-voting: more votes than the kit accredited voters. Only a kit reading within half
   // an hour of the count is evidence: a stale accreditation count lags the votes by design.
   void CheckOverVoting(StationMem& s, int64_t t, TaskState& ts) {
-    const st::TurnoutSnapshot* latest = nullptr;
-    for (const auto& snap : s.state.snapshots()) {
-      if (latest == nullptr || snap.at_ms() >= latest->at_ms()) latest = &snap;
-    }
+    const st::TurnoutSnapshot* latest = LatestSnapshot(s);
     if (latest == nullptr) return;
     int64_t voters = latest->voters_cast();
     int64_t accredited = 0;
@@ -917,7 +911,9 @@ class StationStage final : public Processor {
   // (c) outlier among the district's stations with a recent count (robust z on median/MAD).
   void CheckOutlier(StationMem& s, int64_t t, TaskState& ts) {
     if (s.state.registered() <= 0 || (s.state.latched() & kLatchOutlier)) return;
-    double mine = static_cast<double>(LatestVoters(s)) / static_cast<double>(s.state.registered());
+    const st::TurnoutSnapshot* latest = LatestSnapshot(s);
+    if (latest == nullptr) return;
+    double mine = static_cast<double>(latest->voters_cast()) / static_cast<double>(s.state.registered());
     std::vector<double> peers;
     for (const StationMem* peer : district_stations_[s.ref->district_path]) {
       if (peer == &s || peer->state.registered() <= 0 || peer->state.snapshots().empty()) continue;
