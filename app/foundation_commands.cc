@@ -86,7 +86,8 @@ int Serve(const Flags& f) {
                       .rate_per_second = *rate,
                       .max_body_kb = *max_body,
                       .metrics = f.Get("metrics"),
-                      .deliver = !f.Has("no-deliver")};
+                      .deliver = !f.Has("no-deliver"),
+                      .process = !f.Has("ingest-only")};
   if (Status s = DeliveryFlags(f, options.delivery); !s.ok()) return Fail(cmd, s);
   auto node = Node::Start(options);
   if (!node.ok()) return Fail(cmd, node.status());
@@ -126,10 +127,13 @@ int Serve(const Flags& f) {
   ticker.request_stop();
   ticker.join();
   Status stopped = (*node)->Stop();
-  const auto& stats = (*node)->station_stats();
-  std::printf("stopped: %lld events processed, %lld duplicates dropped, %lld skipped, %lld commits\n",
-              static_cast<long long>(stats.processed), static_cast<long long>(stats.duplicates),
-              static_cast<long long>(stats.skipped), static_cast<long long>(stats.commits));
+  if (const auto* stats = (*node)->station_stats()) {
+    std::printf("stopped: %lld events processed, %lld duplicates dropped, %lld skipped, %lld commits\n",
+                static_cast<long long>(stats->processed), static_cast<long long>(stats->duplicates),
+                static_cast<long long>(stats->skipped), static_cast<long long>(stats->commits));
+  } else {
+    std::printf("stopped (ingest only: the stages catch up when a full node next runs)\n");
+  }
   if (!ticker_status.ok()) return Fail(cmd, ticker_status);
   if (!stopped.ok()) return Fail(cmd, stopped);
   return 0;
@@ -441,6 +445,7 @@ std::vector<Command> FoundationCommands() {
         {"max-body-kb", "KB", "largest request body accepted", "256"},
         kRulesFlag,
         {"no-deliver", "", "do not deliver alerts (another node does)"},
+        {"ingest-only", "", "accept and store submissions only: no processing stages, no delivery (an ingest tier)"},
         {"sms-url", "URL", "Kannel sendsms for SMS alerts, e.g. http://127.0.0.1:13013/cgi-bin/sendsms"},
         {"sms-user", "NAME", "Kannel sendsms username"},
         {"sms-password", "PASSWORD", "Kannel sendsms password"},

@@ -31,6 +31,7 @@ Result<std::unique_ptr<Node>> Node::Start(const NodeOptions& o) {
   RETURN_IF_ERROR(CreateOutputs(*n->log_, pipelines));
   ASSIGN_OR_RETURN(n->state_, store::StateStore::Open({.dir = o.dir.state(), .stores = StoresOf(pipelines)}));
   for (const auto& p : pipelines) {
+    if (!o.process) break;
     ASSIGN_OR_RETURN(auto runtime, processors::TaskRuntime::Make(*n->log_, *n->state_, p.factory, p.runtime,
                                                                  n->registry_.get()));
     n->runtimes_.push_back(std::move(runtime));
@@ -62,7 +63,7 @@ Result<std::unique_ptr<Node>> Node::Start(const NodeOptions& o) {
     n->exposer_->RegisterCollectable(n->alert_metrics_);
   }
 
-  if (o.deliver) {
+  if (o.deliver && o.process) {
     ASSIGN_OR_RETURN(n->delivery_state_, store::StateStore::Open({.dir = o.dir.root + "/delivery",
                                                                   .stores = alerts::DeliveryWorker::StoreNames()}));
     alerts::DeliveryOptions delivery = o.delivery;

@@ -38,6 +38,10 @@ struct NodeOptions {
   // The webhook signing key is DIR/webhook.key (created on first use). Never in a replay.
   bool deliver = true;
   alerts::DeliveryOptions delivery;
+  // Run the processing stages (and delivery). Off: an ingest tier that only accepts and stores
+  // submissions; the stages run in another process (on Kafka) or catch up when a full node next
+  // opens the directory.
+  bool process = true;
 };
 
 class Node {
@@ -56,7 +60,10 @@ class Node {
   prometheus::Registry& registry() { return *registry_; }
   // True once a stage has stopped by itself (an error): the caller should Stop().
   bool failed() const { return worker_done_; }
-  const processors::RuntimeStats& station_stats() const { return runtimes_.front()->stats(); }
+  // The station stage's counters; null on an ingest-only node.
+  const processors::RuntimeStats* station_stats() const {
+    return runtimes_.empty() ? nullptr : &runtimes_.front()->stats();
+  }
   // Null when the node does not deliver.
   const alerts::DeliveryWorker* delivery() const { return delivery_.get(); }
 

@@ -31,7 +31,7 @@ stations=$(seq -s, -f 'B%g' 1 1000)
 port_ewarn=18080
 port_nginx=18081
 port_metrics=18082
-"$ewarn" serve --data "$work/data" --http 127.0.0.1:$port_ewarn --rate 10000000 --partitions 8 \
+"$ewarn" serve --data "$work/data" --http 127.0.0.1:$port_ewarn --rate 10000000 --partitions 8 ${EWARN_SERVE_FLAGS:-} \
   --metrics 127.0.0.1:$port_metrics > "$work/serve.log" 2>&1 &
 serve_pid=$!
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port_ewarn/healthz" > /dev/null && break; sleep 0.1; done
@@ -47,9 +47,14 @@ wrk_args=(-t2 -c64 -d"${seconds}s" --latency)
 echo "== nginx: static 100-byte file =="
 wrk "${wrk_args[@]}" "http://127.0.0.1:$port_nginx/static.txt" | tee "$work/nginx.txt"
 echo "== ewarn: POST /v1/incidents, durable =="
-[ -n "${EWARN_PERF:-}" ] && (perf record -F 999 -g -p "$serve_pid" -o /tmp/ewarn-perf.data -- sleep 5 > /dev/null 2>&1 &)
+[ -n "${EWARN_PERF:-}" ] && (perf record -F 999 ${EWARN_PERF_CALLGRAPH:--g} -p "$serve_pid" -o /tmp/ewarn-perf.data -- sleep 5 > /dev/null 2>&1 &)
+# CPU seconds serve spends (all its threads, user + system), to relate to the requests served:
+# less sensitive to a busy machine than requests/s.
+cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$serve_pid/stat"; }
+cpu_before=$(cpu_seconds)
 EWARN_TOKEN="$token" EWARN_STATIONS="$stations" \
   wrk "${wrk_args[@]}" -s "$src/bench/http/post_incident.lua" "http://127.0.0.1:$port_ewarn/v1/incidents" | tee "$work/ewarn.txt"
+cpu_after=$(cpu_seconds)
 
 nginx_rps=$(awk '/Requests\/sec/ {print $2}' "$work/nginx.txt")
 ewarn_rps=$(awk '/Requests\/sec/ {print $2}' "$work/ewarn.txt")
@@ -63,4 +68,6 @@ processed=$(awk '/^ewarn_processors_records_total/ && /stage="in.events"/ && /ou
 skipped=$(awk '/^ewarn_processors_records_total/ && /stage="in.events"/ && /outcome="skipped"/ {print $2}' "$work/metrics.txt")
 echo
 echo "nginx ${nginx_rps} req/s; ewarn ${ewarn_rps} req/s (ratio $(awk -v a="$ewarn_rps" -v b="$nginx_rps" 'BEGIN {printf "%.2f", a / b}')), ewarn p99 ${ewarn_p99}, non-2xx: ${non2xx:-0}"
+requests=$(awk '/requests in/ {print $1}' "$work/ewarn.txt")
+echo "serve CPU: $(awk -v a="$cpu_before" -v b="$cpu_after" -v n="$requests" 'BEGIN {printf "%.1f s for %d requests = %.0f us per request", b - a, n, 1e6 * (b - a) / n}')"
 echo "mean durable append (every log append in serve) ${append_ms:-?} ms; processors meanwhile: ${processed:-?} events processed, ${skipped:-?} skipped"

@@ -3,7 +3,7 @@
 
 1. It is structurally valid OpenAPI 3.0: the required keys at every level this file uses,
    responses keyed by status code, path parameters declared, and every $ref resolves.
-2. Its paths match the routes registered in ingest/src/routes.cc (the router.Add and
+2. Its paths match the routes registered in ingest/src/routes.cc (the router.Add, AddAsync and
    router.AddPrefix calls): every route is documented, every documented operation is served.
 
 Usage: openapi_test.py [--root SOURCE_DIR]. Needs python3-yaml (scripts/deps.sh). Exit 0 when
@@ -163,7 +163,7 @@ def check_structure(doc, check):
 def registered_routes(routes_cc):
     """(method, path, is_prefix) for every route routes.cc registers."""
     text = open(routes_cc, encoding="utf-8").read()
-    calls = re.findall(r"router\.(Add|AddPrefix)\(\s*\"([A-Z]+)\"\s*,\s*([^,]+?)\s*,", text)
+    calls = re.findall(r"router\.(Add|AddAsync|AddPrefix)\(\s*\"([A-Z]+)\"\s*,\s*([^,]+?)\s*,", text)
     routes = []
     for kind, method, path in calls:
         if path.startswith('"'):
@@ -177,7 +177,7 @@ def registered_routes(routes_cc):
         else:
             raise SystemExit(f"{routes_cc}: cannot read the path of router.{kind}(\"{method}\", {path}, ...); "
                              "teach tests/openapi_test.py this form")
-    if len(calls) != len(re.findall(r"router\.(?:Add|AddPrefix)\(", text)):
+    if len(calls) != len(re.findall(r"router\.(?:Add|AddAsync|AddPrefix)\(", text)):
         raise SystemExit(f"{routes_cc}: some router.Add/AddPrefix calls were not understood")
     return routes
 

@@ -151,5 +151,55 @@ TEST(PlatformTest, ReportsRaiseRiskAndAnAlertThatALiaisonAcknowledgesAndReplayAg
   EXPECT_EQ(Ewarn("digest --data " + dir.Sub("rebuilt")).out, original.out);
 }
 
+// serve is killed (-9) right after acknowledging reports; after a restart, retries of those
+// reports are recognised (answered as duplicates) and the log holds each report once. The
+// idempotency index skips RocksDB's write-ahead log, so this pins its rebuild from the log.
+TEST(PlatformTest, RetriesAfterAKillNineAreRecognisedAndStoredOnce) {
+  testing::TempDir dir;
+  const std::string data = dir.Sub("data");
+  {
+    std::ofstream csv(dir.Sub("stations.csv"));
+    csv << "station_id,name,region,district,ward,lat,lon,registered_voters\n";
+    for (int i = 1; i <= 5; ++i) csv << "S" << i << ",Station " << i << ",LAGOS,IKEJA,W1,6.6,3.35,1000\n";
+  }
+  ASSERT_EQ(Ewarn("import-stations --data " + data + " " + dir.Sub("stations.csv")).code, 0);
+  const std::string monitor = LastLine(Ewarn("token create --data " + data + " --role monitor --name mon").out);
+  // The retry re-sends the same reports, occurred_at included.
+  std::vector<std::string> bodies;
+  for (int i = 0; i < 20; ++i) {
+    bodies.push_back(R"({"event_id":"r-)" + std::to_string(i) + R"(","occurred_at":")" + UtcNow() +
+                     R"(","station_id":"S2","category":"access","severity":2,"description":"queue )" +
+                     std::to_string(i) + R"("})");
+  }
+  auto serve_and_post = [&](const std::string& expect) {
+    testing::ChildProcess serve({EWARN_BIN, "serve", "--data", data, "--http", "127.0.0.1:0", "--ingest-only"});
+    ASSERT_TRUE(serve.started());
+    std::string base;
+    for (int i = 0; i < 10 && base.empty(); ++i) {
+      auto line = serve.ReadLine(10s);
+      ASSERT_TRUE(line.has_value()) << "serve printed no http address";
+      std::smatch m;
+      if (std::regex_search(*line, m, std::regex("http://127\\.0\\.0\\.1:([0-9]+)/"))) base = m[0].str();
+    }
+    base.pop_back();
+    for (const std::string& body : bodies) {
+      auto r = Curl("-H 'Authorization: Bearer " + monitor + "' -d '" + body + "' " + base + "/v1/incidents");
+      EXPECT_NE(r.out.find(expect), std::string::npos) << r.out;
+    }
+    kill(serve.pid(), SIGKILL);
+    serve.Wait();
+  };
+  serve_and_post("\"duplicates\":0");
+  serve_and_post("\"duplicates\":1");
+  auto dump = Ewarn("log dump --data " + data + " --topic in.events");
+  ASSERT_EQ(dump.code, 0) << dump.out;
+  for (int i = 0; i < 20; ++i) {
+    std::string id = "\"r-" + std::to_string(i) + "\"";
+    size_t first = dump.out.find(id);
+    EXPECT_NE(first, std::string::npos) << id;
+    EXPECT_EQ(dump.out.find(id, first + 1), std::string::npos) << id << " stored twice";
+  }
+}
+
 }  // namespace
 }  // namespace ewarn

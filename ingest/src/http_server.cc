@@ -1,8 +1,10 @@
-// HttpServer on Boost.Beast: one acceptor, sessions on strands, handlers on a worker pool.
+// HttpServer on Boost.Beast: one acceptor, sessions on strands, blocking handlers on a worker
+// pool, asynchronous ones on the network threads.
 //
-// Why a worker pool: ingest handlers block until their append is durable (an fsync, or a Kafka
-// acknowledgement). Running them on the network threads would cap concurrency at the number of
-// those threads and defeat the log's group commit, which batches concurrent appends.
+// Why asynchronous submissions: each waits for its append to be durable (an fsync, or a Kafka
+// acknowledgement). Parking a thread per waiting request costs two context switches per request
+// and caps concurrency at the pool size; answering from the log's completion callback instead
+// lets any number of requests share one group-committed fsync.
 #include "ewarn/ingest/http_server.h"
 #include "ewarn/base/text.h"
 
@@ -10,11 +12,17 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <future>
+#include <map>
+#include <mutex>
 #include <optional>
 #include <thread>
 
@@ -91,18 +99,22 @@ HttpResponse HttpResponse::Error(int status, std::string_view message, std::stri
 }
 
 void HttpRouter::Add(std::string method, std::string path, HttpHandler handler) {
-  routes_.push_back({std::move(method), std::move(path), false, std::move(handler)});
+  routes_.push_back({std::move(method), std::move(path), false, std::move(handler), nullptr});
+}
+
+void HttpRouter::AddAsync(std::string method, std::string path, AsyncHttpHandler handler) {
+  routes_.push_back({std::move(method), std::move(path), false, nullptr, std::move(handler)});
 }
 
 void HttpRouter::AddPrefix(std::string method, std::string prefix, HttpHandler handler) {
-  routes_.push_back({std::move(method), std::move(prefix), true, std::move(handler)});
+  routes_.push_back({std::move(method), std::move(prefix), true, std::move(handler), nullptr});
 }
 
 void HttpRouter::OnBodyTooLarge(std::function<HttpResponse(const HttpRequest&, uint64_t)> handler) {
   too_large_ = std::move(handler);
 }
 
-HttpResponse HttpRouter::Dispatch(const HttpRequest& request, std::string* route) const {
+HttpRouter::Match HttpRouter::Find(const HttpRequest& request) const {
   const Route* best = nullptr;
   bool path_known = false;
   for (const auto& r : routes_) {
@@ -115,18 +127,46 @@ HttpResponse HttpRouter::Dispatch(const HttpRequest& request, std::string* route
       best = &r;
     }
   }
+  Match m;
   if (best == nullptr) {
-    *route = path_known ? "method_not_allowed" : "not_found";
-    return path_known ? HttpResponse::Error(405, "method " + request.method + " not allowed on " + request.path)
-                      : HttpResponse::Error(404, "no such endpoint: " + request.path);
+    m.route = path_known ? "method_not_allowed" : "not_found";
+    m.answer = path_known ? HttpResponse::Error(405, "method " + request.method + " not allowed on " + request.path)
+                          : HttpResponse::Error(404, "no such endpoint: " + request.path);
+    return m;
   }
-  *route = best->method + " " + best->path + (best->prefix ? "*" : "");
+  m.route = best->method + " " + best->path + (best->prefix ? "*" : "");
+  if (best->async_handler) {
+    m.async_handler = &best->async_handler;
+  } else {
+    m.handler = &best->handler;
+  }
+  return m;
+}
+
+namespace {
+
+// Handlers return errors as values; an exception here is a bug, answered, not fatal.
+HttpResponse InternalError(const std::exception& e) {
+  return HttpResponse::Error(500, std::string("internal error: ") + e.what());
+}
+
+}  // namespace
+
+HttpResponse HttpRouter::Dispatch(const HttpRequest& request, std::string* route) const {
+  Match m = Find(request);
+  *route = m.route;
   try {
-    return best->handler(request);
+    if (m.handler != nullptr) return (*m.handler)(request);
+    if (m.async_handler != nullptr) {
+      std::promise<HttpResponse> answered;
+      auto ready = answered.get_future();
+      (*m.async_handler)(request, [&answered](HttpResponse r) { answered.set_value(std::move(r)); });
+      return ready.get();
+    }
   } catch (const std::exception& e) {
-    // Handlers return errors as values; an exception here is a bug, answered, not fatal.
-    return HttpResponse::Error(500, std::string("internal error: ") + e.what());
+    return InternalError(e);
   }
+  return m.answer;
 }
 
 HttpResponse HttpRouter::BodyTooLarge(const HttpRequest& request, uint64_t declared) const {
@@ -159,22 +199,49 @@ struct HttpMetrics {
   }
   void Observe(const std::string& route, int status, double seconds) {
     if (responses == nullptr) return;
-    responses->Add({{"route", route}, {"code", std::to_string(status)}}).Increment();
-    static const std::vector<double> kBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
-    latency->Add({{"route", route}}, kBuckets).Observe(seconds);
+    // Families look series up by a label map; routes and codes are few, so their series are
+    // kept here once found rather than looked up (a map built and hashed) per request.
+    prometheus::Counter* counter;
+    prometheus::Histogram* histogram;
+    {
+      std::lock_guard lk(mu);
+      auto [c, new_counter] = counters.try_emplace({route, status});
+      if (new_counter) c->second = &responses->Add({{"route", route}, {"code", std::to_string(status)}});
+      auto [h, new_histogram] = histograms.try_emplace(route);
+      if (new_histogram) {
+        h->second = &latency->Add({{"route", route}}, prometheus::Histogram::BucketBoundaries{
+                                                          0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                                          0.25, 0.5, 1, 2.5});
+      }
+      counter = c->second;
+      histogram = h->second;
+    }
+    counter->Increment();
+    histogram->Observe(seconds);
   }
+
+  std::mutex mu;  // guards counters and histograms
+  std::map<std::pair<std::string, int>, prometheus::Counter*> counters;
+  std::map<std::string, prometheus::Histogram*> histograms;
 };
 
 struct HttpServer::Impl {
   HttpServerOptions options;
   HttpRouter router;
   HttpMetrics metrics;
+  // Declared before the io_context: handlers it still holds when destroyed end sessions,
+  // which count themselves out here.
+  std::atomic<size_t> connections{0};
+  std::atomic<bool> stopped{false};
+  // Asynchronous handlers called and not yet answered; Stop waits for them, since their
+  // answers come from threads (the log's) that outlive the server.
+  std::mutex pending_mu;
+  std::condition_variable pending_cv;
+  size_t pending = 0;
   net::io_context ioc;
   tcp::acceptor acceptor{ioc};
   std::unique_ptr<net::thread_pool> workers;
   std::vector<std::thread> io_threads;
-  std::atomic<size_t> connections{0};
-  std::atomic<bool> stopped{false};
   uint16_t port = 0;
 
   Impl(HttpServerOptions o, HttpRouter r, prometheus::Registry* registry)
@@ -263,25 +330,50 @@ class Session : public std::enable_shared_from_this<Session> {
     Handle(ToRequest(true), !keep_alive, std::nullopt);
   }
 
-  // Runs the handler on the worker pool, then writes on this connection's strand.
+  // Runs the handler (an asynchronous one here, a blocking one on the worker pool) and writes
+  // its answer on this connection's strand.
   void Handle(HttpRequest request, bool close_after, std::optional<uint64_t> too_large) {
-    stream_.expires_never();  // the handler may wait on a durable append
+    stream_.expires_never();  // the answer may wait on a durable append
     auto started = std::chrono::steady_clock::now();
-    net::post(*server_->workers, [self = shared_from_this(), request = std::move(request), close_after, too_large,
-                                  started]() mutable {
-      std::string route;
-      HttpResponse response;
-      if (too_large) {
-        route = "body_limit";
-        response = self->server_->router.BodyTooLarge(request, *too_large);
-      } else {
-        response = self->server_->router.Dispatch(request, &route);
-      }
+    HttpRouter::Match match;
+    if (!too_large) match = server_->router.Find(request);
+    auto respond = [self = shared_from_this(), route = too_large ? std::string("body_limit") : match.route, started,
+                    close_after](HttpResponse response) {
       double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-      net::post(self->stream_.get_executor(), [self, response = std::move(response), route = std::move(route),
-                                               seconds, close_after]() mutable {
+      net::post(self->stream_.get_executor(), [self, response = std::move(response), route, seconds,
+                                               close_after]() mutable {
         self->Write(std::move(response), route, seconds, close_after);
       });
+    };
+    if (match.async_handler != nullptr) {
+      if (server_->stopped) return respond(HttpResponse::Error(503, "the server is stopping; retry shortly"));
+      {
+        std::lock_guard lk(server_->pending_mu);
+        ++server_->pending;
+      }
+      auto req = std::make_shared<const HttpRequest>(std::move(request));
+      auto answer = [req, respond, server = server_](HttpResponse r) {
+        respond(std::move(r));
+        std::lock_guard lk(server->pending_mu);
+        if (--server->pending == 0) server->pending_cv.notify_all();
+      };
+      try {
+        (*match.async_handler)(*req, answer);  // a copy: the catch below may still need it
+      } catch (const std::exception& e) {
+        answer(InternalError(e));
+      }
+      return;
+    }
+    if (match.handler == nullptr && !too_large) return respond(std::move(match.answer));
+    net::post(*server_->workers, [self = shared_from_this(), request = std::move(request), handler = match.handler,
+                                  too_large, respond = std::move(respond)]() mutable {
+      HttpResponse response;
+      try {
+        response = too_large ? self->server_->router.BodyTooLarge(request, *too_large) : (*handler)(request);
+      } catch (const std::exception& e) {
+        response = InternalError(e);
+      }
+      respond(std::move(response));
     });
   }
 
@@ -350,7 +442,10 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(HttpServerOptions options,
   impl->workers = std::make_unique<net::thread_pool>(std::max(1, impl->options.worker_threads));
   impl->Accept();
   for (int i = 0; i < std::max(1, impl->options.io_threads); ++i) {
-    impl->io_threads.emplace_back([io = &impl->ioc] { io->run(); });
+    impl->io_threads.emplace_back([io = &impl->ioc] {
+      pthread_setname_np(pthread_self(), "ewarn-http");  // for top -H and profiles
+      io->run();
+    });
   }
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
 }
@@ -365,6 +460,10 @@ void HttpServer::Stop() {
   });
   // Handlers in flight finish (their appends complete); then the network threads stop.
   impl_->workers->join();
+  {
+    std::unique_lock lk(impl_->pending_mu);
+    impl_->pending_cv.wait(lk, [&] { return impl_->pending == 0; });
+  }
   impl_->ioc.stop();
   for (auto& t : impl_->io_threads) t.join();
 }

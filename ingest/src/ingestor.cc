@@ -1,9 +1,10 @@
 // Ingestor: validation, authorization, idempotency and dead letters around durable appends.
 //
 // Idempotency index: store "event_ids" maps event_id -> principal '\0' content-hash. It is a
-// view of in.events, written (unsynced) after each durable append; what a crash takes from it
-// is rebuilt at start-up by rescanning in.events from the checkpoint (the StateStore offsets of
-// in.events, committed after each rescan and at shutdown). So the log stays the only thing that
+// view of in.events, written to memory only (no write-ahead log) after each durable append; what
+// a crash takes from it is rebuilt at start-up by rescanning in.events from the checkpoint (the
+// StateStore offsets of in.events, committed with the rescanned marks, through the write-ahead
+// log, after each rescan and at shutdown). So the log stays the only thing that
 // must be fsynced per request, and a retry after a crash is still recognised.
 #include "ewarn/ingest/ingestor.h"
 
@@ -11,8 +12,9 @@
 #include <prometheus/registry.h>
 
 #include <algorithm>
-#include <array>
+#include <future>
 #include <mutex>
+#include <unordered_map>
 
 #include "ewarn/base/hash.h"
 #include "ewarn/ingest/http_server.h"
@@ -22,7 +24,6 @@ namespace ewarn::ingest {
 namespace {
 
 constexpr std::string_view kEventIdsStore = "event_ids";
-constexpr size_t kStripes = 256;
 
 std::string EndpointOf(InputKind kind) {
   switch (kind) {
@@ -109,7 +110,11 @@ struct Ingestor::Impl {
   std::unique_ptr<MonitorRegistry> monitors;
   std::unique_ptr<StationDirectory> stations;
   std::unique_ptr<RateLimiter> limiter;
-  std::array<std::mutex, kStripes> stripes;
+  std::mutex reporters_mu;  // guards reporters
+  std::unordered_map<std::string, std::string> reporters;  // principal name -> ReporterOf
+  std::mutex inflight_mu;  // guards inflight
+  // event_id -> submissions waiting for the one that claimed it (see Admit).
+  std::unordered_map<std::string, std::vector<std::function<void()>>> inflight;
   std::mutex stations_mu;  // serializes RefreshStations
 
   prometheus::Family<prometheus::Counter>* events_total = nullptr;
@@ -117,6 +122,15 @@ struct Ingestor::Impl {
 
   Impl(store::EventLog& l, store::StateStore& s, const Clock& c, IngestorOptions o, int32_t p)
       : log(l), state(s), clock(c), options(std::move(o)), input_partitions(p) {}
+
+  // The reporter pseudonym of an app principal: an HMAC, kept once computed (it is asked for on
+  // every submission, and principals are few).
+  std::string ReporterOf(const std::string& principal) {
+    std::lock_guard lk(reporters_mu);
+    auto [it, fresh] = reporters.try_emplace(principal);
+    if (fresh) it->second = MonitorRegistry::PhonePseudonym(options.pseudonym_secret, "principal:" + principal);
+    return it->second;
+  }
 
   void Count(const std::string& endpoint, const Outcome& o, size_t events) {
     if (events_total == nullptr) return;
@@ -129,10 +143,11 @@ struct Ingestor::Impl {
     }
   }
 
-  // Appends the refusal to dlq.rejected; a failure to do so turns the answer into a 503, since
-  // the input would otherwise be lost.
-  Outcome DeadLetter(Outcome refusal, const std::string& endpoint, const std::string& principal,
-                     std::string_view raw, std::string_view content_type, const std::string& reporter = "") {
+  // Appends the refusal to dlq.rejected, then answers it through `done`; a failure to append
+  // turns the answer into a 503, since the input would otherwise be lost.
+  void DeadLetterAsync(Outcome refusal, const std::string& endpoint, const std::string& principal,
+                       std::string_view raw, std::string_view content_type, const std::string& reporter,
+                       OutcomeCallback done) {
     int64_t now = clock.NowMs();
     v1::Event e;
     auto* h = e.mutable_header();
@@ -157,26 +172,39 @@ struct Ingestor::Impl {
     r->set_field(refusal.field);
     r->set_content_type(std::string(content_type));
     r->set_reason_code(refusal.reason_code);
-    store::OutRecord rec{.topic = std::string(schemas::topic::kRejected),
-                         .key = principal,
-                         .value = schemas::EncodeEvent(e),
-                         .timestamp_ms = now,
-                         .partition = 0};
-    auto appended = log.Append(std::span(&rec, 1));
-    if (!appended.ok()) {
-      return Refusal(503, "log_unavailable",
-                     "could not record the rejected input (" + appended.status().message() + "); retry later");
-    }
-    Count(endpoint, refusal, 0);
-    return refusal;
+    std::vector<store::OutRecord> rec;
+    rec.push_back({.topic = std::string(schemas::topic::kRejected),
+                   .key = principal,
+                   .value = schemas::EncodeEvent(e),
+                   .timestamp_ms = now,
+                   .partition = 0});
+    log.AppendAsync(std::move(rec), [this, refusal = std::move(refusal), endpoint,
+                                     done = std::move(done)](Result<std::vector<store::Position>> appended) mutable {
+      if (!appended.ok()) {
+        return done(Refusal(503, "log_unavailable",
+                            "could not record the rejected input (" + appended.status().message() + "); retry later"));
+      }
+      Count(endpoint, refusal, 0);
+      done(std::move(refusal));
+    });
   }
 
-  // Validates stations and areas, then appends what is new. `events` have header.event_id,
-  // event_time and body set.
-  Outcome Accept(const Principal& principal, std::vector<v1::Event> events, const std::string& endpoint,
-                 std::string_view raw, std::string_view content_type, const std::string& channel,
-                 v1::Source source, const std::string& reporter) {
-    auto refuse = [&](Outcome o) { return DeadLetter(std::move(o), endpoint, principal.name, raw, content_type, reporter); };
+  Outcome DeadLetter(Outcome refusal, const std::string& endpoint, const std::string& principal,
+                     std::string_view raw, std::string_view content_type, const std::string& reporter = "") {
+    return Wait([&](OutcomeCallback done) {
+      DeadLetterAsync(std::move(refusal), endpoint, principal, raw, content_type, reporter, std::move(done));
+    });
+  }
+
+  // Validates stations and areas, then appends what is new and answers through `done`.
+  // `events` have header.event_id, event_time and body set. Validation runs on the calling
+  // thread; the answer may come from the log's thread.
+  void AcceptAsync(const Principal& principal, std::vector<v1::Event> events, const std::string& endpoint,
+                   std::string_view raw, std::string_view content_type, const std::string& channel,
+                   v1::Source source, const std::string& reporter, OutcomeCallback done) {
+    auto refuse = [&](Outcome o) {
+      DeadLetterAsync(std::move(o), endpoint, principal.name, raw, content_type, reporter, std::move(done));
+    };
     if (!MayWrite(principal)) {
       return refuse(Refusal(403, "role_may_not_write",
                             "a " + std::string(RoleName(principal.role)) + " token may not submit reports"));
@@ -189,8 +217,13 @@ struct Ingestor::Impl {
       return refuse(std::move(o));
     }
     const int64_t now = clock.NowMs();
-    std::vector<store::OutRecord> records;
-    std::vector<std::string> content_hashes;
+    auto batch = std::make_shared<Submission>();
+    batch->principal = principal.name;
+    batch->endpoint = endpoint;
+    batch->raw = std::string(raw);
+    batch->content_type = std::string(content_type);
+    batch->reporter = reporter;
+    batch->events_count = events.size();
     for (size_t i = 0; i < events.size(); ++i) {
       v1::Event& e = events[i];
       const std::string where = events.size() > 1 ? "[" + std::to_string(i) + "]." : "";
@@ -203,7 +236,7 @@ struct Ingestor::Impl {
       std::string station_id = StationOf(e);
       if (!station_id.empty()) {
         auto station = stations->Find(station_id);
-        if (!station.ok()) return Refusal(503, "directory_unavailable", station.status().message());
+        if (!station.ok()) return done(Refusal(503, "directory_unavailable", station.status().message()));
         if (!station->has_value()) {
           return refuse(Refusal(400, "unknown_station",
                                 "unknown station '" + station_id + "'; check the id on the station list",
@@ -237,63 +270,123 @@ struct Ingestor::Impl {
       h->set_principal(principal.name);
       h->set_reporter(reporter);
       // The idempotency fingerprint excludes the receive time, which differs on every retry.
-      content_hashes.push_back(Sha256Hex(schemas::EncodeEvent(e)).substr(0, 16));
+      std::string encoded = schemas::EncodeEvent(e);
+      batch->marks.push_back(principal.name + '\0' + Sha256Hex(encoded).substr(0, 16));
       h->set_received_time_ms(now);
-      records.push_back({.topic = std::string(schemas::topic::kInputs),
-                         .key = schemas::RecordKey(e),
-                         .value = schemas::EncodeEvent(e),
-                         .timestamp_ms = h->event_time_ms(),
-                         .partition_key = partition_key});
+      batch->ids.push_back(h->event_id());
+      batch->records.push_back({.topic = std::string(schemas::topic::kInputs),
+                                .key = schemas::RecordKey(e),
+                                .value = schemas::EncodeEvent(e),
+                                .timestamp_ms = h->event_time_ms(),
+                                .partition_key = partition_key});
     }
+    batch->done = std::move(done);
+    Admit(std::move(batch));
+  }
 
-    // Same id, same principal, same content: already accepted. Stripes keep two concurrent
-    // retries of one id from both appending.
-    std::vector<size_t> stripe_ids;
-    for (const auto& e : events) stripe_ids.push_back(StableHash64(e.header().event_id()) % kStripes);
-    std::sort(stripe_ids.begin(), stripe_ids.end());
-    stripe_ids.erase(std::unique(stripe_ids.begin(), stripe_ids.end()), stripe_ids.end());
-    std::vector<std::unique_lock<std::mutex>> locks;
-    for (size_t s : stripe_ids) locks.emplace_back(stripes[s]);
+  // A validated submission on its way into the log.
+  struct Submission {
+    std::string principal, endpoint, raw, content_type, reporter;
+    size_t events_count = 0;
+    std::vector<std::string> ids, marks;  // per event: event_id, principal '\0' content hash
+    std::vector<store::OutRecord> records;
+    std::vector<std::string> claimed;  // ids this submission holds in `inflight`
+    OutcomeCallback done;
+  };
 
+  // Settles idempotency, then appends what is new. A submission first claims its ids in
+  // `inflight`; one that finds an id claimed waits for that claim's release and tries again,
+  // so two concurrent submissions of one id never both append. The seen-id index is read after
+  // claiming: a finished submission wrote its marks before releasing its claim.
+  void Admit(std::shared_ptr<Submission> batch) {
+    {
+      std::lock_guard lk(inflight_mu);
+      for (const auto& id : batch->ids) {
+        if (auto it = inflight.find(id); it != inflight.end()) {
+          it->second.push_back([this, batch] { Admit(batch); });
+          return;
+        }
+      }
+      for (const auto& id : batch->ids) {
+        if (inflight.try_emplace(id).second) batch->claimed.push_back(id);  // a batch may repeat an id
+      }
+    }
     Outcome outcome;
     std::vector<store::OutRecord> fresh;
     std::vector<size_t> fresh_index;
-    for (size_t i = 0; i < events.size(); ++i) {
-      const std::string& id = events[i].header().event_id();
-      const std::string mark = principal.name + '\0' + content_hashes[i];
+    for (size_t i = 0; i < batch->ids.size(); ++i) {
+      const std::string& id = batch->ids[i];
       auto seen = state.Get(kEventIdsStore, id);
-      if (!seen.ok()) return Refusal(503, "index_unavailable", seen.status().message());
+      if (!seen.ok()) return Finish(batch, Refusal(503, "index_unavailable", seen.status().message()));
       bool repeated_in_batch = false;
-      for (size_t j : fresh_index) repeated_in_batch |= events[j].header().event_id() == id;
+      for (size_t j : fresh_index) repeated_in_batch |= batch->ids[j] == id;
       if (seen->has_value() || repeated_in_batch) {
-        if (seen->has_value() && **seen != mark) {
-          std::string where = events.size() > 1 ? "[" + std::to_string(i) + "]." : "";
-          return refuse(Refusal(409, "event_id_conflict",
-                                "event_id '" + id + "' was already used for a different report", where + "event_id"));
+        if (seen->has_value() && **seen != batch->marks[i]) {
+          std::string where = batch->ids.size() > 1 ? "[" + std::to_string(i) + "]." : "";
+          Outcome conflict = Refusal(409, "event_id_conflict",
+                                     "event_id '" + id + "' was already used for a different report", where + "event_id");
+          return DeadLetterAsync(std::move(conflict), batch->endpoint, batch->principal, batch->raw, batch->content_type,
+                                 batch->reporter, [this, batch](Outcome o) { Finish(batch, std::move(o)); });
         }
         ++outcome.duplicates;
       } else {
-        fresh.push_back(std::move(records[i]));
+        fresh.push_back(std::move(batch->records[i]));
         fresh_index.push_back(i);
       }
       outcome.event_ids.push_back(id);
     }
-    if (!fresh.empty()) {
-      auto appended = log.Append(fresh);
+    outcome.reference = Reference(outcome.event_ids.empty() ? "" : outcome.event_ids.front());
+    if (fresh.empty()) return Finish(batch, std::move(outcome));
+    log.AppendAsync(std::move(fresh), [this, batch, fresh_index = std::move(fresh_index),
+                                       outcome = std::move(outcome)](Result<std::vector<store::Position>> appended) mutable {
       if (!appended.ok()) {
-        return Refusal(503, "log_unavailable", "the event log is unavailable (" + appended.status().message() +
-                                                   "); nothing was stored, retry later");
+        return Finish(batch, Refusal(503, "log_unavailable", "the event log is unavailable (" +
+                                                                 appended.status().message() +
+                                                                 "); nothing was stored, retry later"));
       }
       store::CommitBatch marks;
-      for (size_t i : fresh_index) {
-        marks.Put(kEventIdsStore, events[i].header().event_id(), principal.name + '\0' + content_hashes[i]);
-      }
-      // A lost mark is rebuilt from the log at start-up (see the file comment).
+      for (size_t i : fresh_index) marks.Put(kEventIdsStore, batch->ids[i], batch->marks[i]);
+      // A lost mark is rebuilt from the log at start-up (see the file comment), so it skips the
+      // write-ahead log: this runs once per request on the log's completion thread.
+      marks.SkipWriteAheadLog();
       (void)state.Commit(std::move(marks));
+      Finish(batch, std::move(outcome));
+    });
+  }
+
+  // Releases the submission's claims (re-admitting whoever waited on them) and answers.
+  void Finish(const std::shared_ptr<Submission>& batch, Outcome outcome) {
+    std::vector<std::function<void()>> waiting;
+    {
+      std::lock_guard lk(inflight_mu);
+      for (const auto& id : batch->claimed) {
+        auto it = inflight.find(id);
+        for (auto& w : it->second) waiting.push_back(std::move(w));
+        inflight.erase(it);
+      }
+      batch->claimed.clear();
     }
-    outcome.reference = Reference(outcome.event_ids.empty() ? "" : outcome.event_ids.front());
-    Count(endpoint, outcome, events.size());
-    return outcome;
+    if (outcome.accepted()) Count(batch->endpoint, outcome, batch->events_count);
+    OutcomeCallback done = std::move(batch->done);
+    done(std::move(outcome));
+    for (auto& w : waiting) w();
+  }
+
+  Outcome Accept(const Principal& principal, std::vector<v1::Event> events, const std::string& endpoint,
+                 std::string_view raw, std::string_view content_type, const std::string& channel,
+                 v1::Source source, const std::string& reporter) {
+    return Wait([&](OutcomeCallback done) {
+      AcceptAsync(principal, std::move(events), endpoint, raw, content_type, channel, source, reporter,
+                  std::move(done));
+    });
+  }
+
+  // Runs `start` with a callback and waits for its outcome (for callers that may block).
+  static Outcome Wait(const std::function<void(OutcomeCallback)>& start) {
+    std::promise<Outcome> result;
+    auto ready = result.get_future();
+    start([&result](Outcome o) { result.set_value(std::move(o)); });
+    return ready.get();
   }
 
   // Rebuilds the idempotency index from in.events past the checkpoint, then moves it.
@@ -393,6 +486,13 @@ Result<Principal> Ingestor::Authorize(std::string_view authorization, Role role)
 
 Outcome Ingestor::SubmitJson(InputKind kind, std::string_view authorization, std::string_view body,
                              std::string_view content_type) {
+  return Impl::Wait([&](OutcomeCallback done) {
+    SubmitJsonAsync(kind, authorization, body, content_type, std::move(done));
+  });
+}
+
+void Ingestor::SubmitJsonAsync(InputKind kind, std::string_view authorization, std::string_view body,
+                               std::string_view content_type, OutcomeCallback done) {
   const std::string endpoint = EndpointOf(kind);
   auto principal = impl_->principals->Authenticate(authorization);
   if (!principal.ok()) {
@@ -400,15 +500,17 @@ Outcome Ingestor::SubmitJson(InputKind kind, std::string_view authorization, std
     // and storing it would let anyone fill the disk. Counted.
     Outcome o = Refusal(401, "unauthenticated", "a valid bearer token is required: " + principal.status().message());
     impl_->Count(endpoint, o, 0);
-    return o;
+    return done(std::move(o));
   }
   DecodedInput decoded = DecodeJsonInput(kind, body);
   if (decoded.error) {
-    return impl_->DeadLetter(Refusal(400, decoded.error->reason_code, decoded.error->message, decoded.error->field),
-                             endpoint, principal->name, body, content_type);
+    return impl_->DeadLetterAsync(
+        Refusal(400, decoded.error->reason_code, decoded.error->message, decoded.error->field), endpoint,
+        principal->name, body, content_type, "", std::move(done));
   }
-  return impl_->Accept(*principal, std::move(decoded.events), endpoint, body, content_type, "http", v1::SOURCE_APP,
-                       MonitorRegistry::PhonePseudonym(impl_->options.pseudonym_secret, "principal:" + principal->name));
+  impl_->AcceptAsync(*principal, std::move(decoded.events), endpoint, body, content_type, "http", v1::SOURCE_APP,
+                     impl_->ReporterOf(principal->name),
+                     std::move(done));
 }
 
 SmsOutcome Ingestor::SubmitSms(SmsChannel channel, std::string_view authorization, std::string_view from,
@@ -550,7 +652,7 @@ Result<Outcome> Ingestor::Resubmit(int64_t offset, std::optional<std::string> re
   }
   return impl_->Accept(*principal, std::move(decoded.events), dead.endpoint, body, dead.content_type, "http",
                        v1::SOURCE_OPERATOR,
-                       MonitorRegistry::PhonePseudonym(impl_->options.pseudonym_secret, "principal:" + principal->name));
+                       impl_->ReporterOf(principal->name));
 }
 
 }  // namespace ewarn::ingest

@@ -99,8 +99,9 @@ void AddIngestRoutes(HttpRouter& router, Ingestor& ingestor, uint64_t max_body_b
   for (auto [path, kind] : {std::pair{"/v1/incidents", InputKind::kIncident},
                             std::pair{"/v1/hate-speech", InputKind::kHateSpeech},
                             std::pair{"/v1/turnout", InputKind::kTurnout}, std::pair{"/v1/kit", InputKind::kKit}}) {
-    router.Add("POST", path, [&ingestor, kind = kind](const HttpRequest& req) {
-      return FromOutcome(ingestor.SubmitJson(kind, req.Header("authorization"), req.body, req.Header("content-type")));
+    router.AddAsync("POST", path, [&ingestor, kind = kind](const HttpRequest& req, HttpRespond respond) {
+      ingestor.SubmitJsonAsync(kind, req.Header("authorization"), req.body, req.Header("content-type"),
+                               [respond = std::move(respond)](Outcome o) { respond(FromOutcome(o)); });
     });
   }
 

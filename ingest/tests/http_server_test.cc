@@ -13,7 +13,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <mutex>
 #include <thread>
+#include <vector>
 
 namespace ewarn::ingest {
 namespace {
@@ -62,6 +64,42 @@ TEST(HttpServerTest, RoutesDecodesQueriesAndAnswers404And405) {
   EXPECT_NE(c.Receive(2s, "}").find("HTTP/1.1 404"), std::string::npos);
   ASSERT_TRUE(c.Send("POST /hello HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"));
   EXPECT_NE(c.Receive(2s, "}").find("HTTP/1.1 405"), std::string::npos);
+}
+
+// An asynchronous handler answers later, from a thread of its own (as ingest answers from
+// the log's thread once an append is durable); the connection is served meanwhile, and Stop
+// waits for answers still owed.
+TEST(HttpServerTest, AsynchronousHandlersAnswerLaterAndStopWaitsForThem) {
+  std::vector<std::jthread> responders;
+  std::mutex mu;
+  std::atomic<int> answered{0};
+  HttpRouter router;
+  router.AddAsync("POST", "/later", [&](const HttpRequest& req, HttpRespond respond) {
+    std::lock_guard lk(mu);
+    responders.emplace_back([&, body = req.body, respond = std::move(respond)] {
+      std::this_thread::sleep_for(200ms);
+      HttpResponse r;
+      r.status = 202;
+      r.body = "{\"echo\":" + JsonString(body) + "}";
+      ++answered;
+      respond(std::move(r));
+    });
+  });
+  auto server = HttpServer::Start({}, std::move(router));
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  RawClient c((*server)->port());
+  ASSERT_TRUE(c.Send("POST /later HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi"));
+  std::string r = c.Receive(5s, "}");
+  EXPECT_NE(r.find("HTTP/1.1 202"), std::string::npos) << r;
+  EXPECT_NE(r.find("{\"echo\":\"hi\"}"), std::string::npos) << r;
+  // A second request is still owed its answer when Stop is called.
+  RawClient d((*server)->port());
+  ASSERT_TRUE(d.Send("POST /later HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nyo"));
+  for (int i = 0; i < 100 && responders.size() < 2; ++i) std::this_thread::sleep_for(10ms);
+  (*server)->Stop();
+  EXPECT_EQ(answered.load(), 2);
+  std::lock_guard lk(mu);
+  responders.clear();  // joins
 }
 
 TEST(HttpServerTest, OversizeBodyIsRefusedWithoutReadingIt) {

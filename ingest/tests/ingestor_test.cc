@@ -6,8 +6,10 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
+#include <condition_variable>
 #include <fstream>
 #include <map>
+#include <mutex>
 
 #include "ewarn/base/hash.h"
 #include "ewarn/ingest/http_server.h"
@@ -174,6 +176,44 @@ TEST_F(IngestTest, RetriesAreIdempotentAndConflictingReuseIsRefused) {
   EXPECT_EQ(later.status, 202);
   EXPECT_NE(later.body.find("\"duplicates\":1"), std::string::npos) << later.body;
   EXPECT_EQ(Topic(schemas::topic::kInputs).size(), 1u);
+}
+
+// Submissions of one event_id in flight at once (a double-tapped "send", a client retrying
+// before its first answer): each is answered, the log holds the report once, and a
+// different report under the same id is refused, whichever order they settle in.
+TEST_F(IngestTest, ConcurrentSubmissionsOfOneIdAreSettledInTurn) {
+  constexpr int kSame = 12;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<Outcome> outcomes;
+  auto collect = [&](Outcome o) {
+    std::lock_guard lk(mu);
+    outcomes.push_back(std::move(o));
+    cv.notify_all();
+  };
+  const std::string auth = "Bearer " + monitor_.substr(monitor_.rfind(' ') + 1);
+  for (int i = 0; i < kSame; ++i) {
+    ingestor_->SubmitJsonAsync(InputKind::kIncident, auth, Incident("twice"), "application/json", collect);
+  }
+  ingestor_->SubmitJsonAsync(InputKind::kIncident, auth, Incident("twice", "S1", 1), "application/json", collect);
+  {
+    std::unique_lock lk(mu);
+    ASSERT_TRUE(cv.wait_for(lk, std::chrono::seconds(30), [&] { return outcomes.size() == kSame + 1; }));
+  }
+  int fresh = 0, duplicates = 0, conflicts = 0;
+  for (const Outcome& o : outcomes) {
+    if (o.http_status == 409) {
+      ++conflicts;
+    } else {
+      ASSERT_EQ(o.http_status, 202) << o.message;
+      (o.duplicates == 0 ? fresh : duplicates) += 1;
+    }
+  }
+  EXPECT_EQ(fresh, 1);
+  EXPECT_EQ(duplicates, kSame - 1);
+  EXPECT_EQ(conflicts, 1);
+  ASSERT_EQ(Topic(schemas::topic::kInputs).size(), 1u);
+  EXPECT_EQ(Topic(schemas::topic::kInputs)[0].incident().severity(), 4);
 }
 
 TEST_F(IngestTest, BadInputIsAnswered400AndKeptAsADeadLetter) {

@@ -5,10 +5,13 @@
 // partition is one contiguous, ordered key range. Values: 1 format byte (1), big-endian
 // timestamp i64, big-endian key length u32, key, value.
 //
-// Appends are group-committed: concurrent callers queue; the first becomes leader, writes all
-// queued records in one WriteBatch with sync=true, and wakes the others. Readers see only
-// offsets below each partition's `visible_end`, which advances after the synced write, so a
-// consumer never observes a record that a crash could take back.
+// Appends are group-committed: callers queue their records (Append waits, AppendAsync leaves a
+// callback); one committer thread takes everything queued, writes it as one WriteBatch with
+// sync=true, and completes each append (waking only its own caller). While it syncs, new appends
+// queue up for the next group, so the fsync is shared by everything that arrived meanwhile.
+// Readers see only offsets below each partition's `visible_end`, which advances after the
+// synced write, so a consumer never observes a record that a crash could take back.
+#include <pthread.h>
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/table.h>
@@ -16,12 +19,13 @@
 
 #include <atomic>
 #include <condition_variable>
-#include <deque>
 #include <filesystem>
+#include <future>
 #include <map>
 #include <mutex>
 #include <set>
 #include <shared_mutex>
+#include <thread>
 
 #include "ewarn/base/bytes.h"
 #include "ewarn/store/event_log.h"
@@ -111,6 +115,12 @@ class EmbeddedLog final : public EventLog {
  public:
   static Result<std::unique_ptr<EventLog>> Open(const EmbeddedLogOptions& options);
   ~EmbeddedLog() override {
+    {
+      std::lock_guard lk(commit_mu_);
+      stopping_ = true;
+    }
+    commit_cv_.notify_one();
+    committer_.join();  // completes what is queued first
     for (auto& [name, topic] : topics_) db_->DestroyColumnFamilyHandle(topic->family);
     db_->DestroyColumnFamilyHandle(meta_);
   }
@@ -118,6 +128,7 @@ class EmbeddedLog final : public EventLog {
   Status CreateTopic(const TopicSpec& spec) override;
   Result<int32_t> PartitionCount(std::string_view topic) override;
   Result<std::vector<Position>> Append(std::span<const OutRecord> records) override;
+  void AppendAsync(std::vector<OutRecord> records, AppendDone done) override;
   Result<std::vector<LogRecord>> Read(const TopicPartition& tp, int64_t from,
                                       size_t max_records) override;
   Result<PartitionOffsets> Offsets(const TopicPartition& tp) override;
@@ -136,10 +147,17 @@ class EmbeddedLog final : public EventLog {
  private:
   EmbeddedLog(std::unique_ptr<rocksdb::DB> db, rocksdb::ColumnFamilyHandle* meta, std::string dir,
               bool sync)
-      : db_(std::move(db)), meta_(meta), dir_(std::move(dir)), sync_(sync) {}
+      : db_(std::move(db)), meta_(meta), dir_(std::move(dir)), sync_(sync) {
+    committer_ = std::thread([this] {
+      pthread_setname_np(pthread_self(), "ewarn-log");  // for top -H and profiles
+      CommitLoop();
+    });
+  }
   Result<Topic*> Find(std::string_view name);
   Status LoadTopic(const TopicSpec& spec, rocksdb::ColumnFamilyHandle* family);
-  Status WriteGroup(std::vector<struct PendingAppend*>& group);
+  void Enqueue(std::unique_ptr<struct PendingAppend> append);
+  void CommitLoop();
+  Status WriteGroup(std::vector<std::unique_ptr<struct PendingAppend>>& group);
 
   std::unique_ptr<rocksdb::DB> db_;
   rocksdb::ColumnFamilyHandle* meta_;
@@ -149,10 +167,11 @@ class EmbeddedLog final : public EventLog {
   std::shared_mutex topics_mu_;  // guards topics_ (the map; Topic internals see above)
   std::map<std::string, std::unique_ptr<Topic>, std::less<>> topics_;
 
-  std::mutex commit_mu_;  // guards queue_ and leader_active_
+  std::mutex commit_mu_;  // guards queue_ and stopping_
   std::condition_variable commit_cv_;
-  std::deque<struct PendingAppend*> queue_;
-  bool leader_active_ = false;
+  std::vector<std::unique_ptr<struct PendingAppend>> queue_;
+  bool stopping_ = false;
+  std::thread committer_;  // runs CommitLoop until the log is destroyed
 
   std::mutex append_mu_;  // pairs with append_cv_ for consumers waiting on new data
   std::condition_variable append_cv_;
@@ -163,10 +182,10 @@ class EmbeddedLog final : public EventLog {
 };
 
 struct PendingAppend {
-  std::span<const OutRecord> records;
+  std::vector<OutRecord> owned;         // AppendAsync's records (Append's stay with its caller)
+  std::span<const OutRecord> records;   // what to write
   std::vector<Position> positions;
-  Status status;
-  bool done = false;
+  EventLog::AppendDone done;
 };
 
 Result<std::unique_ptr<EventLog>> EmbeddedLog::Open(const EmbeddedLogOptions& options) {
@@ -306,37 +325,58 @@ Result<int32_t> EmbeddedLog::PartitionCount(std::string_view topic) {
 
 Result<std::vector<Position>> EmbeddedLog::Append(std::span<const OutRecord> records) {
   if (records.empty()) return std::vector<Position>{};
-  PendingAppend me;
-  me.records = records;
-  std::unique_lock lk(commit_mu_);
-  queue_.push_back(&me);
-  commit_cv_.wait(lk, [&] { return me.done || (!leader_active_ && queue_.front() == &me); });
-  if (me.done) {
-    if (!me.status.ok()) return me.status;
-    return std::move(me.positions);
-  }
-  // Leader: take every queued append and write them as one synced batch.
-  leader_active_ = true;
-  std::vector<PendingAppend*> group(queue_.begin(), queue_.end());
-  queue_.clear();
-  lk.unlock();
-  Status st = WriteGroup(group);
-  lk.lock();
-  for (PendingAppend* p : group) {
-    p->status = st;
-    p->done = true;
-  }
-  leader_active_ = false;
-  commit_cv_.notify_all();
-  if (!st.ok()) return st;
-  return std::move(me.positions);
+  std::promise<Result<std::vector<Position>>> result;
+  auto append = std::make_unique<PendingAppend>();
+  append->records = records;
+  append->done = [&result](Result<std::vector<Position>> r) { result.set_value(std::move(r)); };
+  auto ready = result.get_future();
+  Enqueue(std::move(append));
+  return ready.get();
 }
 
-Status EmbeddedLog::WriteGroup(std::vector<PendingAppend*>& group) {
+void EmbeddedLog::AppendAsync(std::vector<OutRecord> records, AppendDone done) {
+  if (records.empty()) return done(std::vector<Position>{});
+  auto append = std::make_unique<PendingAppend>();
+  append->owned = std::move(records);
+  append->records = append->owned;
+  append->done = std::move(done);
+  Enqueue(std::move(append));
+}
+
+void EmbeddedLog::Enqueue(std::unique_ptr<PendingAppend> append) {
+  {
+    std::lock_guard lk(commit_mu_);
+    queue_.push_back(std::move(append));
+  }
+  commit_cv_.notify_one();
+}
+
+void EmbeddedLog::CommitLoop() {
+  std::vector<std::unique_ptr<PendingAppend>> group;
+  std::unique_lock lk(commit_mu_);
+  while (true) {
+    commit_cv_.wait(lk, [&] { return stopping_ || !queue_.empty(); });
+    if (queue_.empty()) return;  // stopping, and everything queued is done
+    group.swap(queue_);
+    lk.unlock();
+    Status st = WriteGroup(group);
+    for (auto& p : group) {
+      if (st.ok()) {
+        p->done(std::move(p->positions));
+      } else {
+        p->done(st);
+      }
+    }
+    group.clear();
+    lk.lock();
+  }
+}
+
+Status EmbeddedLog::WriteGroup(std::vector<std::unique_ptr<PendingAppend>>& group) {
   rocksdb::WriteBatch batch;
   std::vector<std::pair<Topic*, int32_t>> touched;
   std::string value;
-  for (PendingAppend* p : group) {
+  for (auto& p : group) {
     p->positions.clear();
     p->positions.reserve(p->records.size());
     for (const OutRecord& r : p->records) {

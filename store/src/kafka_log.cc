@@ -2,7 +2,8 @@
 //
 // Producer: idempotent (enable.idempotence=true, which means acks=all and ordered retries), each
 // record sent to the partition ewarn computes, so placement equals the embedded engine's.
-// Append() waits for every delivery report, so it returns only what all in-sync replicas hold.
+// An append completes on its last delivery report (the poller thread), so it holds only what all
+// in-sync replicas hold; Append() waits for that, AppendAsync() leaves a callback.
 // Reads (Read/Offsets/Stat) use one group-less consumer handle with explicit assignment.
 // Consumers join a real consumer group (range assignor) and hand assignments to the ewarn
 // RebalanceListener, which supplies start offsets from ewarn's state store: Kafka's committed
@@ -15,6 +16,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstring>
+#include <future>
 #include <map>
 #include <mutex>
 #include <set>
@@ -147,18 +149,25 @@ Result<Handle> NewHandle(rd_kafka_type_t type, rd_kafka_conf_t* conf, ClientErro
   return Handle(rk);
 }
 
-// One Append() call waiting for its delivery reports.
-struct AppendWait {
+class KafkaLog;
+
+// One append in flight: its delivery reports count down `remaining`, and whoever brings it to
+// zero (the poller's last report, or the sender when nothing was sent) completes it. The sender
+// holds one count while it produces, so the append cannot complete half-sent.
+struct InflightAppend {
   std::mutex mu;
-  std::condition_variable cv;
-  size_t remaining = 0;
+  size_t remaining = 1;
   std::vector<Position> positions;
+  std::vector<struct DeliverySlot> slots;
+  Status send_error;
   rd_kafka_resp_err_t first_error = RD_KAFKA_RESP_ERR_NO_ERROR;
   std::string first_error_where;
+  EventLog::AppendDone done;
+  KafkaLog* log = nullptr;
 };
 
 struct DeliverySlot {
-  AppendWait* wait;
+  InflightAppend* append;
   size_t index;
 };
 
@@ -172,6 +181,7 @@ class KafkaLog final : public EventLog {
   Status CreateTopic(const TopicSpec& spec) override;
   Result<int32_t> PartitionCount(std::string_view topic) override;
   Result<std::vector<Position>> Append(std::span<const OutRecord> records) override;
+  void AppendAsync(std::vector<OutRecord> records, AppendDone done) override;
   Result<std::vector<LogRecord>> Read(const TopicPartition& tp, int64_t from, size_t max_records) override;
   Result<PartitionOffsets> Offsets(const TopicPartition& tp) override;
   Result<std::vector<TopicStat>> Stat() override;
@@ -185,6 +195,8 @@ class KafkaLog final : public EventLog {
   Result<std::map<std::string, int32_t>> ListTopics(milliseconds timeout);
   Status Unreachable(const std::string& what);
   static void OnDelivery(rd_kafka_t*, const rd_kafka_message_t* msg, void*);
+  // Drops one count of `append`; the last one completes it (and frees it).
+  void Release(InflightAppend* append);
   Status AdminCreateTopic(const TopicSpec& spec);
 
   KafkaLogOptions options_;
@@ -363,76 +375,102 @@ Status KafkaLog::AdminCreateTopic(const TopicSpec& spec) {
 
 void KafkaLog::OnDelivery(rd_kafka_t*, const rd_kafka_message_t* msg, void*) {
   auto* slot = static_cast<DeliverySlot*>(msg->_private);
-  AppendWait* wait = slot->wait;
-  std::lock_guard lk(wait->mu);
-  if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    if (wait->first_error == RD_KAFKA_RESP_ERR_NO_ERROR) {
-      wait->first_error = msg->err;
-      wait->first_error_where = std::string(rd_kafka_topic_name(msg->rkt)) + "/" + std::to_string(msg->partition);
+  InflightAppend* append = slot->append;
+  {
+    std::lock_guard lk(append->mu);
+    if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      if (append->first_error == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        append->first_error = msg->err;
+        append->first_error_where =
+            std::string(rd_kafka_topic_name(msg->rkt)) + "/" + std::to_string(msg->partition);
+      }
+    } else {
+      append->positions[slot->index] = {msg->partition, msg->offset};
     }
-  } else {
-    wait->positions[slot->index] = {msg->partition, msg->offset};
   }
-  if (--wait->remaining == 0) wait->cv.notify_all();
+  append->log->Release(append);
+}
+
+void KafkaLog::Release(InflightAppend* append) {
+  {
+    std::lock_guard lk(append->mu);
+    if (--append->remaining > 0) return;
+  }
+  std::unique_ptr<InflightAppend> done(append);
+  Status st = done->send_error;
+  if (st.ok() && done->first_error != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    st = FromKafka(done->first_error, "append to " + done->first_error_where);
+    if (st.code() == StatusCode::kUnavailable) st = Unreachable(st.message());
+  }
+  if (st.ok()) {
+    done->done(std::move(done->positions));
+  } else {
+    done->done(st);
+  }
 }
 
 Result<std::vector<Position>> KafkaLog::Append(std::span<const OutRecord> records) {
-  if (records.empty()) return std::vector<Position>{};
+  std::promise<Result<std::vector<Position>>> result;
+  auto ready = result.get_future();
+  // Records are copied into librdkafka's queue (RD_KAFKA_MSG_F_COPY) as they are produced.
+  AppendAsync(std::vector<OutRecord>(records.begin(), records.end()),
+              [&result](Result<std::vector<Position>> r) { result.set_value(std::move(r)); });
+  return ready.get();
+}
+
+void KafkaLog::AppendAsync(std::vector<OutRecord> records, AppendDone done) {
+  if (records.empty()) return done(std::vector<Position>{});
   // Resolve every topic first, so an unknown one fails the call before anything is sent.
   std::map<std::string, int32_t, std::less<>> counts;
   for (const auto& r : records) {
     if (counts.count(r.topic) == 0) {
-      ASSIGN_OR_RETURN(int32_t n, PartitionCount(r.topic));
-      counts[r.topic] = n;
+      Result<int32_t> n = PartitionCount(r.topic);
+      if (!n.ok()) return done(n.status());
+      counts[r.topic] = *n;
     }
   }
-  AppendWait wait;
-  wait.positions.resize(records.size());
-  std::vector<DeliverySlot> slots(records.size());
-  size_t sent = 0;
-  Status send_error = Status::Ok();
-  for (size_t i = 0; i < records.size(); ++i) {
+  auto* append = new InflightAppend();
+  append->log = this;
+  append->done = std::move(done);
+  append->positions.resize(records.size());
+  append->slots.resize(records.size());
+  Status send_error;
+  for (size_t i = 0; i < records.size() && send_error.ok(); ++i) {
     const OutRecord& r = records[i];
     int32_t partition = PartitionOf(r, counts[r.topic]);
     if (partition < 0 || partition >= counts[r.topic]) {
       send_error = Status::InvalidArgument("topic '" + r.topic + "' has no partition " + std::to_string(partition));
       break;
     }
-    slots[i] = {&wait, i};
+    append->slots[i] = {append, i};
     {
-      std::lock_guard lk(wait.mu);
-      ++wait.remaining;
+      std::lock_guard lk(append->mu);
+      ++append->remaining;
     }
     while (true) {
       rd_kafka_resp_err_t err = rd_kafka_producev(
           producer_.get(), RD_KAFKA_V_TOPIC(r.topic.c_str()), RD_KAFKA_V_PARTITION(partition),
           RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(r.key.data(), r.key.size()),
           RD_KAFKA_V_VALUE(const_cast<char*>(r.value.data()), r.value.size()),
-          RD_KAFKA_V_TIMESTAMP(r.timestamp_ms), RD_KAFKA_V_OPAQUE(&slots[i]), RD_KAFKA_V_END);
+          RD_KAFKA_V_TIMESTAMP(r.timestamp_ms), RD_KAFKA_V_OPAQUE(&append->slots[i]), RD_KAFKA_V_END);
       if (err == RD_KAFKA_RESP_ERR_NO_ERROR) break;
       if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
         std::this_thread::sleep_for(milliseconds(1));  // the poller drains delivery reports
         continue;
       }
-      std::lock_guard lk(wait.mu);
-      --wait.remaining;
+      {
+        std::lock_guard lk(append->mu);
+        --append->remaining;
+      }
       send_error = FromKafka(err, "produce to " + r.topic);
       break;
     }
-    if (!send_error.ok()) break;
-    ++sent;
   }
-  // Wait for every sent record even after an error: the slots live on this stack.
-  std::unique_lock lk(wait.mu);
-  wait.cv.wait(lk, [&] { return wait.remaining == 0; });
-  RETURN_IF_ERROR(send_error);
-  if (wait.first_error != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    Status st = FromKafka(wait.first_error, "append to " + wait.first_error_where);
-    if (st.code() == StatusCode::kUnavailable) return Unreachable(st.message());
-    return st;
+  if (!send_error.ok()) {
+    std::lock_guard lk(append->mu);
+    append->send_error = send_error;
   }
-  (void)sent;
-  return std::move(wait.positions);
+  Release(append);  // the sender's count: completes now if every report is already in
 }
 
 Result<PartitionOffsets> KafkaLog::Offsets(const TopicPartition& tp) {

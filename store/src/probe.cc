@@ -45,24 +45,20 @@ class InstrumentedLog final : public EventLog {
   Result<std::vector<Position>> Append(std::span<const OutRecord> records) override {
     auto started = std::chrono::steady_clock::now();
     Result<std::vector<Position>> r = inner_->Append(records);
-    latency_.Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-    batch_size_.Observe(static_cast<double>(records.size()));
-    if (!r.ok()) {
-      failed_.Increment();
-      return r;
-    }
-    ok_.Increment();
-    std::lock_guard lk(mu_);
-    const std::string* last_topic = nullptr;
-    prometheus::Counter* counter = nullptr;
-    for (const auto& rec : records) {
-      if (last_topic == nullptr || *last_topic != rec.topic) {
-        counter = &records_.Add({{"topic", rec.topic}});
-        last_topic = &rec.topic;
-      }
-      counter->Increment();
-    }
+    Record(records, started, r.ok());
     return r;
+  }
+  void AppendAsync(std::vector<OutRecord> records, AppendDone done) override {
+    // What Record needs of the records, kept aside: the records themselves move into the log.
+    std::vector<std::string> topics;
+    topics.reserve(records.size());
+    for (const auto& rec : records) topics.push_back(rec.topic);
+    auto started = std::chrono::steady_clock::now();
+    inner_->AppendAsync(std::move(records), [this, topics = std::move(topics), started,
+                                             done = std::move(done)](Result<std::vector<Position>> r) {
+      Record(topics, started, r.ok());
+      done(std::move(r));
+    });
   }
   Result<std::vector<LogRecord>> Read(const TopicPartition& tp, int64_t from, size_t max) override {
     return inner_->Read(tp, from, max);
@@ -77,6 +73,30 @@ class InstrumentedLog final : public EventLog {
   }
 
  private:
+  template <typename Records>
+  void Record(const Records& records, std::chrono::steady_clock::time_point started, bool ok) {
+    latency_.Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    batch_size_.Observe(static_cast<double>(records.size()));
+    if (!ok) {
+      failed_.Increment();
+      return;
+    }
+    ok_.Increment();
+    std::lock_guard lk(mu_);
+    const std::string* last_topic = nullptr;
+    prometheus::Counter* counter = nullptr;
+    for (const auto& rec : records) {
+      const std::string& topic = TopicOf(rec);
+      if (last_topic == nullptr || *last_topic != topic) {
+        counter = &records_.Add({{"topic", topic}});
+        last_topic = &topic;
+      }
+      counter->Increment();
+    }
+  }
+  static const std::string& TopicOf(const OutRecord& r) { return r.topic; }
+  static const std::string& TopicOf(const std::string& topic) { return topic; }
+
   std::unique_ptr<EventLog> inner_;
   std::mutex mu_;  // guards lookups in records_ (Family::Add is thread-safe; this keeps it cheap)
   prometheus::Family<prometheus::Counter>& records_;

@@ -217,6 +217,7 @@ Result<std::vector<OutboxEntry>> StateStore::Commit(CommitBatch&& batch) {
   }
   rocksdb::WriteOptions wo;
   wo.sync = impl_->sync || batch.durable_;
+  wo.disableWAL = batch.skip_wal_ && !wo.sync;
   RETURN_IF_ERROR(FromRocks(impl_->db->Write(wo, &wb), "state store '" + impl_->dir + "' commit"));
   return entries;
 }

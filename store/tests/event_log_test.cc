@@ -5,6 +5,10 @@
 #include <gtest/gtest.h>
 #include <rocksdb/db.h>
 
+#include <condition_variable>
+#include <future>
+#include <map>
+#include <mutex>
 #include <thread>
 
 #include "ewarn/base/bytes.h"
@@ -164,6 +168,62 @@ TEST_P(EventLogTest, ConcurrentAppendersAllLandExactlyOnce) {
     }
     last_by_thread_key[tk] = i;
   }
+}
+
+// Many appends in flight at once, none waited for: each completes exactly once, with the
+// positions its records got, and the log holds each record once, in per-key order.
+TEST_P(EventLogTest, AsyncAppendsCompleteOnceWithTheirPositions) {
+  ASSERT_NE(log_, nullptr);
+  ASSERT_TRUE(log_->CreateTopic({.name = "in.events", .partitions = 3}).ok());
+  constexpr int kAppends = 300, kPerAppend = 3;
+  std::mutex mu;
+  std::condition_variable cv;
+  int completed = 0;
+  std::vector<int> calls(kAppends, 0);
+  std::vector<std::vector<Position>> positions(kAppends);
+  for (int a = 0; a < kAppends; ++a) {
+    log_->AppendAsync(Records("in.events", kPerAppend, a * kPerAppend), [&, a](Result<std::vector<Position>> r) {
+      std::lock_guard lk(mu);
+      EXPECT_TRUE(r.ok()) << r.status().ToString();
+      if (r.ok()) positions[a] = *r;
+      ++calls[a];
+      ++completed;
+      cv.notify_all();
+    });
+  }
+  {
+    std::unique_lock lk(mu);
+    ASSERT_TRUE(cv.wait_for(lk, 30s, [&] { return completed == kAppends; }));
+  }
+  auto all = ReadAll(*log_, "in.events");
+  ASSERT_EQ(all.size(), size_t{kAppends * kPerAppend});
+  std::map<std::pair<int32_t, int64_t>, std::string> by_position;
+  for (const auto& r : all) by_position[{r.partition, r.offset}] = r.value;
+  std::map<std::string, int64_t> last_offset_by_key;
+  for (int a = 0; a < kAppends; ++a) {
+    EXPECT_EQ(calls[a], 1);
+    ASSERT_EQ(positions[a].size(), size_t{kPerAppend});
+    for (int i = 0; i < kPerAppend; ++i) {
+      const Position& p = positions[a][i];
+      EXPECT_EQ(by_position[std::pair(p.partition, p.offset)], "value-" + std::to_string(a * kPerAppend + i));
+      // Appends were started in order, so one key's records keep that order.
+      std::string key = "station-" + std::to_string((a * kPerAppend + i) % 17);
+      if (auto it = last_offset_by_key.find(key); it != last_offset_by_key.end()) {
+        EXPECT_LT(it->second, p.offset);
+      }
+      last_offset_by_key[key] = p.offset;
+    }
+  }
+}
+
+TEST_P(EventLogTest, AsyncAppendToAnUnknownTopicReportsTheError) {
+  ASSERT_NE(log_, nullptr);
+  std::promise<Result<std::vector<Position>>> result;
+  log_->AppendAsync({{.topic = "missing", .key = "k", .value = "1"}},
+                    [&](Result<std::vector<Position>> r) { result.set_value(std::move(r)); });
+  auto ready = result.get_future();
+  ASSERT_EQ(ready.wait_for(30s), std::future_status::ready);
+  EXPECT_EQ(ready.get().status().code(), StatusCode::kNotFound);
 }
 
 class RecordingListener : public RebalanceListener {

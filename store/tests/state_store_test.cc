@@ -45,6 +45,30 @@ TEST(StateStoreTest, CommitIsAtomicAcrossStateOffsetsAndOutbox) {
   EXPECT_GT((*entries)[0].sequence, (*pending)[0].sequence);
 }
 
+// A batch that skips the write-ahead log is read back at once, kept by a clean close (RocksDB
+// flushes unlogged data on close), and cannot be combined with a durable sync by mistake.
+TEST(StateStoreTest, BatchesWithoutTheWriteAheadLogAreReadAndKeptOnCleanClose) {
+  ewarn::testing::TempDir dir;
+  {
+    auto store = StateStore::Open({.dir = dir.path(), .stores = {"index"}, .sync = false});
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    CommitBatch marks;
+    marks.Put("index", "event-1", "seen");
+    marks.SkipWriteAheadLog();
+    ASSERT_TRUE((*store)->Commit(std::move(marks)).ok());
+    EXPECT_EQ(**(*store)->Get("index", "event-1"), "seen");
+    CommitBatch durable;  // RocksDB refuses sync without the log; durability wins
+    durable.Put("index", "event-2", "seen");
+    durable.SkipWriteAheadLog();
+    durable.RequireDurable();
+    ASSERT_TRUE((*store)->Commit(std::move(durable)).ok());
+  }
+  auto store = StateStore::Open({.dir = dir.path(), .stores = {"index"}, .sync = false});
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  EXPECT_EQ(**(*store)->Get("index", "event-1"), "seen");
+  EXPECT_EQ(**(*store)->Get("index", "event-2"), "seen");
+}
+
 TEST(StateStoreTest, ScanVisitsAPrefixInOrderAndUnknownStoreIsNotFound) {
   ewarn::testing::TempDir dir;
   auto store = StateStore::Open({.dir = dir.path(), .stores = {"s"}});

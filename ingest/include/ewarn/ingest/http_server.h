@@ -3,10 +3,12 @@
 //
 // Hardened for the open network: a request must arrive whole within `request_timeout` (slow and
 // half-open connections are closed), headers and bodies over their limits are answered 431/413
-// without reading the rest, connections beyond `max_connections` are refused, and handlers run
-// on a worker pool so a slow disk never stalls the network threads.
+// without reading the rest, connections beyond `max_connections` are refused. Handlers that
+// may block run on a worker pool so a slow disk never stalls the network threads; handlers
+// that never block (AddAsync: ingest's submissions, which answer when their group-committed
+// append is durable) run on the network threads and hold no thread while they wait.
 //
-// Thread-safety: handlers are called concurrently from worker threads; register every route
+// Thread-safety: handlers are called concurrently from several threads; register every route
 // before Start(). Stop() (or the destructor) closes the listener and every connection.
 #pragma once
 
@@ -52,19 +54,37 @@ struct HttpResponse {
   static HttpResponse Error(int status, std::string_view message, std::string_view field = "");
 };
 
+// A handler that may block (a disk read, a synchronous append): run on the worker pool.
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
+// Answers a request; call it exactly once, from any thread.
+using HttpRespond = std::function<void(HttpResponse)>;
+// A handler that never blocks: run on a network thread, it answers through `respond`, at once
+// or later (e.g. when its append is durable), so a waiting request holds no thread.
+using AsyncHttpHandler = std::function<void(const HttpRequest&, HttpRespond respond)>;
 
 class HttpRouter {
  public:
   // Exact path match for `method`. `name` labels metrics ("POST /v1/incidents").
   void Add(std::string method, std::string path, HttpHandler handler);
+  void AddAsync(std::string method, std::string path, AsyncHttpHandler handler);
   // Paths starting with `prefix` (longest prefix wins over shorter ones; exact routes first).
   void AddPrefix(std::string method, std::string prefix, HttpHandler handler);
   // Called instead of a route when a body is over the limit; gets the request without its body
   // and the declared length. Default: a plain 413.
   void OnBodyTooLarge(std::function<HttpResponse(const HttpRequest&, uint64_t declared)> handler);
 
-  // Finds the handler; 404/405 answers otherwise. `route` gets the matched route's name.
+  // The route for a request: exactly one of `handler`, `async_handler` is set, or neither and
+  // `answer` holds the 404/405.
+  struct Match {
+    std::string route;  // for metrics: "POST /v1/incidents", "not_found", ...
+    const HttpHandler* handler = nullptr;
+    const AsyncHttpHandler* async_handler = nullptr;
+    HttpResponse answer;
+  };
+  Match Find(const HttpRequest& request) const;
+
+  // Finds the handler and runs it, waiting for an asynchronous one; 404/405 answers otherwise.
+  // `route` gets the matched route's name. (Tests and in-process callers; the server uses Find.)
   HttpResponse Dispatch(const HttpRequest& request, std::string* route) const;
   HttpResponse BodyTooLarge(const HttpRequest& request, uint64_t declared) const;
 
@@ -73,6 +93,7 @@ class HttpRouter {
     std::string method, path;
     bool prefix = false;
     HttpHandler handler;
+    AsyncHttpHandler async_handler;
   };
   std::vector<Route> routes_;
   std::function<HttpResponse(const HttpRequest&, uint64_t)> too_large_;
@@ -87,10 +108,10 @@ struct HttpServerOptions {
   // connection is closed after it.
   std::chrono::milliseconds request_timeout{10000};
   size_t max_connections = 4096;
+  // Network threads: they parse, run the asynchronous handlers (validation, encoding) and write.
   int io_threads = 1;
-  // Handlers block until their append is durable; the log group-commits concurrent appends, so
-  // as many workers as concurrent clients keeps every fsync full.
-  int worker_threads = 128;
+  // For blocking handlers (SMS, operators' reads, queries).
+  int worker_threads = 16;
 };
 
 class HttpServer {

@@ -11,10 +11,12 @@
 //
 // State (tokens, monitors, station directory, seen event ids) lives in the StateStore given to
 // Make, which must have been opened with StoreNames(). Thread-safe: Submit* may be called from
-// many threads; concurrent appends are group-committed by the log.
+// many threads; concurrent appends are group-committed by the log. Two submissions of one
+// event_id at once are settled in turn: the second waits for the first's append.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -90,6 +92,12 @@ class Ingestor {
   // A JSON body for `kind` with the request's Authorization header value.
   Outcome SubmitJson(InputKind kind, std::string_view authorization, std::string_view body,
                      std::string_view content_type = "application/json");
+  // The same without waiting: validates on the calling thread (no disk waits) and calls `done`
+  // once, when the events are durable or refused, possibly from the log's own thread. For
+  // servers: a request waiting for its fsync holds no thread.
+  using OutcomeCallback = std::function<void(Outcome)>;
+  void SubmitJsonAsync(InputKind kind, std::string_view authorization, std::string_view body,
+                       std::string_view content_type, OutcomeCallback done);
   // An SMS relayed by a gateway principal. `message_id` (gateway's id, may be empty) makes
   // gateway retries idempotent.
   SmsOutcome SubmitSms(SmsChannel channel, std::string_view authorization, std::string_view from,

@@ -8,7 +8,7 @@
 // order on either engine, and processors get the same results.
 //
 // Thread-safety: an EventLog may be used from many threads at once (appends from concurrent
-// callers are group-committed). A Consumer belongs to one thread.
+// callers, waiting or not, are group-committed). A Consumer belongs to one thread.
 #pragma once
 
 #include <chrono>
@@ -130,6 +130,14 @@ class EventLog {
   // and power loss); on Kafka, acknowledged by all in-sync replicas. Per partition, records
   // keep their input order. Unavailable when the engine cannot be reached in time.
   virtual Result<std::vector<Position>> Append(std::span<const OutRecord> records) = 0;
+
+  // Append without waiting: returns at once and calls `done` exactly once with what Append
+  // would have returned, from a thread of the log's own (or from this call, for an append that
+  // fails before anything is sent). Servers use it so that a request waiting for its fsync or
+  // its broker acknowledgement holds no thread. `done` must be quick and must not call Append
+  // (it runs where the log completes appends); it may call AppendAsync.
+  using AppendDone = std::function<void(Result<std::vector<Position>>)>;
+  virtual void AppendAsync(std::vector<OutRecord> records, AppendDone done) = 0;
 
   // Reads up to `max_records` from `from` on. Fewer (or none) at the end of the partition.
   // OutOfRange-like reads (before start) begin at the partition's start.

@@ -47,6 +47,10 @@ class CommitBatch {
   // Sync this batch to disk even when the store was opened with sync=false (for rare writes
   // that cannot be rebuilt from the log, e.g. a new access token).
   void RequireDurable() { durable_ = true; }
+  // Write this batch to memory only, skipping the write-ahead log (it reaches disk with the next
+  // memtable flush), for data rebuilt from the log after a crash anyway, such as an index of
+  // what the log holds: a crash may lose it, never half of it. Ignored with RequireDurable.
+  void SkipWriteAheadLog() { skip_wal_ = true; }
   bool empty() const { return ops_.empty() && offsets_.empty() && outputs_.empty(); }
   size_t output_count() const { return outputs_.size(); }
 
@@ -60,6 +64,7 @@ class CommitBatch {
   std::map<TopicPartition, int64_t> offsets_;
   std::vector<OutRecord> outputs_;
   bool durable_ = false;
+  bool skip_wal_ = false;
 };
 
 struct OutboxEntry {
