@@ -45,6 +45,17 @@ bool Eventually(const std::function<bool()>& check, std::chrono::milliseconds li
   return false;
 }
 
+// The http://127.0.0.1:PORT serve prints among its first lines, or "".
+std::string HttpBase(testing::ChildProcess& serve) {
+  for (int i = 0; i < 10; ++i) {
+    auto line = serve.ReadLine(10s);
+    if (!line) return "";
+    std::smatch m;
+    if (std::regex_search(*line, m, std::regex("http://127\\.0\\.0\\.1:[0-9]+"))) return m[0].str();
+  }
+  return "";
+}
+
 TEST(PlatformTest, ReportsRaiseRiskAndAnAlertThatALiaisonAcknowledgesAndReplayAgrees) {
   testing::TempDir dir;
   const std::string data = dir.Sub("data");
@@ -71,14 +82,8 @@ TEST(PlatformTest, ReportsRaiseRiskAndAnAlertThatALiaisonAcknowledgesAndReplayAg
   testing::ChildProcess serve({EWARN_BIN, "serve", "--data", data, "--http", "127.0.0.1:0", "--tick-ms", "200",
                                "--duration", "120"});
   ASSERT_TRUE(serve.started());
-  std::string base;
-  for (int i = 0; i < 10 && base.empty(); ++i) {
-    auto line = serve.ReadLine(10s);
-    ASSERT_TRUE(line.has_value()) << "serve printed no http address";
-    std::smatch m;
-    if (std::regex_search(*line, m, std::regex("http://127\\.0\\.0\\.1:([0-9]+)/"))) base = m[0].str();
-  }
-  base.pop_back();
+  const std::string base = HttpBase(serve);
+  ASSERT_FALSE(base.empty()) << "serve printed no http address";
 
   // Three monitors, one station, within minutes: a situation.
   for (int i = 0; i < 3; ++i) {
@@ -174,14 +179,8 @@ TEST(PlatformTest, RetriesAfterAKillNineAreRecognisedAndStoredOnce) {
   auto serve_and_post = [&](const std::string& expect) {
     testing::ChildProcess serve({EWARN_BIN, "serve", "--data", data, "--http", "127.0.0.1:0", "--ingest-only"});
     ASSERT_TRUE(serve.started());
-    std::string base;
-    for (int i = 0; i < 10 && base.empty(); ++i) {
-      auto line = serve.ReadLine(10s);
-      ASSERT_TRUE(line.has_value()) << "serve printed no http address";
-      std::smatch m;
-      if (std::regex_search(*line, m, std::regex("http://127\\.0\\.0\\.1:([0-9]+)/"))) base = m[0].str();
-    }
-    base.pop_back();
+    const std::string base = HttpBase(serve);
+    ASSERT_FALSE(base.empty()) << "serve printed no http address";
     for (const std::string& body : bodies) {
       auto r = Curl("-H 'Authorization: Bearer " + monitor + "' -d '" + body + "' " + base + "/v1/incidents");
       EXPECT_NE(r.out.find(expect), std::string::npos) << r.out;
