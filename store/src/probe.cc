@@ -5,6 +5,7 @@
 #include <prometheus/registry.h>
 
 #include <chrono>
+#include <map>
 #include <mutex>
 
 namespace ewarn::store {
@@ -88,7 +89,11 @@ class InstrumentedLog final : public EventLog {
     for (const auto& rec : records) {
       const std::string& topic = TopicOf(rec);
       if (last_topic == nullptr || *last_topic != topic) {
-        counter = &records_.Add({{"topic", topic}});
+        // Family::Add builds and hashes a label map; topics are few, so their counters are
+        // kept here (this runs for every append, on the log's commit thread for async ones).
+        auto [it, fresh] = topic_counters_.try_emplace(topic);
+        if (fresh) it->second = &records_.Add({{"topic", topic}});
+        counter = it->second;
         last_topic = &topic;
       }
       counter->Increment();
@@ -98,7 +103,8 @@ class InstrumentedLog final : public EventLog {
   static const std::string& TopicOf(const std::string& topic) { return topic; }
 
   std::unique_ptr<EventLog> inner_;
-  std::mutex mu_;  // guards lookups in records_ (Family::Add is thread-safe; this keeps it cheap)
+  std::mutex mu_;  // guards topic_counters_
+  std::map<std::string, prometheus::Counter*, std::less<>> topic_counters_;
   prometheus::Family<prometheus::Counter>& records_;
   prometheus::Family<prometheus::Counter>& batches_;
   prometheus::Histogram& latency_;
