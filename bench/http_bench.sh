@@ -94,9 +94,29 @@ run_ewarn() {
     "${append_ms:-?}" "${processed:-none (no stages)}" > "$work/$name.summary"
 }
 
+# The disk's sync latency now: every durable answer waits for one, so it bounds what 64
+# connections can do (64 / latency), and on a shared disk it moves from run to run.
+fsync_probe() {
+  python3 - "$work/fsync.probe" <<'PY'
+import os, sys, time
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+took = []
+for _ in range(200):
+    os.write(fd, b"x" * 200)
+    t = time.perf_counter()
+    os.fdatasync(fd)
+    took.append(time.perf_counter() - t)
+took.sort()
+print("%.2f" % (1000 * took[len(took) // 2]))
+PY
+}
+
 nginx_rps=$(awk '/Requests\/sec/ {print $2}' "$work/nginx.txt")
+fsync_before=$(fsync_probe)
 run_ewarn ingest-tier --ingest-only
 run_ewarn full-node
+fsync_after=$(fsync_probe)
 echo
+echo "disk: fdatasync of a 200-byte append, median ${fsync_before} ms before and ${fsync_after} ms after the ewarn runs"
 echo "nginx, static 100 B: ${nginx_rps} req/s, p99 $(awk '$1 == "99%" {print $2}' "$work/nginx.txt")"
 cat "$work/ingest-tier.summary" "$work/full-node.summary"

@@ -1,6 +1,10 @@
 // Google Benchmark micro-benchmarks for the store: durable appends to the embedded log at
-// several batch sizes, reads, and state commits. Run: build/bench/store_bench
+// several batch sizes, many single-record appends in flight, reads, and state commits. Run: build/bench/store_bench
 #include <benchmark/benchmark.h>
+
+#include <condition_variable>
+#include <functional>
+#include <mutex>
 
 #include "ewarn/store/event_log.h"
 #include "ewarn/store/state_store.h"
@@ -35,6 +39,45 @@ void BM_EmbeddedDurableAppend(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * state.range(0) * 216);
 }
 BENCHMARK(BM_EmbeddedDurableAppend)->Arg(1)->Arg(100)->Arg(1000)->UseRealTime();
+
+// HTTP ingest's pattern: single-record durable appends, `range(0)` of them in flight at once
+// (one per client connection), each completion starting the next. The log group-commits what
+// is queued during each sync, so this is the ceiling of durable submissions per second.
+void BM_EmbeddedAsyncAppendsInFlight(benchmark::State& state) {
+  ewarn::testing::TempDir dir;
+  auto log = std::move(store::OpenEmbeddedLog({.dir = dir.path()})).value();
+  (void)log->CreateTopic({.name = "in.events", .partitions = 8});
+  const int in_flight = static_cast<int>(state.range(0));
+  constexpr int kPerIteration = 20000;
+  for (auto _ : state) {
+    std::mutex mu;
+    std::condition_variable cv;
+    int started = 0, completed = 0;
+    bool failed = false;
+    std::function<void()> start_one = [&] {
+      int seq;
+      {
+        std::lock_guard lk(mu);
+        if (started == kPerIteration) return;
+        seq = started++;
+      }
+      log->AppendAsync(Batch(1, seq), [&](Result<std::vector<store::Position>> r) {
+        start_one();
+        // Last, and notified under the lock: once the waiter sees the final count, this
+        // iteration's locals are gone.
+        std::lock_guard lk(mu);
+        failed |= !r.ok();
+        if (++completed == kPerIteration) cv.notify_one();
+      });
+    };
+    for (int i = 0; i < in_flight; ++i) start_one();
+    std::unique_lock lk(mu);
+    cv.wait(lk, [&] { return completed == kPerIteration; });
+    if (failed) state.SkipWithError("an append failed");
+  }
+  state.SetItemsProcessed(state.iterations() * kPerIteration);
+}
+BENCHMARK(BM_EmbeddedAsyncAppendsInFlight)->Arg(1)->Arg(64)->Arg(1024)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 void BM_EmbeddedRead(benchmark::State& state) {
   ewarn::testing::TempDir dir;
