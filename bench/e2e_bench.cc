@@ -367,17 +367,23 @@ double CpuSeconds(const std::string& stat_path, std::string* comm = nullptr) {
   return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
-// Busy CPU seconds of the whole machine (all cores): everything but idle and iowait.
-double MachineBusySeconds() {
+// The whole machine's CPU seconds (all cores): busy (everything but idle and iowait, so also
+// the hypervisor's steal), and idle waiting for I/O.
+struct MachineCpu {
+  double busy = 0, iowait = 0;
+};
+MachineCpu ReadMachineCpu() {
   std::ifstream in("/proc/stat");
   std::string cpu;
   in >> cpu;
-  double total = 0, idle = 0, v = 0;
-  for (int i = 0; i < 8 && in >> v; ++i) {
+  double total = 0, idle = 0, iowait = 0, v = 0;
+  for (int i = 0; i < 8 && in >> v; ++i) {  // user nice system idle iowait irq softirq steal
     total += v;
-    if (i == 3 || i == 4) idle += v;
+    if (i == 3) idle = v;
+    if (i == 4) iowait = v;
   }
-  return (total - idle) / static_cast<double>(sysconf(_SC_CLK_TCK));
+  const auto hz = static_cast<double>(sysconf(_SC_CLK_TCK));
+  return {(total - idle - iowait) / hz, iowait / hz};
 }
 
 // CPU seconds of each thread of `pid`, by thread id (name in `names`).
@@ -756,12 +762,10 @@ struct Work {
   int64_t first = 0;  // kits: first heartbeat number; others: the report's number
   int64_t count = 1;  // events in the request
   int reporter = 0;   // trouble reports: which monitor
-  Steady::time_point due;
 };
 
 struct LatencySample {
-  float ack_ms;  // request sent -> 202 (retries included)
-  float due_ms;  // due (queued by the scheduler) -> 202: includes waiting in the generator
+  float ack_ms;  // request sent -> 202 (retries included); waiting in the generator is not
   bool kits;
 };
 
@@ -771,10 +775,13 @@ class LoadGenerator {
     int64_t offered = 0, acked = 0, duplicates_or_rejected = 0, requests = 0, retries = 0, failures = 0;
   };
 
+  // Half the connections carry the kit gateway's batches, half the people's reports: they are
+  // different clients, so an incident never waits in the generator behind telemetry.
   LoadGenerator(const Workload& w, const Tokens& tokens, const Schedule& schedule, uint16_t port, const Options& o)
       : w_(w), tokens_(tokens), schedule_(schedule), port_(port), batch_(o.batch) {
-    for (int i = 0; i < o.connections; ++i) {
-      senders_.emplace_back([this](std::stop_token stop) { SendLoop(stop); });
+    for (int i = 0; i < std::max(2, o.connections); ++i) {
+      Lane& lane = lanes_[i % 2];
+      senders_.emplace_back([this, &lane](std::stop_token stop) { SendLoop(stop, lane); });
     }
   }
   ~LoadGenerator() {
@@ -800,14 +807,20 @@ class LoadGenerator {
   }
 
  private:
+  struct Lane {
+    std::deque<Work> queue;  // guarded by mu_
+    std::condition_variable_any cv;
+  };
+
   void Push(Work w) {
-    {
-      std::lock_guard lock(mu_);
-      queue_.push_back(w);
-    }
+    Lane& lane = lanes_[w.kind == Kind::kKits ? 0 : 1];
     offered_ += w.count;
     backlog_ += w.count;
-    cv_.notify_one();
+    {
+      std::lock_guard lock(mu_);
+      lane.queue.push_back(w);
+    }
+    lane.cv.notify_one();
   }
 
   // Every 100 ms: queue everything due by now in event time (a gateway forwards what its kits
@@ -819,26 +832,28 @@ class LoadGenerator {
       std::this_thread::sleep_until(step);
       double wall = std::chrono::duration<double>(Steady::now() - start).count();
       if (wall >= schedule_.LoadSeconds()) break;
-      auto now = Steady::now();
       int64_t event = w_.e0_ms + static_cast<int64_t>(schedule_.EventSeconds(wall) * 1000);
       for (int64_t due = w_.KitsDue(event); kits < due;) {
         int64_t count = std::min<int64_t>(batch_, due - kits);
-        Push({.kind = Kind::kKits, .first = kits, .count = count, .due = now});
+        Push({.kind = Kind::kKits, .first = kits, .count = count});
         kits += count;
       }
       for (int64_t due = w_.TurnoutsDue(event); turnouts < due; ++turnouts) {
-        Push({.kind = Kind::kTurnout, .first = turnouts, .due = now});
+        Push({.kind = Kind::kTurnout, .first = turnouts});
       }
-      for (; w_.IncidentTime(incidents) <= event; ++incidents) Push({.kind = Kind::kIncident, .first = incidents, .due = now});
-      for (; w_.FlagTime(flags) <= event; ++flags) Push({.kind = Kind::kFlag, .first = flags, .due = now});
+      for (; w_.IncidentTime(incidents) <= event; ++incidents) Push({.kind = Kind::kIncident, .first = incidents});
+      for (; w_.FlagTime(flags) <= event; ++flags) Push({.kind = Kind::kFlag, .first = flags});
       for (; troubles < w_.troubles.size() && w_.troubles[troubles].wall <= wall; ++troubles) {
         for (int r = 0; r < kTroubleReporters; ++r) {
-          Push({.kind = Kind::kTrouble, .first = static_cast<int64_t>(troubles), .reporter = r, .due = now});
+          Push({.kind = Kind::kTrouble, .first = static_cast<int64_t>(troubles), .reporter = r});
         }
       }
     }
-    offering_done_ = true;
-    cv_.notify_all();
+    {
+      std::lock_guard lock(mu_);  // a sender checks the flag under mu_: no lost wake-up
+      offering_done_ = true;
+    }
+    for (Lane& lane : lanes_) lane.cv.notify_all();
   }
 
   struct Request {
@@ -858,16 +873,16 @@ class LoadGenerator {
     return {};
   }
 
-  void SendLoop(std::stop_token stop) {
+  void SendLoop(std::stop_token stop, Lane& lane) {
     HttpClient client(port_);
     while (true) {
       Work w;
       {
         std::unique_lock lock(mu_);
-        cv_.wait(lock, stop, [&] { return !queue_.empty() || offering_done_; });
-        if (stop.stop_requested() || queue_.empty()) return;
-        w = queue_.front();
-        queue_.pop_front();
+        lane.cv.wait(lock, stop, [&] { return !lane.queue.empty() || offering_done_; });
+        if (stop.stop_requested() || lane.queue.empty()) return;
+        w = lane.queue.front();
+        lane.queue.pop_front();
       }
       Request r = Render(w);
       auto sent = Steady::now();
@@ -890,8 +905,7 @@ class LoadGenerator {
       if (status == 202) {
         acked_ += w.count;
         std::lock_guard lock(mu_);
-        latencies_.push_back({std::chrono::duration<float, std::milli>(done - sent).count(),
-                              std::chrono::duration<float, std::milli>(done - w.due).count(), w.kind == Kind::kKits});
+        latencies_.push_back({std::chrono::duration<float, std::milli>(done - sent).count(), w.kind == Kind::kKits});
       } else {
         (status == 0 ? failures_ : refused_) += w.count;
         std::lock_guard lock(mu_);
@@ -906,9 +920,8 @@ class LoadGenerator {
   const Schedule& schedule_;
   const uint16_t port_;
   const int batch_;
-  mutable std::mutex mu_;  // guards queue_, latencies_, errors_
-  std::condition_variable_any cv_;
-  std::deque<Work> queue_;
+  mutable std::mutex mu_;  // guards the lanes' queues, latencies_, errors_
+  Lane lanes_[2];          // kit gateway, people
   std::vector<LatencySample> latencies_;
   std::vector<std::string> errors_;
   std::atomic<int64_t> offered_{0}, acked_{0}, refused_{0}, requests_{0}, retries_{0}, failures_{0}, backlog_{0};
@@ -974,21 +987,39 @@ struct Sample {
   int64_t backlog;
   ServeMetrics metrics;
   int64_t rss_kib;
-  double serve_cpu, bench_cpu, machine_cpu;  // cumulative CPU seconds
+  double serve_cpu, bench_cpu;  // cumulative CPU seconds
+  MachineCpu machine;
   int64_t deliveries;
-  std::vector<LatencySample> latencies;      // answered during the second before
+  std::vector<LatencySample> latencies;  // answered during the second before
 };
+
+// Cores used between two samples by serve, the bench, everything else, and idle in iowait.
+struct CpuSplit {
+  double serve, bench, other, iowait;
+  std::string ToString() const {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.2f/%.2f/%.2f/%.2f", serve, bench, other, iowait);
+    return buf;
+  }
+};
+CpuSplit Cores(const Sample& first, const Sample& last) {
+  double secs = last.wall - first.wall;
+  CpuSplit c{(last.serve_cpu - first.serve_cpu) / secs, (last.bench_cpu - first.bench_cpu) / secs, 0,
+             (last.machine.iowait - first.machine.iowait) / secs};
+  c.other = std::max(0.0, (last.machine.busy - first.machine.busy) / secs - c.serve - c.bench);
+  return c;
+}
 
 struct PhaseReport {
   std::string name;
   double speed = 0, seconds = 0;
   double offered = 0, acked = 0, station_rate = 0;  // per second
-  double ack_p50 = 0, ack_p99 = 0, due_p99 = 0, kit_p99 = 0;
+  double ack_p50 = 0, ack_p99 = 0, kit_p99 = 0, report_p99 = 0;  // request -> 202, ms
   double station_lag_max = 0, station_lag_end = 0, alert_lag_max = 0, alert_lag_end = 0;
-  double backlog_end = 0, behind_mid = 0, behind_end = 0;  // backlog + both lags
-  double serve_cores = 0, bench_cores = 0, other_cores = 0;
-  int64_t rss_max_kib = 0;
-  bool bounded = false;
+  double behind_mid = 0, behind_end = 0;  // events offered and not yet through both stages
+  double backlog_end = 0;                 // of which not yet acknowledged by ingest
+  CpuSplit cores{};
+  bool growing = false;
 };
 
 PhaseReport Summarize(const std::vector<Sample>& samples, size_t from, size_t to, const Phase& phase) {
@@ -1000,40 +1031,37 @@ PhaseReport Summarize(const std::vector<Sample>& samples, size_t from, size_t to
   r.offered = static_cast<double>(last.counters.offered - first.counters.offered) / secs;
   r.acked = static_cast<double>(last.counters.acked - first.counters.acked) / secs;
   r.station_rate = (last.metrics.station_records - first.metrics.station_records) / secs;
-  std::vector<float> ack, due, kit;
+  std::vector<float> ack, kit, report;
   for (size_t i = from; i < to; ++i) {
     const Sample& s = samples[i];
     for (const auto& l : s.latencies) {
       ack.push_back(l.ack_ms);
-      due.push_back(l.due_ms);
-      if (l.kits) kit.push_back(l.ack_ms);
+      (l.kits ? kit : report).push_back(l.ack_ms);
     }
     r.station_lag_max = std::max(r.station_lag_max, s.metrics.station_lag);
     r.alert_lag_max = std::max(r.alert_lag_max, s.metrics.alert_lag);
-    r.rss_max_kib = std::max(r.rss_max_kib, s.rss_kib);
   }
   r.ack_p50 = Percentile(ack, 0.5);
   r.ack_p99 = Percentile(ack, 0.99);
-  r.due_p99 = Percentile(due, 0.99);
   r.kit_p99 = Percentile(kit, 0.99);
+  r.report_p99 = Percentile(report, 0.99);
   r.station_lag_end = last.metrics.station_lag;
   r.alert_lag_end = last.metrics.alert_lag;
-  r.backlog_end = static_cast<double>(last.backlog);
+  // Behind: offered but not yet acknowledged (waiting in the generator or in a request), plus
+  // both stages' lag. Growing: more than 2 s of the phase's input behind at its end, and more
+  // than at its middle (a backlog that is being worked off is bounded).
   auto behind = [](const Sample& s) { return static_cast<double>(s.backlog) + s.metrics.station_lag + s.metrics.alert_lag; };
   r.behind_mid = behind(samples[from + (to - from) / 2]);
   r.behind_end = behind(last);
-  // Bounded: at the end of the phase less than 2 s of its input is waiting anywhere (generator,
-  // station stage, alert stage), or the backlog did not grow over the phase's second half.
-  r.bounded = r.behind_end <= 2 * std::max(r.offered, 1.0) || r.behind_end <= r.behind_mid;
-  r.serve_cores = (last.serve_cpu - first.serve_cpu) / secs;
-  r.bench_cores = (last.bench_cpu - first.bench_cpu) / secs;
-  r.other_cores = std::max(0.0, (last.machine_cpu - first.machine_cpu) / secs - r.serve_cores - r.bench_cores);
+  r.backlog_end = static_cast<double>(last.backlog);
+  r.growing = r.behind_end > 2 * std::max(r.offered, 1.0) && r.behind_end > r.behind_mid;
+  r.cores = Cores(first, last);
   return r;
 }
 
 void PrintHeader() {
-  std::printf("%6s %-9s %10s %10s %9s %14s %12s %10s %8s %16s %7s\n", "t(s)", "phase", "offered/s", "acked/s",
-              "backlog", "ack p50/p99ms", "station lag", "alert lag", "RSS MiB", "CPU serve/bench/other", "alerts");
+  std::printf("%6s %-9s %10s %10s %10s %14s %12s %10s %8s %24s %7s\n", "t(s)", "phase", "offered/s", "acked/s",
+              "backlog", "ack p50/p99ms", "station lag", "alert lag", "RSS MiB", "CPU serve/bench/other/io", "alerts");
 }
 
 void PrintLine(const std::vector<Sample>& samples, size_t from, size_t to, const Schedule& schedule) {
@@ -1046,16 +1074,14 @@ void PrintLine(const std::vector<Sample>& samples, size_t from, size_t to, const
   std::string phase = last.phase < static_cast<int>(schedule.phases().size())
                           ? schedule.phases()[static_cast<size_t>(last.phase)].name
                           : "drain";
-  double serve = (last.serve_cpu - first.serve_cpu) / secs, bench = (last.bench_cpu - first.bench_cpu) / secs;
-  double other = std::max(0.0, (last.machine_cpu - first.machine_cpu) / secs - serve - bench);
-  char cpu[40], lat[40];
-  std::snprintf(cpu, sizeof cpu, "%.2f/%.2f/%.2f", serve, bench, other);
+  char lat[40];
   std::snprintf(lat, sizeof lat, "%.0f/%.0f", Percentile(ack, 0.5), Percentile(ack, 0.99));
-  std::printf("%6.0f %-9s %10s %10s %9s %14s %12s %10s %8lld %16s %7lld\n", last.wall, phase.c_str(),
+  std::printf("%6.0f %-9s %10s %10s %10s %14s %12s %10s %8lld %24s %7lld\n", last.wall, phase.c_str(),
               Commas(static_cast<double>(last.counters.offered - first.counters.offered) / secs).c_str(),
               Commas(static_cast<double>(last.counters.acked - first.counters.acked) / secs).c_str(),
               Commas(static_cast<double>(last.backlog)).c_str(), lat, Commas(last.metrics.station_lag).c_str(),
-              Commas(last.metrics.alert_lag).c_str(), static_cast<long long>(last.rss_kib / 1024), cpu,
+              Commas(last.metrics.alert_lag).c_str(), static_cast<long long>(last.rss_kib / 1024),
+              Cores(first, last).ToString().c_str(),
               static_cast<long long>(last.deliveries));
 }
 
@@ -1222,7 +1248,7 @@ Status Run(const Options& o, const sigset_t& signals) {
     s.rss_kib = StatusKib(serve->pid(), "VmRSS");
     s.serve_cpu = CpuSeconds("/proc/" + std::to_string(serve->pid()) + "/stat");
     s.bench_cpu = CpuSeconds("/proc/self/stat");
-    s.machine_cpu = MachineBusySeconds();
+    s.machine = ReadMachineCpu();
     s.deliveries = alerts.Get().deliveries;
     s.latencies = load->TakeLatencies();
     samples.push_back(std::move(s));
@@ -1274,9 +1300,9 @@ Status Run(const Options& o, const sigset_t& signals) {
               "turnout every %d min ==\n",
               Commas(static_cast<double>(w.n())).c_str(), o.districts, o.partitions, o.connections, o.batch,
               o.turnout_minutes);
-  std::printf("| phase | speed | s | offered ev/s | acked ev/s | station stage rec/s | ack p50 / p99 ms | kit batch p99 ms "
-              "| due→ack p99 ms | station lag max / end | alert lag max / end | generator backlog end | bounded | CPU serve / bench / other |\n");
-  std::printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|\n");
+  std::printf("| phase | s | offered ev/s | acked ev/s | station stage rec/s | ack p50 / p99 ms | kit batch / report p99 ms "
+              "| station lag max / end | alert lag max / end | behind at end (s of input) | backlog | CPU serve/bench/other/iowait |\n");
+  std::printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|\n");
   std::vector<PhaseReport> reports;
   for (size_t p = 0; p < schedule.phases().size(); ++p) {
     size_t from = 0, to = 0;  // samples[from, to) are phase p's seconds; samples[from - 1] its baseline
@@ -1288,12 +1314,12 @@ Status Run(const Options& o, const sigset_t& signals) {
     if (from == 0) continue;  // interrupted before it
     PhaseReport r = Summarize(samples, from, to, schedule.phases()[p]);
     reports.push_back(r);
-    std::printf("| %s | x%g | %.0f | %s | %s | %s | %.0f / %.0f | %.0f | %.0f | %s / %s | %s / %s | %s | %s | %.2f / %.2f / %.2f |\n",
+    std::printf("| %s x%g | %.0f | %s | %s | %s | %.0f / %.0f | %.0f / %.0f | %s / %s | %s / %s | %s (%.1f) | %s | %s |\n",
                 r.name.c_str(), r.speed, r.seconds, Commas(r.offered).c_str(), Commas(r.acked).c_str(),
-                Commas(r.station_rate).c_str(), r.ack_p50, r.ack_p99, r.kit_p99, r.due_p99,
+                Commas(r.station_rate).c_str(), r.ack_p50, r.ack_p99, r.kit_p99, r.report_p99,
                 Commas(r.station_lag_max).c_str(), Commas(r.station_lag_end).c_str(), Commas(r.alert_lag_max).c_str(),
-                Commas(r.alert_lag_end).c_str(), Commas(r.backlog_end).c_str(), r.bounded ? "yes" : "**no**",
-                r.serve_cores, r.bench_cores, r.other_cores);
+                Commas(r.alert_lag_end).c_str(), Commas(r.behind_end).c_str(), r.behind_end / std::max(r.offered, 1.0),
+                r.growing ? "**growing**" : "bounded", r.cores.ToString().c_str());
   }
   if (drained) {
     std::printf("drain: everything processed %.0f s after the load stopped\n", samples.back().wall - load_seconds);
@@ -1303,6 +1329,22 @@ Status Run(const Options& o, const sigset_t& signals) {
                 "alert lag %s\n",
                 samples.back().wall - load_seconds, interrupted ? " (interrupted)" : "", Commas(static_cast<double>(s.backlog)).c_str(),
                 Commas(s.metrics.station_lag).c_str(), Commas(s.metrics.alert_lag).c_str());
+  }
+  // The verdict the issue asks for: the peak taken as offered, its backlog bounded, and
+  // everything through both stages once the load is over; if not, where the events wait.
+  for (const PhaseReport& r : reports) {
+    if (r.name != "peak") continue;
+    bool kept_up = r.acked >= 0.97 * r.offered && !r.growing;
+    std::printf("verdict: x%g (%s events/s offered) with bounded lag: %s (acknowledged %.0f%% of the offered events in the peak%s)\n",
+                r.speed, Commas(r.offered).c_str(), kept_up && drained ? "sustained" : "NOT sustained",
+                100 * r.acked / std::max(r.offered, 1.0), drained ? ", all processed after it" : ", not caught up after it");
+    if (!kept_up) {
+      const char* where = r.backlog_end >= r.station_lag_end && r.backlog_end >= r.alert_lag_end
+                              ? "in front of HTTP ingest (offered, not yet acknowledged)"
+                              : r.station_lag_end >= r.alert_lag_end ? "in the station stage's lag" : "in the alert stage's lag";
+      std::printf("verdict: at the peak's end %s events were behind, most of them %s; station stage took %s rec/s\n",
+                  Commas(r.behind_end).c_str(), where, Commas(r.station_rate).c_str());
+    }
   }
   const auto& last = samples.back().counters;
   std::printf("requests: %s sent, %s events acknowledged, %s refused, %s failed, %s retried (429/503/connection)\n",
@@ -1347,7 +1389,7 @@ Status Run(const Options& o, const sigset_t& signals) {
                     busiest[i].second, busiest[i].first / peak_secs);
       line += buf;
     }
-    std::printf("serve's busiest threads in the peak (cores): %s\n", line.c_str());
+    std::printf("serve's busiest threads in the peak (cores; each stage is one thread): %s\n", line.c_str());
   }
 
   // Stop serve (it drains its stages), then the ceilings on the directory it leaves.
