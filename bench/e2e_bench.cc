@@ -1103,21 +1103,11 @@ std::string MachineLine() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The run
 
-Status Run(const Options& o, const sigset_t& signals) {
-  auto setup_started = Steady::now();
-  ASSIGN_OR_RETURN(auto work, WorkDir::Make(o.work, o.keep));
-  const std::string data = work->Sub("data"), ewarn = o.ewarn;
-  std::printf("e2e_bench: %s stations in %d districts, phases of %d s at x1, x%g, x1; %d connections, kit batches "
-              "of %d; work dir %s\nmachine: %s\n",
-              Commas(static_cast<double>(o.stations)).c_str(), o.districts, o.phase_seconds, o.speed, o.connections,
-              o.batch, work->path().c_str(), MachineLine().c_str());
-
-  // The day: yesterday from 09:00 UTC, so every event is in the past when sent (ingest refuses
-  // the future) and the polls (08:00-17:00) are open throughout.
-  Schedule schedule({{"x1", 1, static_cast<double>(o.phase_seconds)},
-                     {"peak", o.speed, static_cast<double>(o.phase_seconds)},
-                     {"x1-again", 1, static_cast<double>(o.phase_seconds)}});
+// The day: yesterday from 09:00 UTC, so every event is in the past when sent (ingest refuses
+// the future) and the polls (08:00-17:00) are open throughout.
+Result<Workload> PlanDay(const Options& o, const Schedule& schedule) {
   Workload w;
   const int64_t now_ms = SystemClock().NowMs();
   w.e0_ms = now_ms / kDayMs * kDayMs - kDayMs + 9 * kHourMs;
@@ -1141,17 +1131,24 @@ Status Run(const Options& o, const sigset_t& signals) {
     if (station >= w.stations.size()) station = district;
     w.troubles.push_back({station, wall, w.e0_ms + static_cast<int64_t>(schedule.EventSeconds(wall) * 1000)});
   }
+  return w;
+}
 
-  // Setup with the CLI, serve stopped.
-  const std::string csv = work->Sub("stations.csv"), tool_out = work->Sub("tool.out");
+// The data directory, with the CLI while serve is stopped: stations, tokens, and a police
+// liaison (webhook `hook`) for each trouble's district.
+Result<Tokens> PrepareData(const Options& o, const Workload& w, const WorkDir& work, const std::string& hook,
+                           const sigset_t& signals) {
+  const std::string data = work.Sub("data"), csv = work.Sub("stations.csv"), tool_out = work.Sub("tool.out");
+  const std::string& ewarn = o.ewarn;
   RETURN_IF_ERROR(WriteStationsCsv(w, o.districts, csv));
   auto step = Steady::now();
   RETURN_IF_ERROR(RunTool({ewarn, "import-stations", "--data", data, csv}, tool_out, signals).status());
   std::printf("setup: %s stations imported in %.1f s\n", Commas(static_cast<double>(w.n())).c_str(), SecondsSince(step));
   Tokens tokens;
   auto token = [&](const std::string& name, const std::string& role) -> Result<std::string> {
-    ASSIGN_OR_RETURN(std::string out, RunTool({ewarn, "token", "create", "--data", data, "--role", role, "--name", name}, tool_out, signals));
-    return LastLine(out);
+    ASSIGN_OR_RETURN(std::string out, RunTool({ewarn, "token", "create", "--data", data, "--role", role, "--name", name},
+                                              tool_out, signals));
+    return LastLine(out);  // the token is printed last
   };
   ASSIGN_OR_RETURN(tokens.kits, token("kit-gateway", "gateway"));
   ASSIGN_OR_RETURN(tokens.officers, token("presiding-officers", "monitor"));
@@ -1161,10 +1158,6 @@ Status Run(const Options& o, const sigset_t& signals) {
     ASSIGN_OR_RETURN(std::string t, token("monitor-" + std::to_string(m), "monitor"));
     tokens.monitors.push_back(t);
   }
-
-  AlertLog alerts(w);
-  ASSIGN_OR_RETURN(auto receiver, WebhookReceiver::Start([&alerts](const std::string& body) { alerts.OnWebhook(body); }));
-  const std::string hook = "http://127.0.0.1:" + std::to_string(receiver->port()) + "/hook";
   step = Steady::now();
   for (const Trouble& t : w.troubles) {
     const Station& s = w.stations[t.station];
@@ -1175,12 +1168,72 @@ Status Run(const Options& o, const sigset_t& signals) {
   }
   std::printf("setup: %zu tokens, %zu police liaisons (webhook %s) in %.1f s\n", tokens.monitors.size() + 4,
               w.troubles.size(), hook.c_str(), SecondsSince(step));
+  return tokens;
+}
+
+// POST /v1/ticks: event time in every partition of in.events.
+Status Tick(HttpClient& client, const Tokens& tokens, int64_t event_ms) {
+  ASSIGN_OR_RETURN(Reply r, client.Request(http::verb::post, "/v1/ticks", tokens.operator_token,
+                                           "{\"time_ms\":" + std::to_string(event_ms) + "}"));
+  if (r.status != 200) return Status::Internal("POST /v1/ticks answered " + std::to_string(r.status) + ": " + r.body);
+  return Status::Ok();
+}
+
+// The ceilings of the same run, on the directory serve left: every record read and decoded
+// (`ewarn log check`), and the inputs replayed through both stages (`ewarn replay`).
+Status MeasureCeilings(const Options& o, const WorkDir& work, const std::vector<PhaseReport>& reports,
+                       const sigset_t& signals) {
+  const std::string data = work.Sub("data"), tool_out = work.Sub("tool.out");
+  auto step = Steady::now();
+  ASSIGN_OR_RETURN(std::string checked, RunTool({o.ewarn, "log", "check", "--data", data}, tool_out, signals));
+  double check_secs = SecondsSince(step);
+  long long records = 0;
+  std::sscanf(LastLine(checked).c_str(), "%lld", &records);  // "N records checked, M unreadable"
+  double read_rate = static_cast<double>(records) / check_secs;
+  step = Steady::now();
+  ASSIGN_OR_RETURN(std::string replayed,
+                   RunTool({o.ewarn, "replay", "--data", data, "--into", work.Sub("replay")}, tool_out, signals));
+  double replay_secs = SecondsSince(step);
+  long long inputs = 0;
+  if (size_t at = replayed.find("replayed "); at != std::string::npos) {
+    std::sscanf(replayed.c_str() + at, "replayed %lld", &inputs);
+  }
+  double replay_rate = static_cast<double>(inputs) / replay_secs;
+  std::printf("ceilings, same run: log read + decode (ewarn log check, every topic) %s records in %.1f s = %s records/s; "
+              "replay (ewarn replay, both stages) %s input events in %.1f s = %s events/s\n",
+              Commas(static_cast<double>(records)).c_str(), check_secs, Commas(read_rate).c_str(),
+              Commas(static_cast<double>(inputs)).c_str(), replay_secs, Commas(replay_rate).c_str());
+  for (const auto& r : reports) {
+    std::printf("ratios %-9s acked %.3f of the log read rate, %.2f of replay speed\n", r.name.c_str(), r.acked / read_rate,
+                r.acked / replay_rate);
+  }
+  return Status::Ok();
+}
+
+Status Run(const Options& o, const sigset_t& signals) {
+  auto setup_started = Steady::now();
+  ASSIGN_OR_RETURN(auto work, WorkDir::Make(o.work, o.keep));
+  const std::string data = work->Sub("data"), ewarn = o.ewarn;
+  std::printf("e2e_bench: %s stations in %d districts, phases of %d s at x1, x%g, x1; %d connections, kit batches "
+              "of %d; work dir %s\nmachine: %s\n",
+              Commas(static_cast<double>(o.stations)).c_str(), o.districts, o.phase_seconds, o.speed, o.connections,
+              o.batch, work->path().c_str(), MachineLine().c_str());
+
+  Schedule schedule({{"x1", 1, static_cast<double>(o.phase_seconds)},
+                     {"peak", o.speed, static_cast<double>(o.phase_seconds)},
+                     {"x1-again", 1, static_cast<double>(o.phase_seconds)}});
+  ASSIGN_OR_RETURN(const Workload w, PlanDay(o, schedule));
+
+  AlertLog alerts(w);
+  ASSIGN_OR_RETURN(auto receiver, WebhookReceiver::Start([&alerts](const std::string& body) { alerts.OnWebhook(body); }));
+  const std::string hook = "http://127.0.0.1:" + std::to_string(receiver->port()) + "/hook";
+  ASSIGN_OR_RETURN(const Tokens tokens, PrepareData(o, w, *work, hook, signals));
 
   // serve, with the bench's ticks as its only clock.
   ASSIGN_OR_RETURN(uint16_t http_port, FreePort());
   ASSIGN_OR_RETURN(uint16_t metrics_port, FreePort());
   const std::string serve_log = work->Sub("serve.log");
-  step = Steady::now();
+  auto step = Steady::now();
   ASSIGN_OR_RETURN(auto serve, Child::Spawn({ewarn, "serve", "--data", data, "--http", "127.0.0.1:" + std::to_string(http_port),
                                              "--metrics", "127.0.0.1:" + std::to_string(metrics_port), "--tick-ms", "0",
                                              "--rate", "100000000", "--partitions", std::to_string(o.partitions)},
@@ -1198,13 +1251,7 @@ Status Run(const Options& o, const sigset_t& signals) {
     if (!up) std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
   // A first tick: both stages running (reference data loaded) and the liaisons routable.
-  auto tick = [&](HttpClient& client, int64_t event_ms) -> Status {
-    ASSIGN_OR_RETURN(Reply r, client.Request(http::verb::post, "/v1/ticks", tokens.operator_token,
-                                             "{\"time_ms\":" + std::to_string(event_ms) + "}"));
-    if (r.status != 200) return Status::Internal("POST /v1/ticks answered " + std::to_string(r.status) + ": " + r.body);
-    return Status::Ok();
-  };
-  RETURN_IF_ERROR(tick(control, w.e0_ms - kMinuteMs));
+  RETURN_IF_ERROR(Tick(control, tokens, w.e0_ms - kMinuteMs));
   while (true) {
     auto m = Scrape(metrics_client);
     if (m.ok() && m->station_records >= o.partitions && m->alert_records >= o.partitions) break;
@@ -1227,7 +1274,7 @@ Status Run(const Options& o, const sigset_t& signals) {
     for (auto at = start + std::chrono::seconds(1); !stop.stop_requested(); at += std::chrono::seconds(1)) {
       std::this_thread::sleep_until(at);
       double wall = std::chrono::duration<double>(Steady::now() - start).count();
-      Status s = tick(client, w.e0_ms + static_cast<int64_t>(schedule.EventSeconds(wall) * 1000));
+      Status s = Tick(client, tokens, w.e0_ms + static_cast<int64_t>(schedule.EventSeconds(wall) * 1000));
       if (!s.ok()) {
         tick_status = s;
         ticks_failed = true;
@@ -1398,29 +1445,7 @@ Status Run(const Options& o, const sigset_t& signals) {
   std::printf("serve stopped in %.1f s (exit %d)\n", SecondsSince(step), code);
   if (interrupted) return Status::Internal("interrupted");
   if (!o.ceilings) return Status::Ok();
-  step = Steady::now();
-  ASSIGN_OR_RETURN(std::string checked, RunTool({ewarn, "log", "check", "--data", data}, tool_out, signals));
-  double check_secs = SecondsSince(step);
-  long long records = 0;
-  std::sscanf(LastLine(checked).c_str(), "%lld", &records);
-  double read_rate = static_cast<double>(records) / check_secs;
-  step = Steady::now();
-  ASSIGN_OR_RETURN(std::string replayed, RunTool({ewarn, "replay", "--data", data, "--into", work->Sub("replay")}, tool_out, signals));
-  double replay_secs = SecondsSince(step);
-  long long inputs = 0;
-  double replay_inner = 0;
-  size_t at = replayed.find("replayed ");
-  if (at != std::string::npos) std::sscanf(replayed.c_str() + at, "replayed %lld input records into %*s in %lf", &inputs, &replay_inner);
-  double replay_rate = static_cast<double>(inputs) / replay_secs;
-  std::printf("ceilings, same run: log read + decode (ewarn log check, every topic) %s records in %.1f s = %s records/s; "
-              "replay (ewarn replay, both stages) %s input events in %.1f s = %s events/s\n",
-              Commas(static_cast<double>(records)).c_str(), check_secs, Commas(read_rate).c_str(),
-              Commas(static_cast<double>(inputs)).c_str(), replay_secs, Commas(replay_rate).c_str());
-  for (const auto& r : reports) {
-    std::printf("ratios %-9s acked %.3f of the log read rate, %.2f of replay speed\n", r.name.c_str(), r.acked / read_rate,
-                r.acked / replay_rate);
-  }
-  return Status::Ok();
+  return MeasureCeilings(o, *work, reports, signals);
 }
 
 }  // namespace
