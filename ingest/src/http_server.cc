@@ -1,5 +1,5 @@
-// HttpServer on Boost.Beast: one acceptor, each connection on one network thread's own
-// io_context, blocking handlers on a worker pool, asynchronous ones on the network threads.
+// HttpServer on Boost.Beast: one acceptor, sessions on strands, blocking handlers on a worker
+// pool, asynchronous ones on the network threads.
 //
 // Why asynchronous submissions: each waits for its append to be durable (an fsync, or a Kafka
 // acknowledgement). Parking a thread per waiting request costs two context switches per request
@@ -238,15 +238,8 @@ struct HttpServer::Impl {
   std::mutex pending_mu;
   std::condition_variable pending_cv;
   size_t pending = 0;
-  // One io_context per network thread, each run by that thread alone (concurrency hint 1), so a
-  // connection's handlers never run concurrently without a strand, and threads do not contend
-  // for one reactor; accepted connections are dealt out in turn. Other threads (the workers,
-  // the log's) still post answers into them.
-  std::vector<std::unique_ptr<net::io_context>> contexts;
-  // Keep each context's run() going while it has no connection yet.
-  std::vector<net::executor_work_guard<net::io_context::executor_type>> keep_running;
-  size_t next_context = 0;  // touched only by the accept handler, on contexts[0]
-  std::optional<tcp::acceptor> acceptor;
+  net::io_context ioc;
+  tcp::acceptor acceptor{ioc};
   std::unique_ptr<net::thread_pool> workers;
   std::vector<std::thread> io_threads;
   uint16_t port = 0;
@@ -338,7 +331,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   // Runs the handler (an asynchronous one here, a blocking one on the worker pool) and writes
-  // its answer on this connection's thread.
+  // its answer on this connection's strand.
   void Handle(HttpRequest request, bool close_after, std::optional<uint64_t> too_large) {
     stream_.expires_never();  // the answer may wait on a durable append
     auto started = std::chrono::steady_clock::now();
@@ -416,8 +409,7 @@ class Session : public std::enable_shared_from_this<Session> {
 }  // namespace
 
 void HttpServer::Impl::Accept() {
-  net::io_context& target = *contexts[next_context++ % contexts.size()];
-  acceptor->async_accept(target, [this](beast::error_code ec, tcp::socket socket) {
+  acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
     if (ec) {
       if (stopped || ec == net::error::operation_aborted) return;
     } else if (connections.load() >= options.max_connections) {
@@ -441,21 +433,16 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(HttpServerOptions options,
   auto address = net::ip::make_address(impl->options.host, ec);
   if (ec) return Status::InvalidArgument("cannot listen on " + where + ": bad address: " + ec.message());
   tcp::endpoint endpoint(address, impl->options.port);
-  for (int i = 0; i < std::max(1, impl->options.io_threads); ++i) {
-    impl->contexts.push_back(std::make_unique<net::io_context>(1));
-    impl->keep_running.push_back(net::make_work_guard(*impl->contexts.back()));
-  }
-  impl->acceptor.emplace(*impl->contexts.front());
-  impl->acceptor->open(endpoint.protocol(), ec);
-  if (!ec) impl->acceptor->set_option(net::socket_base::reuse_address(true), ec);
-  if (!ec) impl->acceptor->bind(endpoint, ec);
-  if (!ec) impl->acceptor->listen(net::socket_base::max_listen_connections, ec);
+  impl->acceptor.open(endpoint.protocol(), ec);
+  if (!ec) impl->acceptor.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) impl->acceptor.bind(endpoint, ec);
+  if (!ec) impl->acceptor.listen(net::socket_base::max_listen_connections, ec);
   if (ec) return Status::Unavailable("cannot listen on " + where + ": " + ec.message());
-  impl->port = impl->acceptor->local_endpoint().port();
+  impl->port = impl->acceptor.local_endpoint().port();
   impl->workers = std::make_unique<net::thread_pool>(std::max(1, impl->options.worker_threads));
   impl->Accept();
-  for (auto& context : impl->contexts) {
-    impl->io_threads.emplace_back([io = context.get()] {
+  for (int i = 0; i < std::max(1, impl->options.io_threads); ++i) {
+    impl->io_threads.emplace_back([io = &impl->ioc] {
       pthread_setname_np(pthread_self(), "ewarn-http");  // for top -H and profiles
       io->run();
     });
@@ -467,9 +454,9 @@ uint16_t HttpServer::port() const { return impl_->port; }
 
 void HttpServer::Stop() {
   if (impl_->stopped.exchange(true)) return;
-  net::post(*impl_->contexts.front(), [this] {
+  net::post(impl_->ioc, [this] {
     beast::error_code ec;
-    impl_->acceptor->close(ec);
+    impl_->acceptor.close(ec);
   });
   // Handlers in flight finish (their appends complete); then the network threads stop.
   impl_->workers->join();
@@ -477,7 +464,7 @@ void HttpServer::Stop() {
     std::unique_lock lk(impl_->pending_mu);
     impl_->pending_cv.wait(lk, [&] { return impl_->pending == 0; });
   }
-  for (auto& context : impl_->contexts) context->stop();
+  impl_->ioc.stop();
   for (auto& t : impl_->io_threads) t.join();
 }
 

@@ -64,7 +64,6 @@ std::string StationOf(const v1::Event& e) {
   }
 }
 
-std::string AreaPath(const v1::PollingStation& s) { return s.region() + "/" + s.district() + "/" + s.ward(); }
 
 std::string UpperAscii(std::string s) {
   for (char& c : s) {
@@ -235,21 +234,19 @@ struct Ingestor::Impl {
       std::string partition_key;
       std::string station_id = StationOf(e);
       if (!station_id.empty()) {
-        auto station = stations->Find(station_id);
-        if (!station.ok()) return done(Refusal(503, "directory_unavailable", station.status().message()));
-        if (!station->has_value()) {
+        std::optional<StationPlacement> station = stations->Locate(station_id);
+        if (!station) {
           return refuse(Refusal(400, "unknown_station",
                                 "unknown station '" + station_id + "'; check the id on the station list",
                                 where + "station_id"));
         }
-        const v1::PollingStation& s = **station;
-        if (!AreaCovers(principal.area, AreaPath(s))) {
+        if (!AreaCovers(principal.area, station->area)) {
           return refuse(Refusal(403, "outside_area",
-                                "station '" + station_id + "' (" + AreaPath(s) + ") is outside your area " +
+                                "station '" + station_id + "' (" + station->area + ") is outside your area " +
                                     principal.area,
                                 where + "station_id"));
         }
-        partition_key = schemas::DistrictKey(s.region(), s.district());
+        partition_key = std::move(station->district_key);
       } else if (e.has_hate_speech()) {
         std::string area = UpperAscii(e.hate_speech().area());
         e.mutable_hate_speech()->set_area(area);

@@ -223,7 +223,11 @@ DecodedInput DecodeJsonInput(InputKind kind, std::string_view body) {
   json::parse_options options;
   options.max_depth = 16;  // submissions are flat; deep nesting is an attack, not a report
   boost::system::error_code ec;
-  json::value root = json::parse(body, ec, json::storage_ptr(), options);
+  // The document lives only for this call: a bump allocator (freed at once when it goes) saves a
+  // malloc and a free per value, which for a kit batch of hundreds of readings is most of the
+  // decoding time.
+  json::monotonic_resource arena;
+  json::value root = json::parse(body, ec, &arena, options);
   if (ec) {
     out.error = InputError{"bad_json", "", "the body is not valid JSON: " + ec.message()};
     return out;

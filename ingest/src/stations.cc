@@ -191,11 +191,34 @@ Result<ImportSummary> ReadStationsCsv(const std::string& path, StationFormat for
 
 Result<std::unique_ptr<StationDirectory>> StationDirectory::Make(store::StateStore& state) {
   std::unique_ptr<StationDirectory> dir(new StationDirectory(state));
-  RETURN_IF_ERROR(state.Scan(kStore, "", [&](std::string_view, std::string_view) {
+  Status damaged;
+  std::unique_lock lk(dir->placement_mu_);
+  RETURN_IF_ERROR(state.Scan(kStore, "", [&](std::string_view id, std::string_view value) {
+    v1::PollingStation s;
+    if (!s.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+      damaged = Status::Corruption("station record '" + std::string(id) + "' is damaged");
+      return false;
+    }
+    dir->Place(s);
     ++dir->size_;
     return true;
   }));
+  RETURN_IF_ERROR(damaged);
   return dir;
+}
+
+void StationDirectory::Place(const v1::PollingStation& station) {
+  std::string area = station.region() + "/" + station.district() + "/" + station.ward();
+  auto [it, fresh] = ward_index_.try_emplace(area, static_cast<uint32_t>(wards_.size()));
+  if (fresh) wards_.push_back({std::move(area), schemas::DistrictKey(station.region(), station.district())});
+  station_ward_[station.station_id()] = it->second;
+}
+
+std::optional<StationPlacement> StationDirectory::Locate(std::string_view station_id) const {
+  std::shared_lock lk(placement_mu_);
+  auto it = station_ward_.find(std::string(station_id));
+  if (it == station_ward_.end()) return std::nullopt;
+  return wards_[it->second];
 }
 
 Status StationDirectory::CatchUp(store::EventLog& log) {
@@ -214,6 +237,7 @@ Status StationDirectory::CatchUp(store::EventLog& log) {
       store::CommitBatch batch;
       int64_t added = 0;
       std::unordered_set<std::string> in_batch;
+      std::vector<v1::PollingStation> read;
       for (const auto& r : got) {
         auto e = schemas::DecodeEvent(r.value);
         if (!e.ok()) return e.status().WithContext(tp.ToString() + " offset " + std::to_string(r.offset));
@@ -222,10 +246,15 @@ Status StationDirectory::CatchUp(store::EventLog& log) {
         ASSIGN_OR_RETURN(std::optional<std::string> existing, state_.Get(kStore, id));
         if (!existing && in_batch.insert(id).second) ++added;
         batch.Put(kStore, id, e->station().SerializeAsString());
+        read.push_back(std::move(*e->mutable_station()));
       }
       from = got.back().offset + 1;
       batch.SetOffset(tp, from);
       RETURN_IF_ERROR(state_.Commit(std::move(batch)).status());
+      {
+        std::unique_lock lk(placement_mu_);
+        for (const auto& station : read) Place(station);
+      }
       size_ += added;
     }
   }

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "ewarn/schemas/events.h"
 #include "ewarn_testing.h"
 
 namespace ewarn::ingest {
@@ -110,6 +111,36 @@ TEST_F(StationsTest, InecFormatAndIncrementalCatchUp) {
   directory_ = std::move(StationDirectory::Make(*state_)).value();
   EXPECT_EQ(directory_->size(), 3);
   ASSERT_TRUE(directory_->CatchUp(*log_).ok());
+  EXPECT_EQ(directory_->size(), 3);
+}
+
+// Locate answers from memory what ingest needs (area and partition key), follows a station
+// moved to another ward by a re-import, and is rebuilt when the directory is reopened.
+TEST_F(StationsTest, LocateFollowsImportsAndReopening) {
+  std::string header = "station_id,name,region,district,ward,lat,lon,registered_voters\n";
+  ASSERT_TRUE(ImportStations(*log_, *directory_, Write("a.csv", header + "S1,One,Lagos,Ikeja,W1,6.6,3.3,900\n"
+                                                                      "S2,Two,Lagos,Ikeja,W1,6.6,3.3,900\n"
+                                                                      "S3,Three,Lagos,Epe,W9,6.6,3.3,900\n"),
+                             StationFormat::kGeneric, 0)
+                  .ok());
+  auto s1 = directory_->Locate("S1");
+  ASSERT_TRUE(s1.has_value());
+  EXPECT_EQ(s1->area, "LAGOS/IKEJA/W1");
+  EXPECT_EQ(s1->district_key, schemas::DistrictKey("LAGOS", "IKEJA"));
+  EXPECT_EQ(directory_->Locate("S3")->area, "LAGOS/EPE/W9");
+  EXPECT_FALSE(directory_->Locate("S4").has_value());
+  // Redistricting: S2 moves to Epe.
+  ASSERT_TRUE(ImportStations(*log_, *directory_, Write("b.csv", header + "S2,Two,Lagos,Epe,W9,6.6,3.3,900\n"),
+                             StationFormat::kGeneric, 0)
+                  .ok());
+  EXPECT_EQ(directory_->Locate("S2")->area, "LAGOS/EPE/W9");
+  EXPECT_EQ(directory_->Locate("S2")->district_key, schemas::DistrictKey("LAGOS", "EPE"));
+  directory_.reset();
+  state_.reset();
+  state_ = std::move(store::StateStore::Open({.dir = dir_.Sub("state"), .stores = {"stations"}})).value();
+  directory_ = std::move(StationDirectory::Make(*state_)).value();
+  EXPECT_EQ(directory_->Locate("S1")->area, "LAGOS/IKEJA/W1");
+  EXPECT_EQ(directory_->Locate("S2")->area, "LAGOS/EPE/W9");
   EXPECT_EQ(directory_->size(), 3);
 }
 

@@ -11,8 +11,10 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "ewarn/base/status.h"
@@ -44,6 +46,12 @@ std::string AreaSegment(std::string_view name);
 Result<ImportSummary> ReadStationsCsv(const std::string& path, StationFormat format,
                                       const std::function<Status(v1::PollingStation&&)>& sink);
 
+// Where a station lies: all ingest needs of it to authorize and partition a report.
+struct StationPlacement {
+  std::string area;          // "REGION/DISTRICT/WARD"
+  std::string district_key;  // schemas::DistrictKey(region, district): the partition key
+};
+
 class StationDirectory {
  public:
   static constexpr std::string_view kStore = "stations";
@@ -51,13 +59,24 @@ class StationDirectory {
   static Result<std::unique_ptr<StationDirectory>> Make(store::StateStore& state);
   // Applies ref.stations records appended since the last catch-up.
   Status CatchUp(store::EventLog& log);
+  // The whole station record (a state-store read).
   Result<std::optional<v1::PollingStation>> Find(std::string_view station_id);
+  // Its placement, from memory: asked for every report, and at India's scale (a million
+  // stations) the records do not stay in RocksDB's block cache, so each Find would read and
+  // checksum a block. About 80 bytes a station; wards are interned.
+  std::optional<StationPlacement> Locate(std::string_view station_id) const;
   int64_t size() const { return size_.load(); }
 
  private:
   explicit StationDirectory(store::StateStore& state) : state_(state) {}
+  void Place(const v1::PollingStation& station);  // callers hold placement_mu_ exclusively
+
   store::StateStore& state_;
   std::atomic<int64_t> size_{0};
+  mutable std::shared_mutex placement_mu_;  // guards the three below (CatchUp vs Locate)
+  std::vector<StationPlacement> wards_;
+  std::unordered_map<std::string, uint32_t> ward_index_;  // area -> index in wards_
+  std::unordered_map<std::string, uint32_t> station_ward_;  // station id -> index in wards_
 };
 
 // The ref.stations record of `station`, as ImportStations writes it: key and event id from the
