@@ -36,6 +36,19 @@ namespace {
 
 double Seconds(Clock::time_point since) { return std::chrono::duration<double>(Clock::now() - since).count(); }
 
+// CPU seconds of the whole process (the stage's thread and RocksDB's background threads) and of
+// the calling thread alone: less sensitive than wall time to other load on a shared machine.
+struct CpuTimes {
+  double process = 0, thread = 0;
+};
+double ToSeconds(const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; }
+CpuTimes CpuNow() {
+  rusage self{}, thread{};
+  getrusage(RUSAGE_SELF, &self);
+  getrusage(RUSAGE_THREAD, &thread);
+  return {ToSeconds(self.ru_utime) + ToSeconds(self.ru_stime), ToSeconds(thread.ru_utime) + ToSeconds(thread.ru_stime)};
+}
+
 double Median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v.empty() ? 0 : v[v.size() / 2];
@@ -203,6 +216,7 @@ double ReadRate(store::EventLog& log, int32_t partitions, int64_t* records) {
 
 struct StageRun {
   double rate = 0;
+  double cpu_process = 0, cpu_thread = 0;  // seconds
   int64_t commits = 0, outputs = 0, skipped = 0;
 };
 
@@ -215,11 +229,15 @@ StageRun RunStage(store::EventLog& log, const std::string& state_dir, int32_t pa
   Check(state.status(), "open state");
   p.runtime.group = "bench-" + state_dir;
   auto started = Clock::now();
+  CpuTimes cpu_started = CpuNow();
   auto runtime = processors::TaskRuntime::Make(log, **state, p.factory, p.runtime, nullptr);
   Check(runtime.status(), "runtime");
   Check((*runtime)->RunUntilCaughtUp(), "run");
   StageRun out;
   out.rate = static_cast<double>(records) / Seconds(started);
+  CpuTimes cpu = CpuNow();
+  out.cpu_process = cpu.process - cpu_started.process;
+  out.cpu_thread = cpu.thread - cpu_started.thread;
   out.commits = (*runtime)->stats().commits;
   out.outputs = (*runtime)->stats().outputs;
   out.skipped = (*runtime)->stats().skipped;
@@ -261,7 +279,7 @@ int main(int argc, char** argv) {
   AppendDay(**log, refs, events, partitions, mix);
   std::printf("setup: %zu stations, %lld events appended in %.1f s\n", refs.size(), static_cast<long long>(events), Seconds(setup));
 
-  std::vector<double> read, stage;
+  std::vector<double> read, stage, cpu_process, cpu_thread;
   StageRun last;
   int64_t records = 0;
   for (int r = 0; r < repeat; ++r) {
@@ -269,8 +287,11 @@ int main(int argc, char** argv) {
     std::string state_dir = tmp.Sub("state" + std::to_string(r));
     last = RunStage(**log, state_dir, partitions, records);
     stage.push_back(last.rate);
+    cpu_process.push_back(last.cpu_process);
+    cpu_thread.push_back(last.cpu_thread);
     std::filesystem::remove_all(state_dir);
-    std::printf("run %d: read+decode %.0f records/s, station stage %.0f records/s\n", r + 1, read.back(), stage.back());
+    std::printf("run %d: read+decode %.0f records/s, station stage %.0f records/s (CPU %.1f s, %.1f s on its thread)\n",
+                r + 1, read.back(), stage.back(), cpu_process.back(), cpu_thread.back());
   }
   if (auto stat = (*log)->Stat(); stat.ok()) {  // what the stage wrote (all runs), by topic
     std::string line = "outputs by topic (all runs):";
@@ -288,6 +309,8 @@ int main(int argc, char** argv) {
               Median(stage), static_cast<long long>(last.commits), static_cast<long long>(last.outputs),
               static_cast<long long>(last.skipped));
   std::printf("ratio to ceiling               %.2f\n", Median(stage) / Median(read));
+  std::printf("station stage CPU per run      %.1f s (%.1f s on the stage's thread), %.0f records per CPU second\n",
+              Median(cpu_process), Median(cpu_thread), static_cast<double>(records) / Median(cpu_process));
   std::printf("peak RSS                       %.0f MiB\n", static_cast<double>(usage.ru_maxrss) / 1024.0);
   return 0;
 }
