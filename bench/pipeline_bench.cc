@@ -24,6 +24,7 @@
 #include <string>
 
 #include "ewarn/ingest/stations.h"
+#include "ewarn/processors/digest.h"
 #include "ewarn/processors/pipeline.h"
 #include "ewarn/processors/rules.h"
 #include "ewarn/schemas/events.h"
@@ -218,6 +219,7 @@ struct StageRun {
   double rate = 0;
   double cpu_process = 0, cpu_thread = 0;  // seconds
   int64_t commits = 0, outputs = 0, skipped = 0;
+  std::string state_digest;  // what the run left in the state store (not timed)
 };
 
 StageRun RunStage(store::EventLog& log, const std::string& state_dir, int32_t partitions, int64_t records) {
@@ -242,6 +244,10 @@ StageRun RunStage(store::EventLog& log, const std::string& state_dir, int32_t pa
   out.outputs = (*runtime)->stats().outputs;
   out.skipped = (*runtime)->stats().skipped;
   Check((*runtime)->Close(), "close");
+  runtime->reset();
+  auto digest = processors::StateDigest(**state);
+  Check(digest.status(), "state digest");
+  out.state_digest = *digest;
   return out;
 }
 
@@ -290,8 +296,8 @@ int main(int argc, char** argv) {
     cpu_process.push_back(last.cpu_process);
     cpu_thread.push_back(last.cpu_thread);
     std::filesystem::remove_all(state_dir);
-    std::printf("run %d: read+decode %.0f records/s, station stage %.0f records/s (CPU %.1f s, %.1f s on its thread)\n",
-                r + 1, read.back(), stage.back(), cpu_process.back(), cpu_thread.back());
+    std::printf("run %d: read+decode %.0f records/s, station stage %.0f records/s (CPU %.1f s, %.1f s on its thread), state %.16s\n",
+                r + 1, read.back(), stage.back(), cpu_process.back(), cpu_thread.back(), last.state_digest.c_str());
   }
   if (auto stat = (*log)->Stat(); stat.ok()) {  // what the stage wrote (all runs), by topic
     std::string line = "outputs by topic (all runs):";
@@ -300,6 +306,13 @@ int main(int argc, char** argv) {
     }
     std::printf("%s\n", line.c_str());
   }
+  // Every run derives the same outputs, so the digest (repeats dropped) is one run's: equal
+  // digests across builds mean equal results.
+  auto outputs = processors::DigestTopics(**log, {"risk", "derived.anomalies", "derived.situations", "derived.incidents",
+                                                  "dlq.processing"});
+  Check(outputs.status(), "output digest");
+  std::printf("outputs digest %.16s (%lld distinct), state digest %.16s\n", outputs->digest.c_str(),
+              static_cast<long long>(outputs->records), last.state_digest.c_str());
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   std::printf("records per run                %lld (%zu stations, %d partitions), medians of %d:\n",
