@@ -65,8 +65,8 @@ Result<OutRecord> DecodeOutRecord(std::string_view v) {
 
 }  // namespace
 
-void CommitBatch::Put(std::string_view store, std::string_view key, std::string_view value) {
-  ops_.push_back({std::string(store), std::string(key), std::string(value), false});
+void CommitBatch::Put(std::string_view store, std::string_view key, std::string value) {
+  ops_.push_back({std::string(store), std::string(key), std::move(value), false});
 }
 void CommitBatch::Delete(std::string_view store, std::string_view key) {
   ops_.push_back({std::string(store), std::string(key), {}, true});
