@@ -38,6 +38,11 @@ void TaskState::Delete(std::string_view store, std::string_view key) {
   cache_[CacheKey(store, key)] = Entry{std::nullopt, true};
 }
 
+void TaskState::Write(std::string_view store, std::string key, std::string value) {
+  if (!cache_.empty()) cache_.erase(CacheKey(store, key));  // this write is the key's last
+  writes_.push_back({std::string(store), std::move(key), std::move(value)});
+}
+
 void TaskState::Emit(std::string topic, std::string key, v1::Event event, std::string partition_key) {
   auto* origin = event.mutable_header()->mutable_origin();
   origin->set_topic(input_topic_);
@@ -78,6 +83,8 @@ void TaskState::Drain(store::CommitBatch& batch) {
   // The cache is dropped after every commit: memory stays bounded by one commit's working set,
   // and reads fall back to RocksDB's block cache.
   cache_.clear();
+  for (auto& w : writes_) batch.Put(w.store, w.key, std::move(w.value));
+  writes_.clear();
   for (auto& r : outputs_) batch.AddOutput(std::move(r));
   outputs_.clear();
 }

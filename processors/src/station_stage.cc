@@ -162,20 +162,20 @@ class StationStage final : public Processor {
 
   Status Flush(TaskState& ts) override {
     for (StationMem* s : dirty_stations_) {
-      ts.Put(kStationStageStore, prefix_ + "s" + s->ref->station_id, Deterministic(s->state));
+      ts.Write(kStationStageStore, prefix_ + "s" + s->ref->station_id, Deterministic(s->state));
       s->dirty = false;
     }
     dirty_stations_.clear();
     for (auto& [path, d] : districts_) {
       if (!d.dirty) continue;
-      ts.Put(kStationStageStore, prefix_ + "d" + path, Deterministic(d.state));
+      ts.Write(kStationStageStore, prefix_ + "d" + path, Deterministic(d.state));
       d.dirty = false;
     }
     if (meta_dirty_) {
-      ts.Put(kStationStageStore, prefix_ + "m", Deterministic(meta_));
+      ts.Write(kStationStageStore, prefix_ + "m", Deterministic(meta_));
       meta_dirty_ = false;
     }
-    for (auto& [subject, value] : risk_out_) ts.Put(kRiskStore, subject, std::move(value));
+    for (auto& [subject, value] : risk_out_) ts.Write(kRiskStore, subject, std::move(value));
     risk_out_.clear();
     return Status::Ok();
   }
