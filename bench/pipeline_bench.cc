@@ -10,7 +10,8 @@
 // partition per minute, appended durably in batches of 1,000.
 // Timed, R times interleaved: (a) read + decode every in.events record; (b) run the station
 // stage from an empty state store to caught up, every commit fsynced. Prints medians, the
-// ratio, and the process's peak RSS.
+// ratio, the stage's CPU time (process and its thread), the digests of the state and outputs
+// it derived (equal across builds that derive the same results), and the process's peak RSS.
 //
 // Usage: pipeline_bench [--stations N] [--events M] [--repeat R] [--partitions P] [--inec FILE]
 //                       [--incident-heavy]
