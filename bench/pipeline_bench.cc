@@ -10,7 +10,8 @@
 // partition per minute, appended durably in batches of 1,000.
 // Timed, R times interleaved: (a) read + decode every in.events record; (b) run the station
 // stage from an empty state store to caught up, every commit fsynced. Prints medians, the
-// ratio, and the process's peak RSS.
+// ratio, the stage's CPU time (process and its thread), the digests of the state and outputs
+// it derived (equal across builds that derive the same results), and the process's peak RSS.
 //
 // Usage: pipeline_bench [--stations N] [--events M] [--repeat R] [--partitions P] [--inec FILE]
 //                       [--incident-heavy]
@@ -24,6 +25,7 @@
 #include <string>
 
 #include "ewarn/ingest/stations.h"
+#include "ewarn/processors/digest.h"
 #include "ewarn/processors/pipeline.h"
 #include "ewarn/processors/rules.h"
 #include "ewarn/schemas/events.h"
@@ -35,6 +37,19 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 double Seconds(Clock::time_point since) { return std::chrono::duration<double>(Clock::now() - since).count(); }
+
+// CPU seconds of the whole process (the stage's thread and RocksDB's background threads) and of
+// the calling thread alone: less sensitive than wall time to other load on a shared machine.
+struct CpuTimes {
+  double process = 0, thread = 0;
+};
+double ToSeconds(const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; }
+CpuTimes CpuNow() {
+  rusage self{}, thread{};
+  getrusage(RUSAGE_SELF, &self);
+  getrusage(RUSAGE_THREAD, &thread);
+  return {ToSeconds(self.ru_utime) + ToSeconds(self.ru_stime), ToSeconds(thread.ru_utime) + ToSeconds(thread.ru_stime)};
+}
 
 double Median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
@@ -203,7 +218,9 @@ double ReadRate(store::EventLog& log, int32_t partitions, int64_t* records) {
 
 struct StageRun {
   double rate = 0;
+  double cpu_process = 0, cpu_thread = 0;  // seconds
   int64_t commits = 0, outputs = 0, skipped = 0;
+  std::string state_digest;  // what the run left in the state store (not timed)
 };
 
 StageRun RunStage(store::EventLog& log, const std::string& state_dir, int32_t partitions, int64_t records) {
@@ -215,15 +232,23 @@ StageRun RunStage(store::EventLog& log, const std::string& state_dir, int32_t pa
   Check(state.status(), "open state");
   p.runtime.group = "bench-" + state_dir;
   auto started = Clock::now();
+  CpuTimes cpu_started = CpuNow();
   auto runtime = processors::TaskRuntime::Make(log, **state, p.factory, p.runtime, nullptr);
   Check(runtime.status(), "runtime");
   Check((*runtime)->RunUntilCaughtUp(), "run");
   StageRun out;
   out.rate = static_cast<double>(records) / Seconds(started);
+  CpuTimes cpu = CpuNow();
+  out.cpu_process = cpu.process - cpu_started.process;
+  out.cpu_thread = cpu.thread - cpu_started.thread;
   out.commits = (*runtime)->stats().commits;
   out.outputs = (*runtime)->stats().outputs;
   out.skipped = (*runtime)->stats().skipped;
   Check((*runtime)->Close(), "close");
+  runtime->reset();
+  auto digest = processors::StateDigest(**state);
+  Check(digest.status(), "state digest");
+  out.state_digest = *digest;
   return out;
 }
 
@@ -261,7 +286,7 @@ int main(int argc, char** argv) {
   AppendDay(**log, refs, events, partitions, mix);
   std::printf("setup: %zu stations, %lld events appended in %.1f s\n", refs.size(), static_cast<long long>(events), Seconds(setup));
 
-  std::vector<double> read, stage;
+  std::vector<double> read, stage, cpu_process, cpu_thread;
   StageRun last;
   int64_t records = 0;
   for (int r = 0; r < repeat; ++r) {
@@ -269,8 +294,11 @@ int main(int argc, char** argv) {
     std::string state_dir = tmp.Sub("state" + std::to_string(r));
     last = RunStage(**log, state_dir, partitions, records);
     stage.push_back(last.rate);
+    cpu_process.push_back(last.cpu_process);
+    cpu_thread.push_back(last.cpu_thread);
     std::filesystem::remove_all(state_dir);
-    std::printf("run %d: read+decode %.0f records/s, station stage %.0f records/s\n", r + 1, read.back(), stage.back());
+    std::printf("run %d: read+decode %.0f records/s, station stage %.0f records/s (CPU %.1f s, %.1f s on its thread), state %.16s\n",
+                r + 1, read.back(), stage.back(), cpu_process.back(), cpu_thread.back(), last.state_digest.c_str());
   }
   if (auto stat = (*log)->Stat(); stat.ok()) {  // what the stage wrote (all runs), by topic
     std::string line = "outputs by topic (all runs):";
@@ -279,6 +307,13 @@ int main(int argc, char** argv) {
     }
     std::printf("%s\n", line.c_str());
   }
+  // Every run derives the same outputs, so the digest (repeats dropped) is one run's: equal
+  // digests across builds mean equal results.
+  auto outputs = processors::DigestTopics(**log, {"risk", "derived.anomalies", "derived.situations", "derived.incidents",
+                                                  "dlq.processing"});
+  Check(outputs.status(), "output digest");
+  std::printf("outputs digest %.16s (%lld distinct), state digest %.16s\n", outputs->digest.c_str(),
+              static_cast<long long>(outputs->records), last.state_digest.c_str());
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   std::printf("records per run                %lld (%zu stations, %d partitions), medians of %d:\n",
@@ -288,6 +323,8 @@ int main(int argc, char** argv) {
               Median(stage), static_cast<long long>(last.commits), static_cast<long long>(last.outputs),
               static_cast<long long>(last.skipped));
   std::printf("ratio to ceiling               %.2f\n", Median(stage) / Median(read));
+  std::printf("station stage CPU per run      %.1f s (%.1f s on the stage's thread), %.0f records per CPU second\n",
+              Median(cpu_process), Median(cpu_thread), static_cast<double>(records) / Median(cpu_process));
   std::printf("peak RSS                       %.0f MiB\n", static_cast<double>(usage.ru_maxrss) / 1024.0);
   return 0;
 }

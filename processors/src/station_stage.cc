@@ -88,10 +88,30 @@ std::string ReporterOf(const v1::Event& e) {
   return e.header().reporter().empty() ? e.header().principal() : e.header().reporter();
 }
 
+// A station's latest turnout count, kept in an array beside its district's other stations:
+// the outlier test reads every peer's on each turnout report, and a scan of one small array
+// costs a fraction of chasing each peer's state.
+struct LatestTurnout {
+  bool reported = false;
+  int64_t at_ms = 0;
+  int64_t voters_cast = 0;
+  int64_t registered = 0;
+};
+
+struct StationMem;
+
+// A district's stations that have state (for peers and final counts), in the order they got it.
+struct DistrictStations {
+  std::vector<StationMem*> stations;
+  std::vector<LatestTurnout> latest;  // latest[i] is stations[i]'s
+};
+
 struct StationMem {
   st::Station state;
   const StationRef* ref = nullptr;
   bool dirty = false;
+  DistrictStations* district = nullptr;  // where it is listed, at `slot`
+  size_t slot = 0;
 };
 
 struct DistrictMem {
@@ -142,20 +162,20 @@ class StationStage final : public Processor {
 
   Status Flush(TaskState& ts) override {
     for (StationMem* s : dirty_stations_) {
-      ts.Put(kStationStageStore, prefix_ + "s" + s->ref->station_id, Deterministic(s->state));
+      ts.Write(kStationStageStore, prefix_ + "s" + s->ref->station_id, Deterministic(s->state));
       s->dirty = false;
     }
     dirty_stations_.clear();
     for (auto& [path, d] : districts_) {
       if (!d.dirty) continue;
-      ts.Put(kStationStageStore, prefix_ + "d" + path, Deterministic(d.state));
+      ts.Write(kStationStageStore, prefix_ + "d" + path, Deterministic(d.state));
       d.dirty = false;
     }
     if (meta_dirty_) {
-      ts.Put(kStationStageStore, prefix_ + "m", Deterministic(meta_));
+      ts.Write(kStationStageStore, prefix_ + "m", Deterministic(meta_));
       meta_dirty_ = false;
     }
-    for (auto& [subject, value] : risk_out_) ts.Put(kRiskStore, subject, std::move(value));
+    for (auto& [subject, value] : risk_out_) ts.Write(kRiskStore, subject, std::move(value));
     risk_out_.clear();
     return Status::Ok();
   }
@@ -180,7 +200,7 @@ class StationStage final : public Processor {
         StationMem& s = stations_[ref];
         ok = s.state.ParseFromArray(value.data(), static_cast<int>(value.size()));
         s.ref = ref;
-        if (s.ref != nullptr) district_stations_[s.ref->district_path].push_back(&s);
+        if (s.ref != nullptr) Enlist(s);
         // Hot and child scores exactly as the last Publish left them (see AssessStation).
         ScheduleDecay(id, s.state.risk());
         if (s.ref != nullptr) WatchKitsOnLoad(s);
@@ -208,7 +228,7 @@ class StationStage final : public Processor {
     StationMem& s = it->second;
     if (added || s.ref == nullptr) {
       s.ref = &ref;
-      district_stations_[ref.district_path].push_back(&s);  // map nodes never move
+      Enlist(s);
     }
     return s;
   }
@@ -217,6 +237,26 @@ class StationStage final : public Processor {
     const StationRef* ref = ref_.Find(id);
     auto it = ref == nullptr ? stations_.end() : stations_.find(ref);
     return it == stations_.end() ? nullptr : &it->second;
+  }
+
+  // Lists a station among its district's (map nodes never move, so the pointers stay valid).
+  void Enlist(StationMem& s) {
+    DistrictStations& d = district_stations_[s.ref->district_path];
+    s.district = &d;
+    s.slot = d.stations.size();
+    d.stations.push_back(&s);
+    d.latest.emplace_back();
+    NoteTurnout(s);
+  }
+
+  // Copies the station's latest snapshot and registered count into its district's array.
+  static void NoteTurnout(const StationMem& s) {
+    LatestTurnout& l = s.district->latest[s.slot];
+    const st::TurnoutSnapshot* latest = LatestSnapshot(s);
+    l.reported = latest != nullptr;
+    l.at_ms = latest != nullptr ? latest->at_ms() : 0;
+    l.voters_cast = latest != nullptr ? latest->voters_cast() : 0;
+    l.registered = s.state.registered();
   }
 
   // Marks a station for the next Flush (kept in a list: a partition holds tens of thousands).
@@ -871,6 +911,7 @@ class StationStage final : public Processor {
     std::sort(snaps.begin(), snaps.end(), [](const auto& a, const auto& b) { return a.at_ms() < b.at_ms(); });
     int64_t newest = snaps.rbegin()->at_ms();
     while (snaps.size() > 1 && snaps.begin()->at_ms() < newest - kHour - 30 * kMinute) snaps.erase(snaps.begin());
+    NoteTurnout(s);
 
     CheckOverVoting(s, t, ts);
     CheckOutlier(s, t, ts);
@@ -915,11 +956,11 @@ class StationStage final : public Processor {
     if (latest == nullptr) return;
     double mine = static_cast<double>(latest->voters_cast()) / static_cast<double>(s.state.registered());
     std::vector<double> peers;
-    for (const StationMem* peer : district_stations_[s.ref->district_path]) {
-      if (peer == &s || peer->state.registered() <= 0 || peer->state.snapshots().empty()) continue;
-      const auto& last = *peer->state.snapshots().rbegin();
-      if (last.at_ms() < t - kHour) continue;
-      peers.push_back(static_cast<double>(last.voters_cast()) / static_cast<double>(peer->state.registered()));
+    const std::vector<LatestTurnout>& latest_of = s.district->latest;
+    for (size_t i = 0; i < latest_of.size(); ++i) {
+      const LatestTurnout& last = latest_of[i];
+      if (i == s.slot || last.registered <= 0 || !last.reported || last.at_ms < t - kHour) continue;
+      peers.push_back(static_cast<double>(last.voters_cast) / static_cast<double>(last.registered));
     }
     if (static_cast<int>(peers.size()) < rules_.turnout().outlier_min_peers()) return;
     double median = Median(peers);
@@ -938,7 +979,7 @@ class StationStage final : public Processor {
     if (d.state.latched() & kDistrictHeaping) return;
     int64_t closed = PollsClosedAt(t);
     std::vector<std::pair<int64_t, int64_t>> finals;
-    for (const StationMem* st : district_stations_[district]) {
+    for (const StationMem* st : district_stations_[district].stations) {
       if (st->state.snapshots().empty()) continue;
       const auto& last = *st->state.snapshots().rbegin();
       if (last.at_ms() < closed || last.at_ms() >= closed + kDay) continue;
@@ -1217,9 +1258,8 @@ class StationStage final : public Processor {
     StationMem* station = nullptr;
   };
   std::unordered_map<std::string, std::map<std::string, Child>> hot_children_;
-  // Per district, its stations that have state (for peers and final counts), and the stations
-  // to write at the next Flush.
-  std::unordered_map<std::string, std::vector<StationMem*>> district_stations_;
+  // Per district, its stations that have state; and the stations to write at the next Flush.
+  std::unordered_map<std::string, DistrictStations> district_stations_;
   std::vector<StationMem*> dirty_stations_;
   std::map<std::string, std::string> risk_out_;  // subject -> encoded RiskAssessment, for Flush
 };

@@ -88,6 +88,51 @@ TEST_F(RuntimeTest, ProcessesEveryPartitionAndPublishesOutputs) {
             log_->Offsets({"in.events", 0})->end);
 }
 
+// Keeps a count in memory and writes it only in Flush, as the station stage keeps its state;
+// every event first reads the stored count, which must be the last commit's even while that
+// commit is still being written on the committer thread.
+class FlushingProcessor final : public Processor {
+ public:
+  explicit FlushingProcessor(int32_t partition) : key_("flushed-" + std::to_string(partition)) {}
+  Status Process(const v1::Event&, const RecordContext&, TaskState& state) override {
+    ASSIGN_OR_RETURN(std::optional<std::string> stored, state.Get(kCountsStore, key_));
+    if (stored.value_or("") != flushed_) {
+      return Status::Internal("read '" + stored.value_or("") + "', the last commit wrote '" + flushed_ + "'");
+    }
+    ++count_;
+    return Status::Ok();
+  }
+  Status Flush(TaskState& state) override {
+    state.Put(kCountsStore, key_, "replaced");  // the Write below is the key's last word
+    flushed_ = std::to_string(count_);
+    state.Write(kCountsStore, key_, flushed_);
+    return Status::Ok();
+  }
+
+ private:
+  std::string key_, flushed_;
+  int64_t count_ = 0;
+};
+
+TEST_F(RuntimeTest, FlushWritesAreCommittedAndReadBackAfterTheCommit) {
+  AppendIncidents(0, 140);
+  auto rt = TaskRuntime::Make(
+      *log_, *state_, [](int32_t p) { return std::make_unique<FlushingProcessor>(p); },
+      {.input_topic = "in.events", .stores = {std::string(kCountsStore)}, .max_batch = 7, .commit_every_records = 20},
+      nullptr);
+  ASSERT_TRUE(rt.ok()) << rt.status().ToString();
+  Status st = (*rt)->RunUntilCaughtUp(10s);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_GT((*rt)->stats().commits, 3);
+  int64_t total = 0;
+  for (int p = 0; p < 3; ++p) {
+    std::string c = Count("flushed-" + std::to_string(p));
+    ASSERT_FALSE(c.empty());
+    total += std::stoll(c);
+  }
+  EXPECT_EQ(total, 140);
+}
+
 TEST_F(RuntimeTest, ResumesFromCommittedOffsetsWithoutDoubleCounting) {
   AppendIncidents(0, 35);
   {

@@ -37,7 +37,7 @@ struct StateStoreOptions {
 // One atomic unit of state change. Cheap to build; applied by StateStore::Commit.
 class CommitBatch {
  public:
-  void Put(std::string_view store, std::string_view key, std::string_view value);
+  void Put(std::string_view store, std::string_view key, std::string value);
   void Delete(std::string_view store, std::string_view key);
   // The next offset to read from `tp` once this batch is committed.
   void SetOffset(const TopicPartition& tp, int64_t next_offset);
