@@ -25,7 +25,8 @@
 // acknowledged events, request latencies, the station and alert stages' consumer lag (serve's
 // Prometheus metrics), serve's RSS and the CPU used by serve, the bench and everything else.
 // After serve stops, the ceilings of the same run: `ewarn log check` (every record read and
-// decoded: the raw log read rate) and `ewarn replay` (rebuild from the inputs: replay speed).
+// decoded: the raw log read rate), `ewarn replay` (rebuild from the inputs: replay speed),
+// RocksDB's db_bench (durable writes) and nginx serving a static file to wrk (HTTP requests).
 //
 // Why not ewarn::sim's Generate()/HttpSink: Generate() materialises the whole day in memory
 // (India with one heartbeat a minute: ~140 M events) and HttpSink sends step by step, waiting
@@ -312,7 +313,7 @@ bool Interrupted(const sigset_t& signals) {
   return sigtimedwait(&signals, nullptr, &zero) > 0;
 }
 
-// Runs an ewarn command to its end; its output, or an error quoting it.
+// Runs a command (ewarn, or a ceiling's program) to its end; its output, or an error quoting it.
 Result<std::string> RunTool(const std::vector<std::string>& args, const std::string& output, const sigset_t& signals) {
   ASSIGN_OR_RETURN(auto child, Child::Spawn(args, output));
   std::optional<int> exited;
@@ -325,7 +326,8 @@ Result<std::string> RunTool(const std::vector<std::string>& args, const std::str
   if (code != 0) {
     std::string cmd;
     for (size_t i = 1; i < args.size(); ++i) cmd += (i > 1 ? " " : "") + args[i];
-    return Status::Internal("`ewarn " + cmd + "` exited with " + std::to_string(code) + ":\n" + Tail(text, 2000));
+    return Status::Internal("`" + fs::path(args[0]).filename().string() + " " + cmd + "` exited with " +
+                            std::to_string(code) + ":\n" + Tail(text, 2000));
   }
   return text;
 }
@@ -1017,6 +1019,7 @@ struct PhaseReport {
   std::string name;
   double speed = 0, seconds = 0;
   double offered = 0, acked = 0, station_rate = 0;  // per second
+  double requests = 0;                               // HTTP requests sent, per second
   double ack_p50 = 0, ack_p99 = 0, kit_p99 = 0, report_p99 = 0;  // request -> 202, ms
   double station_lag_max = 0, station_lag_end = 0, alert_lag_max = 0, alert_lag_end = 0;
   double behind_mid = 0, behind_end = 0;  // events offered and not yet through both stages
@@ -1033,6 +1036,7 @@ PhaseReport Summarize(const std::vector<Sample>& samples, size_t from, size_t to
   r.seconds = secs;
   r.offered = static_cast<double>(last.counters.offered - first.counters.offered) / secs;
   r.acked = static_cast<double>(last.counters.acked - first.counters.acked) / secs;
+  r.requests = static_cast<double>(last.counters.requests - first.counters.requests) / secs;
   r.station_rate = (last.metrics.station_records - first.metrics.station_records) / secs;
   std::vector<float> ack, kit, report;
   for (size_t i = from; i < to; ++i) {
@@ -1184,6 +1188,64 @@ Status Tick(HttpClient& client, const Tokens& tokens, int64_t event_ms) {
 
 // The ceilings of the same run, on the directory serve left: every record read and decoded
 // (`ewarn log check`), and the inputs replayed through both stages (`ewarn replay`).
+// The number before `unit` in `text` after `after` ("... 261394 ops/sec", "Requests/sec: 66513.39"),
+// or 0.
+double NumberNear(const std::string& text, std::string_view after, std::string_view unit, bool number_follows) {
+  size_t at = text.find(after);
+  if (at == std::string::npos) return 0;
+  if (number_follows) return std::atof(text.c_str() + at + after.size());
+  size_t end = text.find(unit, at);
+  if (end == std::string::npos) return 0;
+  size_t start = text.rfind(' ', end - 1);
+  return start == std::string::npos ? 0 : std::atof(text.c_str() + start + 1);
+}
+
+// RocksDB's own db_bench, as in the log's section of BENCHMARKS.md: fillrandom, 16-byte keys,
+// 200-byte values, batches of 1,000, the WAL fsynced per batch (as ewarn's appends are).
+Result<double> DbBenchWritesPerSecond(const WorkDir& work, const sigset_t& signals) {
+  if (!fs::exists("/usr/bin/db_bench")) return Status::NotFound("db_bench is not installed (rocksdb-tools)");
+  ASSIGN_OR_RETURN(std::string out,
+                   RunTool({"/usr/bin/db_bench", "--benchmarks=fillrandom", "--key_size=16", "--value_size=200",
+                            "--batch_size=1000", "--num=1000000", "--disable_wal=0", "--compression_type=lz4",
+                            "--sync=1", "--db=" + work.Sub("db_bench")},
+                           work.Sub("tool.out"), signals));
+  double rate = NumberNear(out, "fillrandom", " ops/sec", false);
+  if (rate <= 0) return Status::Internal("db_bench printed no fillrandom rate:\n" + Tail(out, 500));
+  return rate;
+}
+
+// nginx serving a static 100-byte file to wrk (2 threads, 64 keep-alive connections, 5 s) on
+// loopback, as bench/http_bench.sh measures it.
+Result<double> NginxRequestsPerSecond(const WorkDir& work, const sigset_t& signals) {
+  if (!fs::exists("/usr/sbin/nginx") || !fs::exists("/usr/bin/wrk")) {
+    return Status::NotFound("nginx or wrk is not installed");
+  }
+  ASSIGN_OR_RETURN(uint16_t port, FreePort());
+  const std::string dir = work.Sub("nginx");
+  fs::create_directories(dir + "/www");
+  std::ofstream(dir + "/www/static.txt") << std::string(100, 'x');
+  std::ofstream(dir + "/nginx.conf")
+      << "worker_processes 2;\ndaemon off;\npid " << dir << "/nginx.pid;\nerror_log " << dir << "/error.log warn;\n"
+      << "events { worker_connections 1024; }\nhttp {\n  access_log off;\n  keepalive_requests 1000000;\n"
+      << "  server {\n    listen 127.0.0.1:" << port << ";\n    root " << dir << "/www;\n    location / { }\n  }\n}\n";
+  // nginx's workers run as www-data: they must be able to walk to the file.
+  std::error_code ec;
+  for (const auto& p : {work.path(), dir, dir + "/www"}) {
+    fs::permissions(p, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                           fs::perms::others_read | fs::perms::others_exec, ec);
+  }
+  ASSIGN_OR_RETURN(auto nginx, Child::Spawn({"/usr/sbin/nginx", "-c", dir + "/nginx.conf", "-p", dir},
+                                            work.Sub("nginx.out")));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  auto out = RunTool({"/usr/bin/wrk", "-t2", "-c64", "-d5s", "http://127.0.0.1:" + std::to_string(port) + "/static.txt"},
+                     work.Sub("tool.out"), signals);
+  nginx->Stop(std::chrono::seconds(5));  // SIGTERM: the master takes its workers down with it
+  if (!out.ok()) return out.status();
+  double rate = NumberNear(*out, "Requests/sec:", "", true);
+  if (rate <= 0) return Status::Internal("wrk printed no rate:\n" + Tail(*out, 500));
+  return rate;
+}
+
 Status MeasureCeilings(const Options& o, const WorkDir& work, const std::vector<PhaseReport>& reports,
                        const sigset_t& signals) {
   const std::string data = work.Sub("data"), tool_out = work.Sub("tool.out");
@@ -1209,6 +1271,26 @@ Status MeasureCeilings(const Options& o, const WorkDir& work, const std::vector<
   for (const auto& r : reports) {
     std::printf("ratios %-9s acked %.3f of the log read rate, %.2f of replay speed\n", r.name.c_str(), r.acked / read_rate,
                 r.acked / replay_rate);
+  }
+  // The other two ceilings, in the same run: after serve, so they do not compete with it.
+  auto db_bench = DbBenchWritesPerSecond(work, signals);
+  if (db_bench.ok()) {
+    std::printf("ceiling, same run: db_bench fillrandom, WAL fsynced per batch of 1,000: %s writes/s\n",
+                Commas(*db_bench).c_str());
+  } else {
+    std::printf("ceiling, same run: db_bench not measured: %s\n", db_bench.status().message().c_str());
+  }
+  auto nginx = NginxRequestsPerSecond(work, signals);
+  if (nginx.ok()) {
+    std::printf("ceiling, same run: nginx, static 100 B, wrk -t2 -c64 -d5s: %s requests/s\n", Commas(*nginx).c_str());
+  } else {
+    std::printf("ceiling, same run: nginx not measured: %s\n", nginx.status().message().c_str());
+  }
+  for (const auto& r : reports) {
+    if (db_bench.ok()) std::printf("ratios %-9s acked events %.3f of db_bench's writes/s\n", r.name.c_str(), r.acked / *db_bench);
+    if (nginx.ok()) {
+      std::printf("ratios %-9s HTTP requests %.3f of nginx's requests/s\n", r.name.c_str(), r.requests / *nginx);
+    }
   }
   return Status::Ok();
 }
