@@ -344,6 +344,16 @@ void EmbeddedLog::AppendAsync(std::vector<OutRecord> records, AppendDone done) {
 }
 
 void EmbeddedLog::Enqueue(std::unique_ptr<PendingAppend> append) {
+  // An append naming an unknown topic or partition fails alone, here, rather than failing the
+  // whole group it would join (other callers' appends with it).
+  for (const OutRecord& r : append->records) {
+    Result<Topic*> topic = Find(r.topic);
+    if (!topic.ok()) return append->done(topic.status());
+    if (EventLog::PartitionOf(r, (*topic)->spec.partitions) >= (*topic)->spec.partitions) {
+      return append->done(Status::InvalidArgument("topic '" + r.topic + "' has no partition " +
+                                                  std::to_string(EventLog::PartitionOf(r, (*topic)->spec.partitions))));
+    }
+  }
   {
     std::lock_guard lk(commit_mu_);
     queue_.push_back(std::move(append));

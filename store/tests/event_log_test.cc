@@ -226,6 +226,30 @@ TEST_P(EventLogTest, AsyncAppendToAnUnknownTopicReportsTheError) {
   EXPECT_EQ(ready.get().status().code(), StatusCode::kNotFound);
 }
 
+// A bad append (an unknown topic) among good ones in flight fails alone: the others, which may
+// share its group commit, still land.
+TEST_P(EventLogTest, ABadAsyncAppendDoesNotFailTheOthersInFlight) {
+  ASSERT_NE(log_, nullptr);
+  ASSERT_TRUE(log_->CreateTopic({.name = "in.events", .partitions = 2}).ok());
+  std::vector<std::promise<Result<std::vector<Position>>>> results(5);
+  for (size_t i = 0; i < results.size(); ++i) {
+    std::vector<OutRecord> records = i == 2 ? std::vector<OutRecord>{{.topic = "missing", .key = "k", .value = "x"}}
+                                            : Records("in.events", 4, static_cast<int>(i) * 4);
+    log_->AppendAsync(std::move(records), [&results, i](Result<std::vector<Position>> r) { results[i].set_value(std::move(r)); });
+  }
+  for (size_t i = 0; i < results.size(); ++i) {
+    auto ready = results[i].get_future();
+    ASSERT_EQ(ready.wait_for(30s), std::future_status::ready);
+    auto r = ready.get();
+    if (i == 2) {
+      EXPECT_EQ(r.status().code(), StatusCode::kNotFound);
+    } else {
+      EXPECT_TRUE(r.ok()) << r.status().ToString();
+    }
+  }
+  EXPECT_EQ(ReadAll(*log_, "in.events").size(), 16u);
+}
+
 class RecordingListener : public RebalanceListener {
  public:
   explicit RecordingListener(int64_t start) : start_(start) {}
