@@ -184,6 +184,7 @@ class EmbeddedLog final : public EventLog {
 struct PendingAppend {
   std::vector<OutRecord> owned;         // AppendAsync's records (Append's stay with its caller)
   std::span<const OutRecord> records;   // what to write
+  std::vector<std::pair<Topic*, int32_t>> placement;  // per record, resolved by Enqueue
   std::vector<Position> positions;
   EventLog::AppendDone done;
 };
@@ -346,13 +347,16 @@ void EmbeddedLog::AppendAsync(std::vector<OutRecord> records, AppendDone done) {
 void EmbeddedLog::Enqueue(std::unique_ptr<PendingAppend> append) {
   // An append naming an unknown topic or partition fails alone, here, rather than failing the
   // whole group it would join (other callers' appends with it).
+  // Topics are never dropped, so what is resolved here still holds when the group is written.
+  append->placement.reserve(append->records.size());
   for (const OutRecord& r : append->records) {
     Result<Topic*> topic = Find(r.topic);
     if (!topic.ok()) return append->done(topic.status());
-    if (EventLog::PartitionOf(r, (*topic)->spec.partitions) >= (*topic)->spec.partitions) {
-      return append->done(Status::InvalidArgument("topic '" + r.topic + "' has no partition " +
-                                                  std::to_string(EventLog::PartitionOf(r, (*topic)->spec.partitions))));
+    int32_t part = EventLog::PartitionOf(r, (*topic)->spec.partitions);
+    if (part >= (*topic)->spec.partitions) {
+      return append->done(Status::InvalidArgument("topic '" + r.topic + "' has no partition " + std::to_string(part)));
     }
+    append->placement.emplace_back(*topic, part);
   }
   {
     std::lock_guard lk(commit_mu_);
@@ -389,20 +393,9 @@ Status EmbeddedLog::WriteGroup(std::vector<std::unique_ptr<PendingAppend>>& grou
   for (auto& p : group) {
     p->positions.clear();
     p->positions.reserve(p->records.size());
-    for (const OutRecord& r : p->records) {
-      Result<Topic*> topic = Find(r.topic);
-      if (!topic.ok()) {
-        // Nothing is written for the whole group; roll back the offsets handed out.
-        for (auto& [t, part] : touched) t->next[part] = t->visible_end[part];
-        return topic.status();
-      }
-      Topic* t = *topic;
-      int32_t part = EventLog::PartitionOf(r, t->spec.partitions);
-      if (part >= t->spec.partitions) {
-        for (auto& [tt, pp] : touched) tt->next[pp] = tt->visible_end[pp];
-        return Status::InvalidArgument("topic '" + r.topic + "' has no partition " +
-                                       std::to_string(part));
-      }
+    for (size_t i = 0; i < p->records.size(); ++i) {
+      const OutRecord& r = p->records[i];
+      auto [t, part] = p->placement[i];
       int64_t offset = t->next[part]++;
       touched.emplace_back(t, part);
       value.clear();
@@ -415,6 +408,7 @@ Status EmbeddedLog::WriteGroup(std::vector<std::unique_ptr<PendingAppend>>& grou
   wo.sync = sync_;
   rocksdb::Status s = db_->Write(wo, &batch);
   if (!s.ok()) {
+    // Nothing was written for the whole group; roll back the offsets handed out.
     for (auto& [t, part] : touched) t->next[part] = t->visible_end[part];
     return FromRocks(s, "appending to embedded log '" + dir_ + "'");
   }
