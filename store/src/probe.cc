@@ -46,18 +46,17 @@ class InstrumentedLog final : public EventLog {
   Result<std::vector<Position>> Append(std::span<const OutRecord> records) override {
     auto started = std::chrono::steady_clock::now();
     Result<std::vector<Position>> r = inner_->Append(records);
-    Record(records, started, r.ok());
+    Record(TopicRuns(records), records.size(), started, r.ok());
     return r;
   }
   void AppendAsync(std::vector<OutRecord> records, AppendDone done) override {
     // What Record needs of the records, kept aside: the records themselves move into the log.
-    std::vector<std::string> topics;
-    topics.reserve(records.size());
-    for (const auto& rec : records) topics.push_back(rec.topic);
+    auto runs = TopicRuns(records);
+    size_t count = records.size();
     auto started = std::chrono::steady_clock::now();
-    inner_->AppendAsync(std::move(records), [this, topics = std::move(topics), started,
+    inner_->AppendAsync(std::move(records), [this, runs = std::move(runs), count, started,
                                              done = std::move(done)](Result<std::vector<Position>> r) {
-      Record(topics, started, r.ok());
+      Record(runs, count, started, r.ok());
       done(std::move(r));
     });
   }
@@ -74,33 +73,34 @@ class InstrumentedLog final : public EventLog {
   }
 
  private:
-  template <typename Records>
-  void Record(const Records& records, std::chrono::steady_clock::time_point started, bool ok) {
+  // Consecutive records of one topic, as (topic, how many).
+  static std::vector<std::pair<std::string, size_t>> TopicRuns(std::span<const OutRecord> records) {
+    std::vector<std::pair<std::string, size_t>> runs;
+    for (const auto& rec : records) {
+      if (runs.empty() || runs.back().first != rec.topic) runs.emplace_back(rec.topic, 0);
+      ++runs.back().second;
+    }
+    return runs;
+  }
+
+  void Record(const std::vector<std::pair<std::string, size_t>>& runs, size_t records,
+              std::chrono::steady_clock::time_point started, bool ok) {
     latency_.Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-    batch_size_.Observe(static_cast<double>(records.size()));
+    batch_size_.Observe(static_cast<double>(records));
     if (!ok) {
       failed_.Increment();
       return;
     }
     ok_.Increment();
     std::lock_guard lk(mu_);
-    const std::string* last_topic = nullptr;
-    prometheus::Counter* counter = nullptr;
-    for (const auto& rec : records) {
-      const std::string& topic = TopicOf(rec);
-      if (last_topic == nullptr || *last_topic != topic) {
-        // Family::Add builds and hashes a label map; topics are few, so their counters are
-        // kept here (this runs for every append, on the log's commit thread for async ones).
-        auto [it, fresh] = topic_counters_.try_emplace(topic);
-        if (fresh) it->second = &records_.Add({{"topic", topic}});
-        counter = it->second;
-        last_topic = &topic;
-      }
-      counter->Increment();
+    for (const auto& [topic, count] : runs) {
+      // Family::Add builds and hashes a label map; topics are few, so their counters are kept
+      // here (this runs for every append, on the log's commit thread for async ones).
+      auto [it, fresh] = topic_counters_.try_emplace(topic);
+      if (fresh) it->second = &records_.Add({{"topic", topic}});
+      it->second->Increment(static_cast<double>(count));
     }
   }
-  static const std::string& TopicOf(const OutRecord& r) { return r.topic; }
-  static const std::string& TopicOf(const std::string& topic) { return topic; }
 
   std::unique_ptr<EventLog> inner_;
   std::mutex mu_;  // guards topic_counters_
