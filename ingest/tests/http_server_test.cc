@@ -66,6 +66,23 @@ TEST(HttpServerTest, RoutesDecodesQueriesAndAnswers404And405) {
   EXPECT_NE(c.Receive(2s, "}").find("HTTP/1.1 405"), std::string::npos);
 }
 
+TEST(HttpServerTest, FormatsAnswersAsHttp11WithLengthAndNoInjectedHeaders) {
+  HttpResponse r;
+  r.status = 429;
+  r.body = "{\"error\":\"slow down\"}";
+  r.headers = {{"Retry-After", "2\r\nSet-Cookie: x=1"}};
+  std::string wire;
+  FormatResponse(r, /*close_after=*/false, &wire);
+  EXPECT_EQ(wire,
+            "HTTP/1.1 429 Too Many Requests\r\nServer: ewarn\r\nContent-Type: application/json\r\n"
+            "Retry-After: 2Set-Cookie: x=1\r\nContent-Length: 21\r\n\r\n{\"error\":\"slow down\"}");
+  HttpResponse empty;
+  empty.status = 204;
+  FormatResponse(empty, /*close_after=*/true, &wire);  // reuses the buffer
+  EXPECT_EQ(wire, "HTTP/1.1 204 No Content\r\nServer: ewarn\r\nContent-Type: application/json\r\n"
+                  "Connection: close\r\n\r\n");
+}
+
 // An asynchronous handler answers later, from a thread of its own (as ingest answers from
 // the log's thread once an append is durable); the connection is served meanwhile, and Stop
 // waits for answers still owed.

@@ -76,7 +76,8 @@ class HttpRouter {
   // The route for a request: exactly one of `handler`, `async_handler` is set, or neither and
   // `answer` holds the 404/405.
   struct Match {
-    std::string route;  // for metrics: "POST /v1/incidents", "not_found", ...
+    // For metrics: "POST /v1/incidents", "not_found", ...; lives as long as the router.
+    std::string_view route;
     const HttpHandler* handler = nullptr;
     const AsyncHttpHandler* async_handler = nullptr;
     HttpResponse answer;
@@ -92,6 +93,7 @@ class HttpRouter {
   struct Route {
     std::string method, path;
     bool prefix = false;
+    std::string name;  // "POST /v1/incidents", "GET /v1/risk/stations/*": built once, for metrics
     HttpHandler handler;
     AsyncHttpHandler async_handler;
   };
@@ -133,6 +135,11 @@ class HttpServer {
   explicit HttpServer(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
+
+// The HTTP/1.1 wire form of `response` into `out` (replacing its content): status line,
+// Server, Content-Type, the response's own headers (CR and LF dropped from their values),
+// Content-Length, "Connection: close" when `close_after`, then the body.
+void FormatResponse(const HttpResponse& response, bool close_after, std::string* out);
 
 // Splits "a=1&b=x+y%21" into decoded pairs (also used for form bodies).
 std::multimap<std::string, std::string> ParseQuery(std::string_view query);
