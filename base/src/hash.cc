@@ -49,10 +49,23 @@ std::string ToHex(const unsigned char* p, size_t n) {
   }
   return out;
 }
+
+
+// SHA-256, fetched from OpenSSL's default provider once: EVP_sha256() makes every digest look
+// the algorithm up again (OpenSSL 3's implicit fetch), which cost more than hashing a small
+// report. Initialised once, thread-safely, and never changed after.
+const EVP_MD* Sha256Algorithm() {
+  static const EVP_MD* const md = [] {
+    const EVP_MD* fetched = EVP_MD_fetch(nullptr, "SHA2-256", nullptr);
+    return fetched != nullptr ? fetched : EVP_sha256();
+  }();
+  return md;
+}
+
 }  // namespace
 
 Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) {
-  EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(ctx_), EVP_sha256(), nullptr);
+  EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(ctx_), Sha256Algorithm(), nullptr);
 }
 Sha256::~Sha256() { EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(ctx_)); }
 void Sha256::Update(std::string_view bytes) {
@@ -81,7 +94,7 @@ std::string Sha256Hex(std::string_view bytes) {
 std::string HmacSha256Hex(std::string_view key, std::string_view message) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int n = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+  HMAC(Sha256Algorithm(), key.data(), static_cast<int>(key.size()),
        reinterpret_cast<const unsigned char*>(message.data()), message.size(), md, &n);
   return ToHex(md, n);
 }
@@ -89,7 +102,7 @@ std::string HmacSha256Hex(std::string_view key, std::string_view message) {
 uint64_t StableHash64(std::string_view bytes) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int n = 0;
-  EVP_Digest(bytes.data(), bytes.size(), md, &n, EVP_sha256(), nullptr);
+  EVP_Digest(bytes.data(), bytes.size(), md, &n, Sha256Algorithm(), nullptr);
   uint64_t v = 0;
   for (int i = 0; i < 8; ++i) v = (v << 8) | md[i];
   return v;
