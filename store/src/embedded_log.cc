@@ -17,6 +17,7 @@
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <filesystem>
@@ -26,6 +27,7 @@
 #include <set>
 #include <shared_mutex>
 #include <thread>
+#include <tuple>
 
 #include "ewarn/base/bytes.h"
 #include "ewarn/store/event_log.h"
@@ -387,22 +389,38 @@ void EmbeddedLog::CommitLoop() {
 }
 
 Status EmbeddedLog::WriteGroup(std::vector<std::unique_ptr<PendingAppend>>& group) {
-  rocksdb::WriteBatch batch;
+  // Offsets in arrival order; then the records go into the batch sorted by topic and
+  // partition, so each partition's run is a sequence of ascending keys: RocksDB's memtable
+  // continues each insert from the previous one instead of searching its skiplist from the
+  // top (a group of concurrent requests interleaves partitions).
+  struct Placed {
+    Topic* topic;
+    int32_t partition;
+    int64_t offset;
+    const OutRecord* record;
+  };
+  std::vector<Placed> placed;
   std::vector<std::pair<Topic*, int32_t>> touched;
-  std::string value;
   for (auto& p : group) {
     p->positions.clear();
     p->positions.reserve(p->records.size());
     for (size_t i = 0; i < p->records.size(); ++i) {
-      const OutRecord& r = p->records[i];
       auto [t, part] = p->placement[i];
       int64_t offset = t->next[part]++;
       touched.emplace_back(t, part);
-      value.clear();
-      EncodeValue(r, &value);
-      batch.Put(t->family, RecordKeyOf(part, offset), value);
+      placed.push_back({t, part, offset, &p->records[i]});
       p->positions.push_back({part, offset});
     }
+  }
+  std::stable_sort(placed.begin(), placed.end(), [](const Placed& a, const Placed& b) {
+    return std::tie(a.topic, a.partition) < std::tie(b.topic, b.partition);
+  });
+  rocksdb::WriteBatch batch;
+  std::string value;
+  for (const Placed& r : placed) {
+    value.clear();
+    EncodeValue(*r.record, &value);
+    batch.Put(r.topic->family, RecordKeyOf(r.partition, r.offset), value);
   }
   rocksdb::WriteOptions wo;
   wo.sync = sync_;
