@@ -25,6 +25,7 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <unordered_set>
 
 namespace ewarn::ingest {
 namespace {
@@ -256,6 +257,36 @@ struct HttpMetrics {
   std::map<std::string_view, prometheus::Histogram*> histograms;
 };
 
+namespace {
+class Session;
+
+// Closes connections whose request or answer is overdue. One coarse periodic sweep instead of a
+// timer armed and cancelled around every read and write (Beast's tcp_stream does that: a
+// timer-queue insert and a cancelled handler per operation, 6% of the network thread).
+// A connection is closed between `timeout` and `timeout` plus one tick after its deadline.
+class DeadlineSweep {
+ public:
+  using Clock = std::chrono::steady_clock;
+  static int64_t Now() { return Clock::now().time_since_epoch().count(); }
+
+  void Add(Session* s) {
+    std::lock_guard lk(mu_);
+    sessions_.insert(s);
+  }
+  // Called by a session's destructor; afterwards the sweep no longer touches it.
+  void Remove(Session* s) {
+    std::lock_guard lk(mu_);
+    sessions_.erase(s);
+  }
+  // Sessions past their deadline at `now`, held alive for the caller to close.
+  std::vector<std::shared_ptr<Session>> Overdue(int64_t now);
+
+ private:
+  std::mutex mu_;
+  std::unordered_set<Session*> sessions_;
+};
+}  // namespace
+
 struct HttpServer::Impl {
   HttpServerOptions options;
   HttpRouter router;
@@ -269,8 +300,10 @@ struct HttpServer::Impl {
   std::mutex pending_mu;
   std::condition_variable pending_cv;
   size_t pending = 0;
+  DeadlineSweep deadlines;
   net::io_context ioc;
   tcp::acceptor acceptor{ioc};
+  net::steady_timer sweep_timer{ioc};
   std::unique_ptr<net::thread_pool> workers;
   std::vector<std::thread> io_threads;
   uint16_t port = 0;
@@ -278,22 +311,39 @@ struct HttpServer::Impl {
   Impl(HttpServerOptions o, HttpRouter r, prometheus::Registry* registry)
       : options(std::move(o)), router(std::move(r)), metrics(registry) {}
   void Accept();
+  void Sweep();
 };
 
 namespace {
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, HttpServer::Impl* server) : stream_(std::move(socket)), server_(server) {
+  Session(tcp::socket socket, HttpServer::Impl* server) : socket_(std::move(socket)), server_(server) {
     ++server_->connections;
     beast::error_code ec;
-    auto ep = stream_.socket().remote_endpoint(ec);
+    auto ep = socket_.remote_endpoint(ec);
     if (!ec) remote_ = ep.address().to_string() + ":" + std::to_string(ep.port());
   }
-  ~Session() { --server_->connections; }
+  ~Session() {
+    server_->deadlines.Remove(this);
+    --server_->connections;
+  }
 
   void Start() {
-    net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->Read(); });
+    server_->deadlines.Add(this);
+    net::dispatch(socket_.get_executor(), [self = shared_from_this()] { self->Read(); });
+  }
+
+  bool Overdue(int64_t now) const {
+    int64_t d = deadline_.load(std::memory_order_relaxed);
+    return d != 0 && now >= d;
+  }
+  // From the sweep: closes the connection if it is still overdue once on its strand (it may
+  // have finished reading meanwhile).
+  void Expire() {
+    net::dispatch(socket_.get_executor(), [self = shared_from_this()] {
+      if (self->Overdue(DeadlineSweep::Now())) self->Close();
+    });
   }
 
  private:
@@ -305,8 +355,8 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_.emplace();
     parser_->body_limit(boost::none);
     parser_->header_limit(static_cast<uint32_t>(server_->options.max_header_bytes));
-    stream_.expires_after(server_->options.request_timeout);
-    http::async_read_header(stream_, buffer_, *parser_,
+    SetDeadline();
+    http::async_read_header(socket_, buffer_, *parser_,
                             [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
   }
 
@@ -318,7 +368,7 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     parser_->body_limit(limit);
     if (parser_->is_done()) return OnRead({});
-    http::async_read(stream_, buffer_, *parser_,
+    http::async_read(socket_, buffer_, *parser_,
                      [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
   }
 
@@ -342,7 +392,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void OnRead(beast::error_code ec) {
     if (ec == http::error::end_of_stream || ec == net::error::eof) return Close();
-    if (ec == beast::error::timeout) return Close();  // slow or half-open: drop it
+    if (!socket_.is_open()) return;  // closed by the deadline sweep (slow or half-open) or Stop
     if (ec == http::error::body_limit) {
       // A chunked body that grew past the limit (a declared length was checked in OnHeader);
       // its real size is unknown, so it is reported as one byte over.
@@ -364,14 +414,14 @@ class Session : public std::enable_shared_from_this<Session> {
   // Runs the handler (an asynchronous one here, a blocking one on the worker pool) and writes
   // its answer on this connection's strand.
   void Handle(HttpRequest request, bool close_after, std::optional<uint64_t> too_large) {
-    stream_.expires_never();  // the answer may wait on a durable append
+    deadline_.store(0, std::memory_order_relaxed);  // the answer may wait on a durable append
     auto started = std::chrono::steady_clock::now();
     HttpRouter::Match match;
     if (!too_large) match = server_->router.Find(request);
     auto respond = [self = shared_from_this(), route = too_large ? std::string_view("body_limit") : match.route, started,
                     close_after](HttpResponse response) {
       double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-      net::post(self->stream_.get_executor(), [self, response = std::move(response), route, seconds,
+      net::post(self->socket_.get_executor(), [self, response = std::move(response), route, seconds,
                                                close_after]() mutable {
         self->Write(std::move(response), route, seconds, close_after);
       });
@@ -414,8 +464,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void Write(HttpResponse response, std::string_view route, double seconds, bool close_after) {
     server_->metrics.Observe(route, response.status, seconds);
     FormatResponse(response, close_after, &out_);
-    stream_.expires_after(server_->options.request_timeout);
-    net::async_write(stream_, net::buffer(out_), [self = shared_from_this(), close_after](beast::error_code ec, size_t) {
+    SetDeadline();
+    net::async_write(socket_, net::buffer(out_), [self = shared_from_this(), close_after](beast::error_code ec, size_t) {
       if (ec || close_after) return self->Close();
       self->Read();
     });
@@ -423,11 +473,21 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void Close() {
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-    stream_.socket().close(ec);
+    socket_.shutdown(tcp::socket::shutdown_send, ec);
+    socket_.close(ec);
   }
 
-  beast::tcp_stream stream_;
+  void SetDeadline() {
+    deadline_.store(DeadlineSweep::Now() + std::chrono::duration_cast<DeadlineSweep::Clock::duration>(
+                                               server_->options.request_timeout)
+                                               .count(),
+                    std::memory_order_relaxed);
+  }
+
+  tcp::socket socket_;  // its executor is this connection's strand
+  // Steady-clock ticks by which the request being read (or the answer being written) must be
+  // done; 0 while a handler works on the request. Read by the sweep from any thread.
+  std::atomic<int64_t> deadline_{0};
   beast::flat_buffer buffer_{8192};
   std::string out_;  // the answer being written (reused: no allocation per answer)
   std::optional<http::request_parser<http::string_body>> parser_;
@@ -436,6 +496,31 @@ class Session : public std::enable_shared_from_this<Session> {
 };
 
 }  // namespace
+
+std::vector<std::shared_ptr<Session>> DeadlineSweep::Overdue(int64_t now) {
+  std::vector<std::shared_ptr<Session>> out;
+  std::lock_guard lk(mu_);
+  for (Session* s : sessions_) {
+    // A session whose destructor has begun is still registered until Remove; lock() then
+    // yields nothing, and the destructor waits for mu_ before the session is freed.
+    if (!s->Overdue(now)) continue;
+    if (auto alive = s->weak_from_this().lock()) out.push_back(std::move(alive));
+  }
+  return out;
+}
+
+void HttpServer::Impl::Sweep() {
+  auto tick = std::clamp<std::chrono::milliseconds>(options.request_timeout / 4, std::chrono::milliseconds(10),
+                                                    std::chrono::milliseconds(1000));
+  sweep_timer.expires_after(tick);
+  sweep_timer.async_wait([this](beast::error_code ec) {
+    if (ec || stopped) return;
+    // Released outside the sweep's lock: the last reference may end a session, whose
+    // destructor takes that lock.
+    for (auto& s : deadlines.Overdue(DeadlineSweep::Now())) s->Expire();
+    Sweep();
+  });
+}
 
 void HttpServer::Impl::Accept() {
   acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
@@ -470,6 +555,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(HttpServerOptions options,
   impl->port = impl->acceptor.local_endpoint().port();
   impl->workers = std::make_unique<net::thread_pool>(std::max(1, impl->options.worker_threads));
   impl->Accept();
+  impl->Sweep();
   for (int i = 0; i < std::max(1, impl->options.io_threads); ++i) {
     impl->io_threads.emplace_back([io = &impl->ioc] {
       pthread_setname_np(pthread_self(), "ewarn-http");  // for top -H and profiles
@@ -486,6 +572,7 @@ void HttpServer::Stop() {
   net::post(impl_->ioc, [this] {
     beast::error_code ec;
     impl_->acceptor.close(ec);
+    impl_->sweep_timer.cancel();
   });
   // Handlers in flight finish (their appends complete); then the network threads stop.
   impl_->workers->join();
