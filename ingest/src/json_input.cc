@@ -225,9 +225,15 @@ DecodedInput DecodeJsonInput(InputKind kind, std::string_view body) {
   boost::system::error_code ec;
   // The document lives only for this call: a bump allocator (freed at once when it goes) saves a
   // malloc and a free per value, which for a kit batch of hundreds of readings is most of the
-  // decoding time.
-  json::monotonic_resource arena;
-  json::value root = json::parse(body, ec, &arena, options);
+  // decoding time. It starts in a buffer on the stack, which holds a single report whole, and
+  // the parser's own working stack is on the stack too: one report, no heap allocation.
+  unsigned char arena_buffer[4096];
+  json::monotonic_resource arena(arena_buffer, sizeof arena_buffer);
+  unsigned char parser_buffer[2048];
+  json::parser parser(json::storage_ptr(), options, parser_buffer, sizeof parser_buffer);
+  parser.reset(&arena);
+  parser.write(body.data(), body.size(), ec);
+  json::value root = ec ? json::value() : parser.release();
   if (ec) {
     out.error = InputError{"bad_json", "", "the body is not valid JSON: " + ec.message()};
     return out;

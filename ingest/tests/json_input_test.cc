@@ -84,7 +84,8 @@ TEST(JsonInputTest, HeaderFieldsAreChecked) {
 }
 
 TEST(JsonInputTest, MalformedBodiesAreBadJson) {
-  for (std::string body : std::vector<std::string>{"", "{", "[1,2", "nul", "\"just a string\"", "42", std::string(100, '[') + std::string(100, ']')}) {
+  for (std::string body : std::vector<std::string>{"", "{", "[1,2", "nul", "\"just a string\"", "42", std::string(100, '[') + std::string(100, ']'),
+                                                          "{} {}", R"({"event_id":"a"} trailing)"}) {
     InputError e = ErrorOf(InputKind::kIncident, body);
     EXPECT_EQ(e.reason_code, "bad_json") << body;
     EXPECT_EQ(e.field, "");
