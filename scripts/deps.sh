@@ -11,7 +11,7 @@ packages=(
   kcat rocksdb-tools curl
   prometheus docker-compose python3-yaml
   kannel kannel-extras clang libclang-rt-14-dev wrk nginx-light
-  python3-aiosmtpd libxml2-utils openssl
+  python3-aiosmtpd libxml2-utils openssl libgoogle-perftools-dev
 )
 
 missing=()
