@@ -216,6 +216,36 @@ TEST_F(IngestTest, ConcurrentSubmissionsOfOneIdAreSettledInTurn) {
   EXPECT_EQ(Topic(schemas::topic::kInputs)[0].incident().severity(), 4);
 }
 
+// The idempotency marks are written to the index in batches; ids whose marks are written and
+// ids whose marks are still waiting are both recognised, before and after a restart.
+TEST_F(IngestTest, RetriesAreRecognisedWhetherTheirMarksAreWrittenYetOrNot) {
+  const std::string auth = "Bearer " + monitor_.substr(monitor_.rfind(' ') + 1);
+  auto submit_all = [&](int n, int severity) {
+    std::vector<Outcome> out;
+    for (int i = 0; i < n; ++i) {
+      clock_.Advance(100);  // within the rate limit (50/s)
+      out.push_back(ingestor_->SubmitJson(InputKind::kIncident, auth, Incident("many-" + std::to_string(i), "S1", severity),
+                                          "application/json"));
+    }
+    return out;
+  };
+  constexpr int kIds = 700;  // more than two batches of marks, and some left over
+  for (const Outcome& o : submit_all(kIds, 4)) ASSERT_EQ(o.http_status, 202) << o.message;
+  for (const Outcome& o : submit_all(kIds, 4)) {
+    ASSERT_EQ(o.http_status, 202) << o.message;
+    EXPECT_EQ(o.duplicates, 1);
+  }
+  for (const Outcome& o : submit_all(kIds, 2)) EXPECT_EQ(o.http_status, 409) << o.message;
+  EXPECT_EQ(Topic(schemas::topic::kInputs).size(), static_cast<size_t>(kIds));
+  Restart();
+  const std::string auth_again = "Bearer " + monitor_.substr(monitor_.rfind(' ') + 1);
+  Outcome first = ingestor_->SubmitJson(InputKind::kIncident, auth_again, Incident("many-0"), "application/json");
+  Outcome last = ingestor_->SubmitJson(InputKind::kIncident, auth_again, Incident("many-699"), "application/json");
+  EXPECT_EQ(first.duplicates, 1);
+  EXPECT_EQ(last.duplicates, 1);
+  EXPECT_EQ(Topic(schemas::topic::kInputs).size(), static_cast<size_t>(kIds));
+}
+
 TEST_F(IngestTest, BadInputIsAnswered400AndKeptAsADeadLetter) {
   RawResponse bad = Post("/v1/incidents", monitor_, R"({"event_id":"x","occurred_at":"2023-11-14T21:00:00Z","station_id":"S1","category":"violence","severity":9})");
   EXPECT_EQ(bad.status, 400);
