@@ -67,7 +67,9 @@ int Serve(const Flags& f) {
   Result<int64_t> duration = f.GetInt("duration");
   Result<double> rate = f.GetDouble("rate");
   Result<int64_t> max_body = f.GetInt("max-body-kb");
-  for (const Status& s : {partitions.status(), tick_ms.status(), duration.status(), rate.status(), max_body.status()}) {
+  Result<int64_t> http_threads = f.GetInt("http-threads");
+  for (const Status& s : {partitions.status(), tick_ms.status(), duration.status(), rate.status(), max_body.status(),
+                          http_threads.status()}) {
     if (!s.ok()) return Fail(cmd, s);
   }
   // Signals are taken synchronously by this thread (sigtimedwait), not by a handler; blocked
@@ -85,6 +87,7 @@ int Serve(const Flags& f) {
                       .http = f.Get("http"),
                       .rate_per_second = *rate,
                       .max_body_kb = *max_body,
+                      .http_threads = static_cast<int>(*http_threads),
                       .metrics = f.Get("metrics"),
                       .deliver = !f.Has("no-deliver"),
                       .process = !f.Has("ingest-only")};
@@ -443,6 +446,7 @@ std::vector<Command> FoundationCommands() {
         {"http", "ADDR:PORT", "serve the ingest HTTP API (JSON, SMS gateways), e.g. 127.0.0.1:8080 (port 0: any)"},
         {"rate", "PER_SECOND", "per-principal submission rate limit (burst: 10x)", "20"},
         {"max-body-kb", "KB", "largest request body accepted", "256"},
+        {"http-threads", "N", "network threads of the HTTP API (parsing, validation, answers)", "1"},
         kRulesFlag,
         {"no-deliver", "", "do not deliver alerts (another node does)"},
         {"ingest-only", "", "accept and store submissions only: no processing stages, no delivery (an ingest tier)"},

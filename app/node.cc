@@ -45,7 +45,8 @@ Result<std::unique_ptr<Node>> Node::Start(const NodeOptions& o) {
   if (!o.http.empty()) {
     ASSIGN_OR_RETURN(auto host_port, ParseHostPort(o.http, "--http"));
     ingest::HttpServerOptions http_options{.host = host_port.first, .port = host_port.second,
-                                           .max_body_bytes = static_cast<size_t>(o.max_body_kb) * 1024};
+                                           .max_body_bytes = static_cast<size_t>(o.max_body_kb) * 1024,
+                                           .io_threads = o.http_threads};
     ingest::HttpRouter router;
     ingest::AddIngestRoutes(router, *n->ingest_->ingestor, http_options.max_body_bytes);
     AddRiskRoutes(router, *n->ingest_->ingestor, *n->state_);

@@ -33,6 +33,7 @@ struct NodeOptions {
   std::string http;           // "HOST:PORT" to serve the HTTP API; empty: none
   double rate_per_second = 20;
   int64_t max_body_kb = 256;
+  int http_threads = 1;       // network threads of the HTTP server
   std::string metrics;        // "HOST:PORT" for Prometheus; empty: none
   // Deliver alerts (webhook, CAP, SMS through Kannel, e-mail over SMTP) from notify.outbox.
   // The webhook signing key is DIR/webhook.key (created on first use). Never in a replay.
