@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <future>
+#include <map>
 #include <mutex>
 #include <unordered_map>
 
@@ -125,6 +126,8 @@ struct Ingestor::Impl {
 
   prometheus::Family<prometheus::Counter>* events_total = nullptr;
   prometheus::Family<prometheus::Counter>* rejected_total = nullptr;
+  std::mutex counters_mu;  // guards accepted_counters
+  std::map<std::string, std::pair<prometheus::Counter*, prometheus::Counter*>, std::less<>> accepted_counters;
 
   Impl(store::EventLog& l, store::StateStore& s, const Clock& c, IngestorOptions o, int32_t p)
       : log(l), state(s), clock(c), options(std::move(o)), input_partitions(p) {}
@@ -142,11 +145,26 @@ struct Ingestor::Impl {
     if (events_total == nullptr) return;
     if (o.accepted()) {
       size_t fresh = events - static_cast<size_t>(o.duplicates);
-      if (fresh > 0) events_total->Add({{"endpoint", endpoint}, {"result", "accepted"}}).Increment(static_cast<double>(fresh));
-      if (o.duplicates > 0) events_total->Add({{"endpoint", endpoint}, {"result", "duplicate"}}).Increment(o.duplicates);
+      const auto& [accepted, duplicate] = AcceptedCounters(endpoint);
+      if (fresh > 0) accepted->Increment(static_cast<double>(fresh));
+      if (o.duplicates > 0) duplicate->Increment(o.duplicates);
     } else {
       rejected_total->Add({{"endpoint", endpoint}, {"reason", o.reason_code}}).Increment();
     }
+  }
+
+  // The accepted and duplicate series of an endpoint, found once (a family looks series up by a
+  // label map built per call; endpoints are few, and every accepted request counts).
+  const std::pair<prometheus::Counter*, prometheus::Counter*>& AcceptedCounters(const std::string& endpoint) {
+    std::lock_guard lk(counters_mu);
+    auto it = accepted_counters.find(endpoint);
+    if (it == accepted_counters.end()) {
+      it = accepted_counters
+               .emplace(endpoint, std::pair{&events_total->Add({{"endpoint", endpoint}, {"result", "accepted"}}),
+                                            &events_total->Add({{"endpoint", endpoint}, {"result", "duplicate"}})})
+               .first;
+    }
+    return it->second;  // map nodes never move
   }
 
   // Appends the refusal to dlq.rejected, then answers it through `done`; a failure to append
