@@ -42,6 +42,9 @@ class MockKafkaCluster {
   // Takes a broker (1..broker_count) down (connections closed, new ones refused) or up.
   Status SetBrokerDown(int broker_id);
   Status SetBrokerUp(int broker_id);
+  // Makes `broker_id` the leader of a partition. The mock picks each partition's leader at
+  // random, so a test about one broker's partitions must pin one first.
+  Status SetPartitionLeader(const std::string& topic, int partition, int broker_id);
   // Creates a topic directly on the cluster.
   Status CreateTopic(const std::string& topic, int partitions, int replication_factor);
   // For KafkaLogOptions::create_topic: the mock has no controller for CreateTopics requests.

@@ -50,6 +50,12 @@ Status MockKafkaCluster::SetBrokerUp(int broker_id) {
   return Status::Ok();
 }
 
+Status MockKafkaCluster::SetPartitionLeader(const std::string& topic, int partition, int broker_id) {
+  rd_kafka_resp_err_t err = rd_kafka_mock_partition_set_leader(Cluster(cluster_), topic.c_str(), partition, broker_id);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return Status::Internal(rd_kafka_err2str(err));
+  return Status::Ok();
+}
+
 Status MockKafkaCluster::CreateTopic(const std::string& topic, int partitions, int replication_factor) {
   rd_kafka_resp_err_t err =
       rd_kafka_mock_topic_create(Cluster(cluster_), topic.c_str(), partitions, replication_factor);
