@@ -391,7 +391,10 @@ Status TaskRuntime::StartCommit() {
   // and the next commit starts only after this one has finished, so commits and outputs keep
   // their order; a crash meanwhile loses only uncommitted work, as before.
   in_flight_ = std::async(std::launch::async, [this, batch = std::move(batch), started]() mutable -> Result<size_t> {
-    ASSIGN_OR_RETURN(std::vector<store::OutboxEntry> outbox, state_.Commit(std::move(batch)));
+    // Freed on this thread, not by the task thread when it collects the result: a batch holds
+    // a string per dirty key.
+    store::CommitBatch own = std::move(batch);
+    ASSIGN_OR_RETURN(std::vector<store::OutboxEntry> outbox, state_.Commit(std::move(own)));
     size_t outputs = outbox.size();
     RETURN_IF_ERROR(Publish(std::move(outbox)));
     if (probe_) {

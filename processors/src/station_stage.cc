@@ -13,9 +13,6 @@
 #include <set>
 #include <unordered_map>
 
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
-
 #include "detectors.h"
 #include "ewarn/base/hash.h"
 #include "ewarn/base/time.h"
@@ -66,16 +63,7 @@ std::string PartitionPrefix(int32_t partition) {
 }
 
 // State bytes must not depend on map iteration order: digests compare them across runs.
-std::string Deterministic(const google::protobuf::MessageLite& m) {
-  std::string out;
-  {
-    google::protobuf::io::StringOutputStream raw(&out);
-    google::protobuf::io::CodedOutputStream coded(&raw);
-    coded.SetSerializationDeterministic(true);
-    m.SerializeToCodedStream(&coded);
-  }
-  return out;
-}
+std::string Deterministic(const google::protobuf::MessageLite& m) { return schemas::EncodeDeterministic(m); }
 
 uint64_t TextHash(std::string_view text) {
   std::string folded = FoldPlaceName(text);  // case, spacing and punctuation do not matter
