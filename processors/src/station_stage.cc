@@ -1266,6 +1266,9 @@ Pipeline StationPipeline(int32_t partitions, const v1::Rules& rules, store::Even
   Pipeline p;
   p.runtime.input_topic = std::string(schemas::topic::kInputs);
   p.runtime.stores = {std::string(kStationStageStore), std::string(kRiskStore)};
+  // Two threads apply the partitions (issue 4's budget is two cores): tasks share only the
+  // reference data, which locks.
+  p.runtime.apply_threads = 2;
   auto shared_rules = std::make_shared<v1::Rules>(rules);
   auto reference = std::make_shared<ReferenceData>(log);
   p.factory = [shared_rules, reference](int32_t partition) {
