@@ -15,8 +15,8 @@
 // A partition new to this process (rebalance) starts from its committed offset, or from the
 // beginning when this process has none, rebuilding that partition's state from the log.
 //
-// With RuntimeOptions::apply_threads > 1, helper threads apply the records of their share of
-// the tasks while the driving thread polls and applies its own share.
+// With RuntimeOptions::apply_threads > 1, that many helper threads apply the records, each its
+// share of the tasks, while the driving thread polls, hands records out and commits.
 //
 // Processors read no clock and no unseeded randomness: results depend on the log alone.
 // Thread-safety: a TaskRuntime is driven by one thread (Run or RunOnce).
@@ -147,10 +147,11 @@ struct RuntimeOptions {
   //   kOff        process everything.
   enum class Dedupe { kByOrigin, kByEventId, kOff };
   Dedupe dedupe = Dedupe::kByOrigin;
-  // Threads applying records: the driving thread and apply_threads - 1 helpers. Tasks are
-  // dealt out among them, a task always to the same one, so each partition's records are
-  // applied in order and results do not depend on the count. Processors of different tasks
-  // then run at the same time: what they share must be safe to use from several threads.
+  // Threads applying records. 1: the driving thread. More: that many helper threads, the
+  // tasks dealt out among them, a task always to the same one, so each partition's records
+  // are applied in order and results do not depend on the count; the driving thread polls,
+  // hands records out and commits. Processors of different tasks then run at the same time:
+  // what they share must be safe to use from several threads.
   int apply_threads = 1;
 };
 
@@ -204,7 +205,7 @@ class TaskRuntime {
   // The record's task when it is next in its partition (and counts it as taken), else null.
   Task* Take(const store::LogRecord& record);
   Status Apply(Task& task, const store::LogRecord& record, RuntimeStats& stats);
-  // Hands each helper its tasks' records of `batch`, then applies this thread's share.
+  // Hands each helper its tasks' records of `batch` (and applies any of this thread's).
   Status Dispatch(std::vector<store::LogRecord> batch);
   // Every thread finishes the records it was given and flushes its tasks' processors.
   Status FlushTasks();
@@ -212,7 +213,7 @@ class TaskRuntime {
   // Waits until the helpers have applied everything handed to them; adds up their counts.
   // A helper's failure is returned every time after (its task's memory is not to be committed).
   Status WaitForLanes();
-  // Deals the tasks out to the threads, in partition order.
+  // Deals the tasks out to the helpers, in partition order (to this thread without helpers).
   void AssignLanes();
   // True when `event` was already processed by this partition (see RuntimeOptions::Dedupe).
   Result<bool> IsRepeat(const v1::Event& event, int32_t partition, TaskState& ts);
@@ -224,7 +225,7 @@ class TaskRuntime {
     std::unique_ptr<TaskState> state;
     int64_t next_offset = 0;      // next to process
     int64_t committed_offset = 0;
-    size_t lane = 0;              // the thread that applies its records: 0 is the driving one
+    size_t lane = 0;              // who applies its records: helper lane - 1, 0 the driving thread
   };
 
   store::EventLog& log_;
