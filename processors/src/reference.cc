@@ -32,6 +32,7 @@ Status ReferenceData::RefreshLocked() {
       ref->lat = s.location().lat();
       ref->lon = s.location().lon();
       ref->registered = s.registered_voters();
+      ref->index = by_id_.size() + replaced_.size();
       auto& slot = by_id_[s.station_id()];
       if (slot) {  // a correction: drop the old entry from its district index
         auto& list = by_district_[slot->district_path];

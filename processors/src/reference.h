@@ -30,6 +30,8 @@ struct StationRef {
   bool has_location = false;
   double lat = 0, lon = 0;
   int64_t registered = 0;
+  // Dense, in order of arrival (a correction is a new entry): for per-station arrays.
+  size_t index = 0;
 };
 
 struct PlaceMatch {
@@ -53,6 +55,11 @@ class ReferenceData {
   size_t size() const {
     std::shared_lock lk(mu_);
     return by_id_.size();
+  }
+  // Indexes handed out so far: every StationRef::index is below.
+  size_t slots() const {
+    std::shared_lock lk(mu_);
+    return by_id_.size() + replaced_.size();
   }
 
  private:
