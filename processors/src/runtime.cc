@@ -320,7 +320,7 @@ std::vector<int64_t> TaskRuntime::OnAssigned(const std::vector<store::TopicParti
 void TaskRuntime::OnRevoked(const std::vector<store::TopicPartition>& parts) {
   Status st = Commit();
   if (!st.ok() && deferred_error_.ok()) deferred_error_ = st;
-  (void)WaitForLanes();  // already idle unless the commit failed before flushing
+  (void)WaitForLanes();  // Commit waited for them already; the tasks go away below
   for (const auto& tp : parts) tasks_.erase(tp.partition);
   AssignLanes();
 }
