@@ -8,6 +8,11 @@
 namespace ewarn::processors {
 
 Status ReferenceData::Refresh() {
+  std::unique_lock lk(mu_);
+  return RefreshLocked();
+}
+
+Status ReferenceData::RefreshLocked() {
   const store::TopicPartition tp{std::string(schemas::topic::kStations), 0};
   if (!log_.PartitionCount(tp.topic).ok()) return Status::Ok();  // nothing imported yet
   while (true) {
@@ -27,29 +32,30 @@ Status ReferenceData::Refresh() {
       ref->lat = s.location().lat();
       ref->lon = s.location().lon();
       ref->registered = s.registered_voters();
+      ref->index = by_id_.size() + replaced_.size();
       auto& slot = by_id_[s.station_id()];
       if (slot) {  // a correction: drop the old entry from its district index
         auto& list = by_district_[slot->district_path];
         list.erase(std::remove(list.begin(), list.end(), slot.get()), list.end());
       }
       by_district_[ref->district_path].push_back(ref.get());
+      if (slot) replaced_.push_back(std::move(slot));
       slot = std::move(ref);
     }
   }
 }
 
 const StationRef* ReferenceData::Find(std::string_view station_id) {
-  auto it = by_id_.find(std::string(station_id));
-  if (it != by_id_.end()) return it->second.get();
-  if (!Refresh().ok()) return nullptr;
-  it = by_id_.find(std::string(station_id));
+  std::string id(station_id);
+  {
+    std::shared_lock lk(mu_);
+    auto it = by_id_.find(id);
+    if (it != by_id_.end()) return it->second.get();
+  }
+  std::unique_lock lk(mu_);
+  if (!RefreshLocked().ok()) return nullptr;
+  auto it = by_id_.find(id);
   return it == by_id_.end() ? nullptr : it->second.get();
-}
-
-const std::vector<const StationRef*>& ReferenceData::StationsOf(std::string_view district_path) const {
-  static const std::vector<const StationRef*> kNone;
-  auto it = by_district_.find(std::string(district_path));
-  return it == by_district_.end() ? kNone : it->second;
 }
 
 namespace {
@@ -157,7 +163,10 @@ PlaceMatch ReferenceData::MatchPlace(std::string_view district_path, std::string
       best.matched = std::string(name);
     }
   };
-  for (const StationRef* s : StationsOf(district_path)) {
+  std::shared_lock lk(mu_);
+  auto district = by_district_.find(std::string(district_path));
+  if (district == by_district_.end()) return best;
+  for (const StationRef* s : district->second) {
     consider(s, s->name);
     consider(s, s->ward_path.substr(s->ward_path.rfind('/') + 1));
   }

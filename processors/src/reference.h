@@ -4,11 +4,14 @@
 // Stations are only ever added or corrected, and ingest accepts an event only for a station
 // already in ref.stations, so reading that topic further than the live run did (a replay
 // reads it whole) cannot change which station an event refers to.
-// Thread-safety: none; one TaskRuntime thread uses it.
+// Thread-safety: shared by the station stage's tasks, which may run on several threads
+// (RuntimeOptions::apply_threads): lookups share a lock, reading more of the topic takes it
+// alone. A StationRef stays valid for the object's lifetime, also after a correction.
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -27,6 +30,8 @@ struct StationRef {
   bool has_location = false;
   double lat = 0, lon = 0;
   int64_t registered = 0;
+  // Dense, in order of arrival (a correction is a new entry): for per-station arrays.
+  size_t index = 0;
 };
 
 struct PlaceMatch {
@@ -43,19 +48,30 @@ class ReferenceData {
   Status Refresh();
   // The station, refreshing once when it is unknown; nullptr when it still is.
   const StationRef* Find(std::string_view station_id);
-  // Stations of a district (in ref order); empty for an unknown district.
-  const std::vector<const StationRef*>& StationsOf(std::string_view district_path) const;
   // Matches free text naming a place against station and ward names of `district_path`,
   // tolerant to case, spacing, accents, Cyrillic transliteration and small typos.
   PlaceMatch MatchPlace(std::string_view district_path, std::string_view text) const;
 
-  size_t size() const { return by_id_.size(); }
+  size_t size() const {
+    std::shared_lock lk(mu_);
+    return by_id_.size();
+  }
+  // Indexes handed out so far: every StationRef::index is below.
+  size_t slots() const {
+    std::shared_lock lk(mu_);
+    return by_id_.size() + replaced_.size();
+  }
 
  private:
+  Status RefreshLocked();
+
+  mutable std::shared_mutex mu_;
   store::EventLog& log_;
   int64_t next_offset_ = 0;
   std::unordered_map<std::string, std::unique_ptr<StationRef>> by_id_;
   std::unordered_map<std::string, std::vector<const StationRef*>> by_district_;
+  // Entries replaced by a correction: a task may still point at them.
+  std::vector<std::unique_ptr<StationRef>> replaced_;
 };
 
 // Folds text for matching: lower case, Latin accents dropped, Cyrillic transliterated,

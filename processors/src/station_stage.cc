@@ -13,9 +13,6 @@
 #include <set>
 #include <unordered_map>
 
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
-
 #include "detectors.h"
 #include "ewarn/base/hash.h"
 #include "ewarn/base/time.h"
@@ -66,16 +63,7 @@ std::string PartitionPrefix(int32_t partition) {
 }
 
 // State bytes must not depend on map iteration order: digests compare them across runs.
-std::string Deterministic(const google::protobuf::MessageLite& m) {
-  std::string out;
-  {
-    google::protobuf::io::StringOutputStream raw(&out);
-    google::protobuf::io::CodedOutputStream coded(&raw);
-    coded.SetSerializationDeterministic(true);
-    m.SerializeToCodedStream(&coded);
-  }
-  return out;
-}
+std::string Deterministic(const google::protobuf::MessageLite& m) { return schemas::EncodeDeterministic(m); }
 
 uint64_t TextHash(std::string_view text) {
   std::string folded = FoldPlaceName(text);  // case, spacing and punctuation do not matter
@@ -197,14 +185,16 @@ class StationStage final : public Processor {
       if (kind == 's') {
         const StationRef* ref = ref_.Find(id);
         if (ref == nullptr) return true;  // gone from the reference data: its events are refused too
-        StationMem& s = stations_[ref];
+        std::unique_ptr<StationMem>& slot = Slot(*ref);
+        slot = std::make_unique<StationMem>();
+        StationMem& s = *slot;
         ok = s.state.ParseFromArray(value.data(), static_cast<int>(value.size()));
         s.ref = ref;
-        if (s.ref != nullptr) Enlist(s);
+        Enlist(s);
         // Hot and child scores exactly as the last Publish left them (see AssessStation).
         ScheduleDecay(id, s.state.risk());
-        if (s.ref != nullptr) WatchKitsOnLoad(s);
-        if (s.ref != nullptr && s.state.risk().score() >= kHotEpsilon) {
+        WatchKitsOnLoad(s);
+        if (s.state.risk().score() >= kHotEpsilon) {
           hot_children_[s.ref->district_path][id] = {s.state.risk().score(), s.state.risk().score_ms(), &s};
         }
       } else if (kind == 'd') {
@@ -223,23 +213,30 @@ class StationStage final : public Processor {
     return parse_error;
   }
 
+  // A station's place in this partition, by its dense reference index: an array slot where
+  // a second hash lookup per event used to be.
+  std::unique_ptr<StationMem>& Slot(const StationRef& ref) {
+    if (ref.index >= stations_.size()) stations_.resize(std::max(ref.index + 1, ref_.slots()));
+    return stations_[ref.index];
+  }
+
   StationMem& Station(const StationRef& ref) {
-    auto [it, added] = stations_.try_emplace(&ref);
-    StationMem& s = it->second;
-    if (added || s.ref == nullptr) {
-      s.ref = &ref;
-      Enlist(s);
+    std::unique_ptr<StationMem>& slot = Slot(ref);
+    if (slot == nullptr) {
+      slot = std::make_unique<StationMem>();
+      slot->ref = &ref;
+      Enlist(*slot);
     }
-    return s;
+    return *slot;
   }
 
   StationMem* FindStation(const std::string& id) {
     const StationRef* ref = ref_.Find(id);
-    auto it = ref == nullptr ? stations_.end() : stations_.find(ref);
-    return it == stations_.end() ? nullptr : &it->second;
+    if (ref == nullptr || ref->index >= stations_.size()) return nullptr;
+    return stations_[ref->index].get();
   }
 
-  // Lists a station among its district's (map nodes never move, so the pointers stay valid).
+  // Lists a station among its district's (a StationMem never moves, so the pointers stay valid).
   void Enlist(StationMem& s) {
     DistrictStations& d = district_stations_[s.ref->district_path];
     s.district = &d;
@@ -1239,7 +1236,8 @@ class StationStage final : public Processor {
   ReferenceData& ref_;
   std::unordered_map<std::string, double> weights_;
   bool loaded_ = false;
-  std::unordered_map<const StationRef*, StationMem> stations_;  // this partition's, by reference
+  // This partition's stations with state, by StationRef::index (null: none yet).
+  std::vector<std::unique_ptr<StationMem>> stations_;
   std::map<std::string, DistrictMem> districts_;  // ordered: timers visit districts in one order
   st::Meta meta_;
   bool meta_dirty_ = false;
@@ -1278,6 +1276,9 @@ Pipeline StationPipeline(int32_t partitions, const v1::Rules& rules, store::Even
   Pipeline p;
   p.runtime.input_topic = std::string(schemas::topic::kInputs);
   p.runtime.stores = {std::string(kStationStageStore), std::string(kRiskStore)};
+  // Two threads apply the partitions (issue 4's budget is two cores): tasks share only the
+  // reference data, which locks.
+  p.runtime.apply_threads = 2;
   auto shared_rules = std::make_shared<v1::Rules>(rules);
   auto reference = std::make_shared<ReferenceData>(log);
   p.factory = [shared_rules, reference](int32_t partition) {

@@ -42,14 +42,15 @@ class RuntimeTest : public ::testing::Test {
   }
   std::unique_ptr<TaskRuntime> MakeRuntime(
       prometheus::Registry* registry = nullptr,
-      RuntimeOptions::Dedupe dedupe = RuntimeOptions::Dedupe::kByEventId) {
+      RuntimeOptions::Dedupe dedupe = RuntimeOptions::Dedupe::kByEventId, int apply_threads = 1) {
     auto rt = TaskRuntime::Make(
         *log_, *state_, [](int32_t) { return std::make_unique<CountingProcessor>(); },
         {.input_topic = "in.events",
          .stores = {std::string(kCountsStore)},
          .max_batch = 7,  // small batches: many polls, several commits
          .commit_every_records = 20,
-         .dedupe = dedupe},
+         .dedupe = dedupe,
+         .apply_threads = apply_threads},
         registry);
     EXPECT_TRUE(rt.ok()) << rt.status().ToString();
     return rt.ok() ? std::move(rt).value() : nullptr;
@@ -88,6 +89,71 @@ TEST_F(RuntimeTest, ProcessesEveryPartitionAndPublishesOutputs) {
             log_->Offsets({"in.events", 0})->end);
 }
 
+TEST_F(RuntimeTest, HelperThreadsDeriveTheSameStateOutputsAndOffsets) {
+  AppendIncidents(0, 70);
+  prometheus::Registry registry;
+  auto rt = MakeRuntime(&registry, RuntimeOptions::Dedupe::kByEventId, 3);  // a thread per partition
+  ASSERT_NE(rt, nullptr);
+  ASSERT_TRUE(rt->RunUntilCaughtUp(10s).ok());
+  EXPECT_EQ(rt->stats().processed, 70);
+  int64_t sum = 0;
+  for (int k = 0; k < 10; ++k) sum += (1 + (7 * k) % 5) * (k + 1);
+  EXPECT_EQ(Count("st-0"), "10:" + std::to_string(sum));  // order kept within the partition
+  EXPECT_EQ(Messages(std::string(kSummaryTopic)), 14);
+  for (int32_t p = 0; p < 3; ++p) {
+    EXPECT_EQ(*state_->CommittedOffset({"in.events", p}), log_->Offsets({"in.events", p})->end);
+  }
+  // More input, and a restart with a different thread count: the same as one thread throughout.
+  AppendIncidents(70, 140);
+  rt.reset();  // one member per group
+  rt = MakeRuntime(nullptr, RuntimeOptions::Dedupe::kByEventId, 2);
+  ASSERT_NE(rt, nullptr);
+  ASSERT_TRUE(rt->RunUntilCaughtUp(10s).ok());
+  EXPECT_EQ(rt->stats().processed, 70);
+  for (int k = 10; k < 20; ++k) sum += (1 + (7 * k) % 5) * (k + 1);
+  EXPECT_EQ(Count("st-0"), "20:" + std::to_string(sum));
+  EXPECT_EQ(Messages(std::string(kSummaryTopic)), 28);
+}
+
+// Fails on one event: whatever thread applies it, nothing from then on is committed.
+class FailingProcessor final : public Processor {
+ public:
+  Status Process(const v1::Event& event, const RecordContext&, TaskState& state) override {
+    if (event.header().event_id() == "ev-40") return Status::Internal("disk on fire");
+    state.Put(kCountsStore, event.header().event_id(), "seen");
+    return Status::Ok();
+  }
+};
+
+TEST_F(RuntimeTest, AFailureOnAHelperThreadStopsTheRuntimeUncommitted) {
+  AppendIncidents(0, 70);
+  auto rt = TaskRuntime::Make(
+      *log_, *state_, [](int32_t) { return std::make_unique<FailingProcessor>(); },
+      {.input_topic = "in.events", .stores = {std::string(kCountsStore)}, .max_batch = 7,
+       .commit_every_records = 20, .apply_threads = 3},
+      nullptr);
+  ASSERT_TRUE(rt.ok()) << rt.status().ToString();
+  Status st = (*rt)->RunUntilCaughtUp(10s);
+  EXPECT_NE(st.message().find("disk on fire"), std::string::npos) << st.ToString();
+  EXPECT_FALSE((*rt)->Commit().ok());  // sticky: the failed task's memory is not committed
+  rt->reset();
+  // ev-40's partition committed nothing at or past it.
+  int32_t partition = -1;
+  int64_t offset = -1;
+  for (int32_t p = 0; p < 3 && partition < 0; ++p) {
+    auto recs = log_->Read({"in.events", p}, 0, 100);
+    ASSERT_TRUE(recs.ok());
+    for (const auto& r : *recs) {
+      if (schemas::DecodeEvent(r.value)->header().event_id() == "ev-40") partition = p, offset = r.offset;
+    }
+  }
+  ASSERT_GE(partition, 0);
+  Result<std::optional<int64_t>> committed = state_->CommittedOffset({"in.events", partition});
+  ASSERT_TRUE(committed.ok());
+  EXPECT_LE(committed->value_or(0), offset);
+  EXPECT_EQ(Count("ev-40"), "");
+}
+
 // Keeps a count in memory and writes it only in Flush, as the station stage keeps its state;
 // every event first reads the stored count, which must be the last commit's even while that
 // commit is still being written on the committer thread.
@@ -114,11 +180,14 @@ class FlushingProcessor final : public Processor {
   int64_t count_ = 0;
 };
 
-TEST_F(RuntimeTest, FlushWritesAreCommittedAndReadBackAfterTheCommit) {
+class FlushTest : public RuntimeTest, public ::testing::WithParamInterface<int> {};
+
+TEST_P(FlushTest, FlushWritesAreCommittedAndReadBackAfterTheCommit) {
   AppendIncidents(0, 140);
   auto rt = TaskRuntime::Make(
       *log_, *state_, [](int32_t p) { return std::make_unique<FlushingProcessor>(p); },
-      {.input_topic = "in.events", .stores = {std::string(kCountsStore)}, .max_batch = 7, .commit_every_records = 20},
+      {.input_topic = "in.events", .stores = {std::string(kCountsStore)}, .max_batch = 7, .commit_every_records = 20,
+       .apply_threads = GetParam()},
       nullptr);
   ASSERT_TRUE(rt.ok()) << rt.status().ToString();
   Status st = (*rt)->RunUntilCaughtUp(10s);
@@ -132,6 +201,8 @@ TEST_F(RuntimeTest, FlushWritesAreCommittedAndReadBackAfterTheCommit) {
   }
   EXPECT_EQ(total, 140);
 }
+
+INSTANTIATE_TEST_SUITE_P(ApplyThreads, FlushTest, ::testing::Values(1, 2, 3));
 
 TEST_F(RuntimeTest, ResumesFromCommittedOffsetsWithoutDoubleCounting) {
   AppendIncidents(0, 35);

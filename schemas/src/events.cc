@@ -26,14 +26,15 @@ bool IsInputTopic(std::string_view t) {
          t == topic::kLiaisons || t == topic::kRejected || t == topic::kDeliveries;
 }
 
-std::string EncodeEvent(const v1::Event& event) {
-  std::string out;
-  {
-    google::protobuf::io::StringOutputStream raw(&out);
-    google::protobuf::io::CodedOutputStream coded(&raw);
-    coded.SetSerializationDeterministic(true);
-    event.SerializeToCodedStream(&coded);
-  }
+std::string EncodeEvent(const v1::Event& event) { return EncodeDeterministic(event); }
+
+std::string EncodeDeterministic(const google::protobuf::MessageLite& message) {
+  // Exactly sized: a growing string costs a reallocation and a copy per doubling.
+  std::string out(message.ByteSizeLong(), '\0');
+  google::protobuf::io::ArrayOutputStream raw(out.data(), static_cast<int>(out.size()));
+  google::protobuf::io::CodedOutputStream coded(&raw);
+  coded.SetSerializationDeterministic(true);
+  message.SerializeWithCachedSizes(&coded);
   return out;
 }
 

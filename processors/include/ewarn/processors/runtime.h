@@ -15,6 +15,9 @@
 // A partition new to this process (rebalance) starts from its committed offset, or from the
 // beginning when this process has none, rebuilding that partition's state from the log.
 //
+// With RuntimeOptions::apply_threads > 1, that many helper threads apply the records, each its
+// share of the tasks, while the driving thread polls, hands records out and commits.
+//
 // Processors read no clock and no unseeded randomness: results depend on the log alone.
 // Thread-safety: a TaskRuntime is driven by one thread (Run or RunOnce).
 #pragma once
@@ -25,6 +28,7 @@
 #include <future>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <stop_token>
 #include <string>
@@ -143,6 +147,12 @@ struct RuntimeOptions {
   //   kOff        process everything.
   enum class Dedupe { kByOrigin, kByEventId, kOff };
   Dedupe dedupe = Dedupe::kByOrigin;
+  // Threads applying records. 1: the driving thread. More: that many helper threads, the
+  // tasks dealt out among them, a task always to the same one, so each partition's records
+  // are applied in order and results do not depend on the count; the driving thread polls,
+  // hands records out and commits. Processors of different tasks then run at the same time:
+  // what they share must be safe to use from several threads.
+  int apply_threads = 1;
 };
 
 struct RuntimeStats {
@@ -182,6 +192,8 @@ class TaskRuntime {
  private:
   class Listener;
   struct Probe;
+  class Lane;
+  struct Task;
   TaskRuntime(store::EventLog& log, store::StateStore& state, ProcessorFactory factory,
               RuntimeOptions options, prometheus::Registry* registry);
   Status Publish(std::vector<store::OutboxEntry> entries);
@@ -190,7 +202,19 @@ class TaskRuntime {
   Status StartCommit();
   // Waits for the commit in flight, if any: its error when it failed.
   Status FinishCommit();
-  Status Apply(const store::LogRecord& record);
+  // The record's task when it is next in its partition (and counts it as taken), else null.
+  Task* Take(const store::LogRecord& record);
+  Status Apply(Task& task, const store::LogRecord& record, RuntimeStats& stats);
+  // Hands each helper its tasks' records of `batch` (and applies any of this thread's).
+  Status Dispatch(std::vector<store::LogRecord> batch);
+  // Every thread finishes the records it was given and flushes its tasks' processors.
+  Status FlushTasks();
+  Status FlushLane(size_t lane);
+  // Waits until the helpers have applied everything handed to them; adds up their counts.
+  // A helper's failure is returned every time after (its task's memory is not to be committed).
+  Status WaitForLanes();
+  // Deals the tasks out to the helpers, in partition order (to this thread without helpers).
+  void AssignLanes();
   // True when `event` was already processed by this partition (see RuntimeOptions::Dedupe).
   Result<bool> IsRepeat(const v1::Event& event, int32_t partition, TaskState& ts);
   std::vector<int64_t> OnAssigned(const std::vector<store::TopicPartition>& parts);
@@ -201,6 +225,7 @@ class TaskRuntime {
     std::unique_ptr<TaskState> state;
     int64_t next_offset = 0;      // next to process
     int64_t committed_offset = 0;
+    size_t lane = 0;              // who applies its records: helper lane - 1, 0 the driving thread
   };
 
   store::EventLog& log_;
@@ -213,8 +238,15 @@ class TaskRuntime {
   std::map<int32_t, Task> tasks_;
   Status deferred_error_;  // an error raised inside a rebalance callback
   size_t pending_records_ = 0;
+  int64_t taken_ = 0;  // records taken for processing, ever (progress)
   std::chrono::steady_clock::time_point last_commit_;
   RuntimeStats stats_;
+  // Helper threads (lane i + 1) and their counts since the last WaitForLanes. After tasks_:
+  // they stop before the tasks they apply go away.
+  std::vector<RuntimeStats> lane_stats_;
+  std::vector<std::unique_ptr<Lane>> lanes_;
+  // Guards in_flight_ and commit_error_: a helper's TaskState may wait for the commit.
+  std::mutex commit_mu_;
   // The commit being written and published (its output count); last, so it is waited for
   // before the members it uses go away.
   std::future<Result<size_t>> in_flight_;

@@ -40,6 +40,8 @@ bool IsInputTopic(std::string_view topic);
 
 // Serializes deterministically (same message, same bytes), so digests and ids are stable.
 std::string EncodeEvent(const v1::Event& event);
+// The same for any message (processors' state): sized once and written in place, not grown.
+std::string EncodeDeterministic(const google::protobuf::MessageLite& message);
 
 // Parses an envelope. Corruption when the bytes are not an Event, when the schema version is
 // missing, or when it is newer than kSchemaVersion ("unknown schema version 9; this build
