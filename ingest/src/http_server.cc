@@ -172,9 +172,19 @@ void FormatResponse(const HttpResponse& response, bool close_after, std::string*
   out->clear();
   out->reserve(160 + response.body.size());
   out->append("HTTP/1.1 ").append(std::to_string(response.status)).append(" ").append(reason).append("\r\n");
-  AppendHeader("Server", "ewarn", out);
-  AppendHeader("Content-Type", response.content_type, out);
-  for (const auto& [name, value] : response.headers) AppendHeader(name, value, out);
+  // A handler's own Server or Content-Type replaces the default; the framing headers
+  // (Content-Length, Connection) are the server's alone.
+  auto named = [](std::string_view a, std::string_view b) { return beast::iequals(a, b); };
+  auto handler_sets = [&](std::string_view name) {
+    return std::any_of(response.headers.begin(), response.headers.end(),
+                       [&](const auto& h) { return named(h.first, name); });
+  };
+  if (!handler_sets("Server")) AppendHeader("Server", "ewarn", out);
+  if (!handler_sets("Content-Type")) AppendHeader("Content-Type", response.content_type, out);
+  for (const auto& [name, value] : response.headers) {
+    if (named(name, "Content-Length") || named(name, "Connection") || named(name, "Transfer-Encoding")) continue;
+    AppendHeader(name, value, out);
+  }
   // Answers without a body by definition (RFC 9110 §6.4.1) carry no length.
   if (response.status >= 200 && response.status != 204 && response.status != 304) {
     AppendHeader("Content-Length", std::to_string(response.body.size()), out);

@@ -76,6 +76,12 @@ TEST(HttpServerTest, FormatsAnswersAsHttp11WithLengthAndNoInjectedHeaders) {
   EXPECT_EQ(wire,
             "HTTP/1.1 429 Too Many Requests\r\nServer: ewarn\r\nContent-Type: application/json\r\n"
             "Retry-After: 2Set-Cookie: x=1\r\nContent-Length: 21\r\n\r\n{\"error\":\"slow down\"}");
+  // A handler's Content-Type replaces the default; framing headers stay the server's.
+  HttpResponse xml;
+  xml.body = "<Response/>";
+  xml.headers = {{"content-type", "text/xml"}, {"Content-Length", "999"}, {"Connection", "keep-alive"}};
+  FormatResponse(xml, /*close_after=*/false, &wire);
+  EXPECT_EQ(wire, "HTTP/1.1 200 OK\r\nServer: ewarn\r\ncontent-type: text/xml\r\nContent-Length: 11\r\n\r\n<Response/>");
   HttpResponse empty;
   empty.status = 204;
   FormatResponse(empty, /*close_after=*/true, &wire);  // reuses the buffer

@@ -137,8 +137,10 @@ class HttpServer {
 };
 
 // The HTTP/1.1 wire form of `response` into `out` (replacing its content): status line,
-// Server, Content-Type, the response's own headers (CR and LF dropped from their values),
-// Content-Length, "Connection: close" when `close_after`, then the body.
+// Server and Content-Type (unless the response's headers name their own), the response's
+// headers (CR and LF dropped from their values; Content-Length, Connection and
+// Transfer-Encoding are the server's and skipped), Content-Length, "Connection: close" when
+// `close_after`, then the body.
 void FormatResponse(const HttpResponse& response, bool close_after, std::string* out);
 
 // Splits "a=1&b=x+y%21" into decoded pairs (also used for form bodies).
