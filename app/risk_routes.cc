@@ -6,6 +6,7 @@
 #include <map>
 
 #include "ewarn/processors/pipeline.h"
+#include "ewarn/schemas/events.h"
 #include "ewarn/v1/derived.pb.h"
 
 namespace ewarn::app {
@@ -156,7 +157,7 @@ ingest::HttpResponse GetStation(ingest::Ingestor& ingestor, store::StateStore& s
   if (!station.ok()) return ingest::HttpResponse::Error(503, station.status().message());
   if (!station->has_value()) return ingest::HttpResponse::Error(404, "unknown station '" + id + "'");
   const v1::PollingStation& ps = **station;
-  std::string ward = ps.region() + "/" + ps.district() + "/" + ps.ward();
+  std::string ward = schemas::WardPath(ps);
   if (!ingest::AreaCovers(who->area, ward)) {
     return ingest::HttpResponse::Error(403, "station '" + id + "' is outside '" + who->area + "'");
   }

@@ -208,7 +208,7 @@ Result<std::unique_ptr<StationDirectory>> StationDirectory::Make(store::StateSto
 }
 
 void StationDirectory::Place(const v1::PollingStation& station) {
-  std::string area = station.region() + "/" + station.district() + "/" + station.ward();
+  std::string area = schemas::WardPath(station);
   auto [it, fresh] = ward_index_.try_emplace(area, static_cast<uint32_t>(wards_.size()));
   if (fresh) wards_.push_back({std::move(area), schemas::DistrictKey(station.region(), station.district())});
   station_ward_[station.station_id()] = it->second;

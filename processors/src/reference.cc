@@ -27,7 +27,7 @@ Status ReferenceData::RefreshLocked() {
       ref->station_id = s.station_id();
       ref->name = s.name();
       ref->district_path = schemas::DistrictKey(s.region(), s.district());
-      ref->ward_path = ref->district_path + "/" + s.ward();
+      ref->ward_path = schemas::WardPath(s);
       ref->has_location = s.has_location();
       ref->lat = s.location().lat();
       ref->lon = s.location().lon();

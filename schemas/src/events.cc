@@ -7,6 +7,10 @@
 
 namespace ewarn::schemas {
 
+std::string WardPath(const v1::PollingStation& station) {
+  return station.region() + "/" + station.district() + "/" + station.ward();
+}
+
 std::string DistrictKey(std::string_view region, std::string_view district) {
   std::string k(region);
   k.push_back('/');

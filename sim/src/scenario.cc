@@ -656,8 +656,8 @@ std::string_view EventKindName(EventKind kind) {
   return "?";
 }
 
-std::string WardPath(const v1::PollingStation& s) { return s.region() + "/" + s.district() + "/" + s.ward(); }
-std::string DistrictPath(const v1::PollingStation& s) { return s.region() + "/" + s.district(); }
+std::string WardPath(const v1::PollingStation& s) { return schemas::WardPath(s); }
+std::string DistrictPath(const v1::PollingStation& s) { return schemas::DistrictKey(s.region(), s.district()); }
 
 std::string Scenario::StreamText() const {
   std::string out;

@@ -55,6 +55,9 @@ std::string RecordKey(const v1::Event& event);
 // The partition key of in.events: the district path "region/district" of the station (or of
 // an area path for a flag without station), so a district's stations share a task.
 std::string DistrictKey(std::string_view region, std::string_view district);
+// The area path "region/district/ward" of a station: what monitors' areas and the risk API's
+// ward keys are written in.
+std::string WardPath(const v1::PollingStation& station);
 // The district key of an area path "region/district/ward" (its first two segments).
 std::string DistrictKeyOfArea(std::string_view area_path);
 

@@ -112,9 +112,9 @@ struct Scenario {
   std::string TruthJsonl() const;
 };
 
-// Area path of a station: "REGION/DISTRICT/WARD".
+// Area path of a station: "REGION/DISTRICT/WARD" (schemas::WardPath).
 std::string WardPath(const v1::PollingStation& s);
-// "REGION/DISTRICT".
+// "REGION/DISTRICT" (schemas::DistrictKey).
 std::string DistrictPath(const v1::PollingStation& s);
 
 // `count` stations in regions, districts (3-5 wards each) and wards (4-8 stations each), with
