@@ -26,6 +26,12 @@ namespace {
 
 constexpr std::string_view kEventIdsStore = "event_ids";
 
+// An event's idempotency mark: principal '\0' a hash of its encoding with no receive time (which
+// differs on every retry). Written at submission and again by the rescan at start, which must agree.
+std::string IdempotencyMark(std::string_view principal, std::string_view encoded_without_receive_time) {
+  return std::string(principal) + '\0' + Sha256Hex(encoded_without_receive_time).substr(0, 16);
+}
+
 std::string EndpointOf(InputKind kind) {
   switch (kind) {
     case InputKind::kIncident: return "POST /v1/incidents";
@@ -291,9 +297,7 @@ struct Ingestor::Impl {
       h->set_channel(channel);
       h->set_principal(principal.name);
       h->set_reporter(reporter);
-      // The idempotency fingerprint excludes the receive time, which differs on every retry.
-      std::string encoded = schemas::EncodeEvent(e);
-      batch->marks.push_back(principal.name + '\0' + Sha256Hex(encoded).substr(0, 16));
+      batch->marks.push_back(IdempotencyMark(principal.name, schemas::EncodeEvent(e)));  // no receive time yet
       h->set_received_time_ms(now);
       batch->ids.push_back(h->event_id());
       batch->records.push_back({.topic = std::string(schemas::topic::kInputs),
@@ -452,10 +456,9 @@ struct Ingestor::Impl {
         for (const auto& r : got) {
           auto e = schemas::DecodeEvent(r.value);
           if (!e.ok() || e->has_tick() || e->header().event_id().empty()) continue;
-          v1::Event copy = *e;
-          copy.mutable_header()->set_received_time_ms(0);
-          std::string hash = Sha256Hex(schemas::EncodeEvent(copy)).substr(0, 16);
-          batch.Put(kEventIdsStore, e->header().event_id(), e->header().principal() + '\0' + hash);
+          e->mutable_header()->set_received_time_ms(0);
+          batch.Put(kEventIdsStore, e->header().event_id(),
+                    IdempotencyMark(e->header().principal(), schemas::EncodeEvent(*e)));
           ++pending;
         }
         from = got.back().offset + 1;
