@@ -82,7 +82,7 @@ void EncodeValue(const OutRecord& r, std::string* out) {
 struct Topic {
   TopicSpec spec;
   rocksdb::ColumnFamilyHandle* family = nullptr;
-  // Next offset to assign; touched only by the group-commit leader.
+  // Next offset to assign; touched only by the commit thread.
   std::vector<int64_t> next;
   // Offsets below this are durable and readable.
   std::unique_ptr<std::atomic<int64_t>[]> visible_end;
@@ -400,14 +400,12 @@ Status EmbeddedLog::WriteGroup(std::vector<std::unique_ptr<PendingAppend>>& grou
     const OutRecord* record;
   };
   std::vector<Placed> placed;
-  std::vector<std::pair<Topic*, int32_t>> touched;
   for (auto& p : group) {
     p->positions.clear();
     p->positions.reserve(p->records.size());
     for (size_t i = 0; i < p->records.size(); ++i) {
       auto [t, part] = p->placement[i];
       int64_t offset = t->next[part]++;
-      touched.emplace_back(t, part);
       placed.push_back({t, part, offset, &p->records[i]});
       p->positions.push_back({part, offset});
     }
@@ -427,10 +425,10 @@ Status EmbeddedLog::WriteGroup(std::vector<std::unique_ptr<PendingAppend>>& grou
   rocksdb::Status s = db_->Write(wo, &batch);
   if (!s.ok()) {
     // Nothing was written for the whole group; roll back the offsets handed out.
-    for (auto& [t, part] : touched) t->next[part] = t->visible_end[part];
+    for (const Placed& r : placed) r.topic->next[r.partition] = r.topic->visible_end[r.partition].load();
     return FromRocks(s, "appending to embedded log '" + dir_ + "'");
   }
-  for (auto& [t, part] : touched) t->visible_end[part].store(t->next[part]);
+  for (const Placed& r : placed) r.topic->visible_end[r.partition].store(r.topic->next[r.partition]);
   {
     std::lock_guard alk(append_mu_);
     generation_.fetch_add(1);
