@@ -480,15 +480,7 @@ Result<bool> TaskRuntime::IsRepeat(const v1::Event& event, int32_t partition, Ta
 Status TaskRuntime::RunOnce(std::chrono::milliseconds timeout) {
   ASSIGN_OR_RETURN(std::vector<store::LogRecord> batch, consumer_->Poll(timeout));
   if (!deferred_error_.ok()) return std::exchange(deferred_error_, Status::Ok());
-  Status applied = Status::Ok();
-  if (lanes_.empty()) {
-    for (const auto& r : batch) {
-      Task* task = Take(r);
-      if (task != nullptr && !(applied = Apply(*task, r, stats_)).ok()) break;
-    }
-  } else {
-    applied = Dispatch(std::move(batch));
-  }
+  Status applied = Dispatch(std::move(batch));
   if (!applied.ok()) {
     // The processor's memory may hold part of the failed record: nothing after it commits.
     std::lock_guard lk(commit_mu_);
