@@ -54,6 +54,8 @@ Status ValidateRules(const v1::Rules& r, std::string_view source) {
   RETURN_IF_ERROR(positive("cluster.close_after_ms", static_cast<double>(r.cluster().close_after_ms())));
   RETURN_IF_ERROR(positive("turnout.surge_fraction_per_hour", r.turnout().surge_fraction_per_hour()));
   RETURN_IF_ERROR(positive("turnout.max_turnout_fraction", r.turnout().max_turnout_fraction()));
+  RETURN_IF_ERROR(positive("turnout.accreditation_window_ms", static_cast<double>(r.turnout().accreditation_window_ms())));
+  RETURN_IF_ERROR(positive("turnout.surge_min_voters", r.turnout().surge_min_voters()));
   RETURN_IF_ERROR(positive("kit.silent_after_ms", static_cast<double>(r.kit().silent_after_ms())));
   RETURN_IF_ERROR(positive("hate_speech.window_ms", static_cast<double>(r.hate_speech().window_ms())));
   RETURN_IF_ERROR(positive("hate_speech.baseline_ms", static_cast<double>(r.hate_speech().baseline_ms())));

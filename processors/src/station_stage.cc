@@ -1058,9 +1058,55 @@ class StationStage final : public Processor {
     latch(kKitAuth, attempts >= rules.auth_failure_min_attempts() && rate > rules.auth_failure_rate(),
           rate <= rules.auth_failure_rate() * 0.8, "kit.auth_failures", 1.0,
           [&] { return "kit " + in.kit_id() + Fmt(" fails %.0f%% of %.0f fingerprint checks", 100 * rate, attempts); });
+    CheckAccreditationSurge(s, *kit, in.accredited_total(), id, t, ts);
     CheckOverVoting(s, t, ts);
     if (station_changed_) AssessStation(s, t, ts);  // heartbeats without findings: nothing to re-assess
     return Status::Ok();
+  }
+
+  // (b) surge, as the kit sees it: voters are accredited before they vote, and a kit reports
+  // every few minutes where turnout comes every quarter or half hour, so stuffing shows here
+  // first. The rise since the kit's newest reading at least one window old (and under two) is
+  // a rate per hour against registered voters, by at least surge_min_voters (a small station's
+  // few busy minutes are not a surge). Only readings taken while polls are open count: a kit's
+  // first count of the day holds everyone accredited before it was switched on.
+  void CheckAccreditationSurge(StationMem& s, st::Kit& kit, int64_t accredited, const std::string& id, int64_t t,
+                               TaskState& ts) {
+    const auto& rules = rules_.turnout();
+    const int64_t window = rules.accreditation_window_ms();
+    auto& recent = *kit.mutable_recent();
+    const st::AccreditationReading* base = nullptr;
+    for (const auto& r : recent) {
+      if (r.at_ms() <= t - window && r.at_ms() > t - 2 * window && (base == nullptr || r.at_ms() > base->at_ms())) {
+        base = &r;
+      }
+    }
+    int64_t registered = s.state.registered() > 0 ? s.state.registered() : s.ref->registered;
+    if (base != nullptr && registered > 0 && PollsOpen(t) && base->at_ms() >= PollsOpenedAt(t) &&
+        t >= s.state.surge_latched_ms()) {
+      int64_t rise = accredited - base->accredited_total();
+      double hours = static_cast<double>(t - base->at_ms()) / kHour;
+      double rate = static_cast<double>(rise) / static_cast<double>(registered) / hours;
+      if (rise >= rules.surge_min_voters() && rate > rules.surge_fraction_per_hour()) {
+        s.state.set_surge_latched_ms(t + kHour);
+        Found(s, "turnout.surge", 1.0,
+              "kit " + kit.kit_id() + Fmt(" accredited %.0f voters (%.0f%% of registered) in %.0f min",
+                                          static_cast<double>(rise), 100.0 * static_cast<double>(rise) / registered,
+                                          static_cast<double>(t - base->at_ms()) / kMinute),
+              {base->event_id(), id}, t, ts);
+      }
+    }
+    // Keep this reading and those still young enough to be a base, in time order.
+    st::AccreditationReading reading;
+    reading.set_at_ms(t);
+    reading.set_accredited_total(accredited);
+    reading.set_event_id(id);
+    recent.Add(std::move(reading));
+    for (int i = recent.size() - 1; i > 0 && recent[i - 1].at_ms() > recent[i].at_ms(); --i) recent.SwapElements(i - 1, i);
+    int64_t newest = recent[recent.size() - 1].at_ms();
+    int keep_from = 0;
+    while (keep_from < recent.size() - 1 && recent[keep_from].at_ms() <= newest - 2 * window) ++keep_from;
+    if (keep_from > 0) recent.DeleteSubrange(0, keep_from);
   }
 
   // --- silent kits: a deadline per kit, re-armed by every heartbeat ---

@@ -341,6 +341,57 @@ TEST_F(StationStageTest, TurnoutImpossibleSurgeAndOverVoting) {
   EXPECT_GE(Risk("IK-1-3").level(), v1::RISK_LEVEL_HIGH);
 }
 
+// Stuffing shows at the kit before any turnout report: the extra voters are accredited before
+// they vote, and a kit reports every few minutes.
+TEST_F(StationStageTest, AnAccreditationSurgeAtTheKitIsATurnoutSurge) {
+  ImportStations();
+  // IK-1-5 (1,000 registered): 6 accreditations per 5 min, then from 2 h in, 40 (48 % an hour).
+  int64_t count = 0;
+  for (int64_t m = -5; m <= 180; m += 5) {
+    if (m > 0) count += m > 120 ? 40 : 6;
+    Kit("s" + std::to_string(m), "IK-1-5", kOpen + m * kMin, count);
+  }
+  // IK-1-6: the first count after opening holds everyone accredited before the kit reported.
+  Kit("o0", "IK-1-6", kOpen - 3 * kMin, 0);
+  Kit("o1", "IK-1-6", kOpen + 2 * kMin, 90);
+  Kit("o2", "IK-1-6", kOpen + 7 * kMin, 96);
+  // IK-1-7: silent for half an hour, then a catch-up: an average over the gap, not a surge.
+  Kit("g0", "IK-1-7", kOpen + 60 * kMin, 300);
+  Kit("g1", "IK-1-7", kOpen + 90 * kMin, 450);
+  Kit("g2", "IK-1-7", kOpen + 95 * kMin, 456);
+  Run();
+  auto surge = Anomalies("turnout.surge");
+  ASSERT_EQ(surge.size(), 1u);  // once: the finding holds for the hour
+  EXPECT_EQ(surge[0].subject_id(), "IK-1-5");
+  EXPECT_NE(surge[0].explanation().find("kit K-IK-1-5 accredited 40 voters (4% of registered) in 5 min"),
+            std::string::npos)
+      << surge[0].explanation();
+  EXPECT_EQ(std::vector<std::string>(surge[0].event_ids().begin(), surge[0].event_ids().end()),
+            (std::vector<std::string>{"s120", "s125"}));
+  for (const auto& e : Read(schemas::topic::kAnomalies)) {
+    if (e.anomaly().detector() == "turnout.surge") {
+      EXPECT_EQ(e.header().event_time_ms(), kOpen + 125 * kMin);
+    }
+  }
+  EXPECT_GE(Risk("IK-1-5").level(), v1::RISK_LEVEL_ELEVATED);
+}
+
+TEST_F(StationStageTest, AnAccreditationSurgeNeedsSurgeMinVoters) {
+  rules_.mutable_turnout()->set_surge_min_voters(50);
+  testing::TempDir dir;
+  Open(dir);
+  ImportStations();
+  // Both rise at 48 % of registered an hour; only IK-1-9's 60 voters in 5 min are enough.
+  Kit("a0", "IK-1-8", kOpen + 60 * kMin, 100);
+  Kit("a1", "IK-1-8", kOpen + 65 * kMin, 140);
+  Kit("b0", "IK-1-9", kOpen + 60 * kMin, 100);
+  Kit("b1", "IK-1-9", kOpen + 66 * kMin, 160);
+  Run();
+  auto surge = Anomalies("turnout.surge");
+  ASSERT_EQ(surge.size(), 1u);
+  EXPECT_EQ(surge[0].subject_id(), "IK-1-9");
+}
+
 TEST_F(StationStageTest, TurnoutOutlierAgainstPeers) {
   ImportStations();
   int64_t t = kOpen + 3 * 60 * kMin;

@@ -26,6 +26,8 @@ namespace {
 using ingest::JsonString;
 
 constexpr double kPi = 3.14159265358979323846;
+// Voters are accredited at the kit about this long before their vote is counted.
+constexpr int64_t kAccreditationLeadMs = 10 * kMinuteMs;
 
 class Rng {
  public:
@@ -420,8 +422,11 @@ class Generator {
     p.surge_end = from + 50 * kMinuteMs;
     p.surge_extra = static_cast<int64_t>(std::ceil(p.registered * 0.31));
     const auto& st = s_.stations[*i];
+    // The extra voters are accredited 10 minutes before their votes count (Accredited), so the
+    // pattern starts, and its detection delay is measured, from the first of them at the kit.
     s_.truth.push_back({.pattern = "turnout_surge", .detector = "turnout.surge", .subject = st.station_id(),
-                        .stations = {st.station_id()}, .area = WardPath(st), .start_ms = from, .end_ms = to});
+                        .stations = {st.station_id()}, .area = WardPath(st), .start_ms = from - kAccreditationLeadMs,
+                        .end_ms = to});
   }
 
   void InjectOverVoting() {
@@ -474,7 +479,7 @@ class Generator {
   }
   // Accredited by the kit at `t`: voters are accredited ~10 minutes before they vote, so the
   // kit's count is at least every voters_cast reported up to its next heartbeat.
-  int64_t Accredited(const StationPlan& p, int64_t t) const { return Cast(p, t + 10 * kMinuteMs); }
+  int64_t Accredited(const StationPlan& p, int64_t t) const { return Cast(p, t + kAccreditationLeadMs); }
 
   bool Down(const StationPlan& p, int64_t t, int64_t grace = 0) const {
     return p.down_to > p.down_from && t >= p.down_from && t < p.down_to + grace;
