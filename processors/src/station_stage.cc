@@ -1066,10 +1066,11 @@ class StationStage final : public Processor {
 
   // (b) surge, as the kit sees it: voters are accredited before they vote, and a kit reports
   // every few minutes where turnout comes every quarter or half hour, so stuffing shows here
-  // first. The rise since the kit's newest reading at least one window old (and under two) is
-  // a rate per hour against registered voters, by at least surge_min_voters (a small station's
-  // few busy minutes are not a surge). Only readings taken while polls are open count: a kit's
-  // first count of the day holds everyone accredited before it was switched on.
+  // first. The rise since the kit's newest reading at least accreditation_window_ms old (and
+  // within the hour) is a rate per hour against registered voters, by at least
+  // surge_min_voters (a small station's few busy minutes are not a surge). Only readings taken
+  // while polls are open count: a kit's first count of the day holds everyone accredited
+  // before it was switched on.
   void CheckAccreditationSurge(StationMem& s, st::Kit& kit, int64_t accredited, const std::string& id, int64_t t,
                                TaskState& ts) {
     const auto& rules = rules_.turnout();
@@ -1077,12 +1078,10 @@ class StationStage final : public Processor {
     auto& recent = *kit.mutable_recent();
     const st::AccreditationReading* base = nullptr;
     for (const auto& r : recent) {
-      if (r.at_ms() <= t - window && r.at_ms() > t - 2 * window && (base == nullptr || r.at_ms() > base->at_ms())) {
-        base = &r;
-      }
+      if (r.at_ms() <= t - window && (base == nullptr || r.at_ms() > base->at_ms())) base = &r;
     }
     int64_t registered = s.state.registered() > 0 ? s.state.registered() : s.ref->registered;
-    if (base != nullptr && registered > 0 && PollsOpen(t) && base->at_ms() >= PollsOpenedAt(t) &&
+    if (base != nullptr && registered > 0 && PollsOpen(t) && base->at_ms() >= std::max(PollsOpenedAt(t), t - kHour) &&
         t >= s.state.surge_latched_ms()) {
       int64_t rise = accredited - base->accredited_total();
       double hours = static_cast<double>(t - base->at_ms()) / kHour;
@@ -1096,17 +1095,18 @@ class StationStage final : public Processor {
               {base->event_id(), id}, t, ts);
       }
     }
-    // Keep this reading and those still young enough to be a base, in time order.
+    // Keep this reading, in time order, and what can still be a base: the readings younger
+    // than a window and the newest older one (any older is never the newest base again).
     st::AccreditationReading reading;
     reading.set_at_ms(t);
     reading.set_accredited_total(accredited);
     reading.set_event_id(id);
     recent.Add(std::move(reading));
     for (int i = recent.size() - 1; i > 0 && recent[i - 1].at_ms() > recent[i].at_ms(); --i) recent.SwapElements(i - 1, i);
-    int64_t newest = recent[recent.size() - 1].at_ms();
-    int keep_from = 0;
-    while (keep_from < recent.size() - 1 && recent[keep_from].at_ms() <= newest - 2 * window) ++keep_from;
-    if (keep_from > 0) recent.DeleteSubrange(0, keep_from);
+    const int64_t newest = recent[recent.size() - 1].at_ms();
+    int newest_old = -1;
+    for (int i = 0; i < recent.size() && recent[i].at_ms() <= newest - window; ++i) newest_old = i;
+    if (newest_old > 0) recent.DeleteSubrange(0, newest_old);
   }
 
   // --- silent kits: a deadline per kit, re-armed by every heartbeat ---
