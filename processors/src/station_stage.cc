@@ -1075,38 +1075,40 @@ class StationStage final : public Processor {
                                TaskState& ts) {
     const auto& rules = rules_.turnout();
     const int64_t window = rules.accreditation_window_ms();
-    auto& recent = *kit.mutable_recent();
-    const st::AccreditationReading* base = nullptr;
-    for (const auto& r : recent) {
-      if (r.at_ms() <= t - window && (base == nullptr || r.at_ms() > base->at_ms())) base = &r;
-    }
+    auto& at = *kit.mutable_recent_at_ms();
+    auto& count = *kit.mutable_recent_accredited();
+    int base = -1;  // the newest reading at least a window old
+    for (int i = 0; i < at.size() && at[i] <= t - window; ++i) base = i;
     int64_t registered = s.state.registered() > 0 ? s.state.registered() : s.ref->registered;
-    if (base != nullptr && registered > 0 && PollsOpen(t) && base->at_ms() >= std::max(PollsOpenedAt(t), t - kHour) &&
+    if (base >= 0 && registered > 0 && PollsOpen(t) && at[base] >= std::max(PollsOpenedAt(t), t - kHour) &&
         t >= s.state.surge_latched_ms()) {
-      int64_t rise = accredited - base->accredited_total();
-      double hours = static_cast<double>(t - base->at_ms()) / kHour;
-      double rate = static_cast<double>(rise) / static_cast<double>(registered) / hours;
-      if (rise >= rules.surge_min_voters() && rate > rules.surge_fraction_per_hour()) {
+      int64_t rise = accredited - count[base];
+      double minutes = static_cast<double>(t - at[base]) / kMinute;
+      double share = static_cast<double>(rise) / static_cast<double>(registered);
+      if (rise >= rules.surge_min_voters() && share / (minutes / 60) > rules.surge_fraction_per_hour()) {
         s.state.set_surge_latched_ms(t + kHour);
         Found(s, "turnout.surge", 1.0,
-              "kit " + kit.kit_id() + Fmt(" accredited %.0f voters (%.0f%% of registered) in %.0f min",
-                                          static_cast<double>(rise), 100.0 * static_cast<double>(rise) / registered,
-                                          static_cast<double>(t - base->at_ms()) / kMinute),
-              {base->event_id(), id}, t, ts);
+              "kit " + kit.kit_id() +
+                  Fmt(" accredited %.0f voters (%.0f%% of registered) in %.0f min", static_cast<double>(rise),
+                      100 * share, minutes),
+              {id}, t, ts);
       }
     }
     // Keep this reading, in time order, and what can still be a base: the readings younger
     // than a window and the newest older one (any older is never the newest base again).
-    st::AccreditationReading reading;
-    reading.set_at_ms(t);
-    reading.set_accredited_total(accredited);
-    reading.set_event_id(id);
-    recent.Add(std::move(reading));
-    for (int i = recent.size() - 1; i > 0 && recent[i - 1].at_ms() > recent[i].at_ms(); --i) recent.SwapElements(i - 1, i);
-    const int64_t newest = recent[recent.size() - 1].at_ms();
+    int at_index = at.size();
+    at.Add(t);
+    count.Add(accredited);
+    for (; at_index > 0 && at[at_index - 1] > at[at_index]; --at_index) {
+      at.SwapElements(at_index - 1, at_index);
+      count.SwapElements(at_index - 1, at_index);
+    }
     int newest_old = -1;
-    for (int i = 0; i < recent.size() && recent[i].at_ms() <= newest - window; ++i) newest_old = i;
-    if (newest_old > 0) recent.DeleteSubrange(0, newest_old);
+    for (int i = 0; i < at.size() && at[i] <= at[at.size() - 1] - window; ++i) newest_old = i;
+    if (newest_old > 0) {
+      at.erase(at.begin(), at.begin() + newest_old);
+      count.erase(count.begin(), count.begin() + newest_old);
+    }
   }
 
   // --- silent kits: a deadline per kit, re-armed by every heartbeat ---

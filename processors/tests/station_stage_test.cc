@@ -367,7 +367,7 @@ TEST_F(StationStageTest, AnAccreditationSurgeAtTheKitIsATurnoutSurge) {
             std::string::npos)
       << surge[0].explanation();
   EXPECT_EQ(std::vector<std::string>(surge[0].event_ids().begin(), surge[0].event_ids().end()),
-            (std::vector<std::string>{"s120", "s125"}));
+            (std::vector<std::string>{"s125"}));
   for (const auto& e : Read(schemas::topic::kAnomalies)) {
     if (e.anomaly().detector() == "turnout.surge") {
       EXPECT_EQ(e.header().event_time_ms(), kOpen + 125 * kMin);
