@@ -61,6 +61,12 @@ TEST(RulesTest, SemanticErrorsNameTheField) {
   r = ParseChanged([](v1::Rules& x) { x.mutable_kit()->set_silent_after_ms(0); }, "x");
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("kit.silent_after_ms: must be positive"), std::string::npos);
+
+  // A rules file written before the accreditation surge test existed is told what it lacks.
+  r = ParseChanged([](v1::Rules& x) { x.mutable_turnout()->clear_surge_min_voters(); }, "old.textproto");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("old.textproto: turnout.surge_min_voters: must be positive"), std::string::npos)
+      << r.status().message();
 }
 
 TEST(RulesTest, LoadRulesReadsFilesAndNamesMissingOnes) {

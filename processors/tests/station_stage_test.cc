@@ -381,7 +381,8 @@ TEST_F(StationStageTest, AnAccreditationSurgeNeedsSurgeMinVoters) {
   testing::TempDir dir;
   Open(dir);
   ImportStations();
-  // Both rise at 48 % of registered an hour; only IK-1-9's 60 voters in 5 min are enough.
+  // Both rise faster than a surge (48 % and 60 % of registered an hour); only IK-1-9's 60
+  // voters reach the 50.
   Kit("a0", "IK-1-8", kOpen + 60 * kMin, 100);
   Kit("a1", "IK-1-8", kOpen + 65 * kMin, 140);
   Kit("b0", "IK-1-9", kOpen + 60 * kMin, 100);
