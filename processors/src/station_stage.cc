@@ -56,6 +56,14 @@ std::string Fmt(const char* format, double a, double b = 0, double c = 0) {
   return buf;
 }
 
+// A rise of `voters` over `ms` as a share of the registered voters per hour, the elapsed time
+// counted as at least `min_hours`: the measure both surge tests hold against
+// surge_fraction_per_hour.
+double SharePerHour(int64_t voters, int64_t registered, int64_t ms, double min_hours) {
+  return static_cast<double>(voters) / static_cast<double>(registered) /
+         std::max(min_hours, static_cast<double>(ms) / kHour);
+}
+
 std::string PartitionPrefix(int32_t partition) {
   std::string p;
   for (int shift = 24; shift >= 0; shift -= 8) p.push_back(static_cast<char>((partition >> shift) & 0xFF));
@@ -880,14 +888,12 @@ class StationStage final : public Processor {
           if (before_hour == nullptr || snap.at_ms() > before_hour->at_ms()) before_hour = &snap;
           continue;
         }
-        double rise = static_cast<double>(in.voters_cast() - snap.voters_cast()) / static_cast<double>(registered);
-        double rate = rise / std::max(0.25, static_cast<double>(t - snap.at_ms()) / kHour);
+        double rate = SharePerHour(in.voters_cast() - snap.voters_cast(), registered, t - snap.at_ms(), 0.25);
         if (base == nullptr || rate > fastest) base = &snap, fastest = rate;
       }
       if (base == nullptr && before_hour != nullptr) {
         base = before_hour;
-        double rise = static_cast<double>(in.voters_cast() - base->voters_cast()) / static_cast<double>(registered);
-        fastest = rise / std::max(1.0, static_cast<double>(t - base->at_ms()) / kHour);
+        fastest = SharePerHour(in.voters_cast() - base->voters_cast(), registered, t - base->at_ms(), 1.0);
       }
       if (base != nullptr && fastest > rules.surge_fraction_per_hour()) {
         double rise = static_cast<double>(in.voters_cast() - base->voters_cast()) / static_cast<double>(registered);
@@ -1083,14 +1089,14 @@ class StationStage final : public Processor {
     if (base >= 0 && registered > 0 && PollsOpen(t) && at[base] >= std::max(PollsOpenedAt(t), t - kHour) &&
         t >= s.state.surge_latched_ms()) {
       int64_t rise = accredited - count[base];
-      double minutes = static_cast<double>(t - at[base]) / kMinute;
-      double share = static_cast<double>(rise) / static_cast<double>(registered);
-      if (rise >= rules.surge_min_voters() && share / (minutes / 60) > rules.surge_fraction_per_hour()) {
+      if (rise >= rules.surge_min_voters() &&
+          SharePerHour(rise, registered, t - at[base], 0) > rules.surge_fraction_per_hour()) {
         s.state.set_surge_latched_ms(t + kHour);
         Found(s, "turnout.surge", 1.0,
               "kit " + kit.kit_id() +
                   Fmt(" accredited %.0f voters (%.0f%% of registered) in %.0f min", static_cast<double>(rise),
-                      100 * share, minutes),
+                      100.0 * static_cast<double>(rise) / static_cast<double>(registered),
+                      static_cast<double>(t - at[base]) / kMinute),
               {id}, t, ts);
       }
     }

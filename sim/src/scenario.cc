@@ -422,7 +422,7 @@ class Generator {
     p.surge_end = from + 50 * kMinuteMs;
     p.surge_extra = static_cast<int64_t>(std::ceil(p.registered * 0.31));
     const auto& st = s_.stations[*i];
-    // The extra voters are accredited 10 minutes before their votes count (Accredited), so the
+    // The extra voters are accredited kAccreditationLeadMs before their votes count, so the
     // pattern starts, and its detection delay is measured, from the first of them at the kit.
     s_.truth.push_back({.pattern = "turnout_surge", .detector = "turnout.surge", .subject = st.station_id(),
                         .stations = {st.station_id()}, .area = WardPath(st), .start_ms = from - kAccreditationLeadMs,
