@@ -33,6 +33,13 @@ int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
   return era * 146097 + static_cast<int64_t>(doe) - 719468;
 }
 
+bool IsLeapYear(int year) { return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0; }
+
+int DaysInMonth(int year, int month) {
+  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  return month == 2 && IsLeapYear(year) ? 29 : kDays[month - 1];
+}
+
 }  // namespace
 
 Result<TimeMs> ParseRfc3339(std::string_view s) {
@@ -49,7 +56,12 @@ Result<TimeMs> ParseRfc3339(std::string_view s) {
       !Digits(s, 17, 2, &ss)) {
     return bad();
   }
-  if (mon < 1 || mon > 12 || day < 1 || day > 31 || hh > 23 || mm > 59 || ss > 60) return bad();
+  if (mon < 1 || mon > 12 || day < 1 || hh > 23 || mm > 59 || ss > 60) return bad();
+  // Checked here, not left to the day arithmetic, which would take 2026-02-30 as March 2nd.
+  if (day > DaysInMonth(year, mon)) {
+    return Status::InvalidArgument("'" + std::string(s.substr(0, 10)) + "' is not a calendar date (" +
+                                   std::to_string(DaysInMonth(year, mon)) + " days in that month)");
+  }
   size_t pos = 19;
   int64_t millis = 0;
   if (pos < s.size() && s[pos] == '.') {

@@ -21,6 +21,20 @@ TEST(TimeTest, RejectsWhatIsNotRfc3339) {
   }
 }
 
+TEST(TimeTest, RejectsDaysTheMonthDoesNotHave) {
+  for (const char* bad : {"2026-02-30T10:00:00Z", "2026-11-31T10:00:00Z", "2026-02-29T10:00:00Z",
+                          "1900-02-29T00:00:00Z", "2027-04-31T00:00:00Z", "2027-06-00T00:00:00Z"}) {
+    Result<TimeMs> r = ParseRfc3339(bad);
+    EXPECT_FALSE(r.ok()) << bad << " parsed as " << (r.ok() ? FormatRfc3339(*r) : "");
+  }
+  EXPECT_NE(ParseRfc3339("2026-02-30T10:00:00Z").status().message().find("not a calendar date"), std::string::npos);
+  // Leap days that exist, and months' last days.
+  EXPECT_EQ(FormatRfc3339(*ParseRfc3339("2028-02-29T10:00:00Z")), "2028-02-29T10:00:00.000Z");
+  EXPECT_EQ(FormatRfc3339(*ParseRfc3339("2000-02-29T00:00:00Z")), "2000-02-29T00:00:00.000Z");
+  EXPECT_EQ(FormatRfc3339(*ParseRfc3339("2026-12-31T23:59:59Z")), "2026-12-31T23:59:59.000Z");
+  EXPECT_EQ(FormatRfc3339(*ParseRfc3339("2026-11-30T00:00:00Z")), "2026-11-30T00:00:00.000Z");
+}
+
 TEST(TimeTest, FormatRoundTrips) {
   for (TimeMs t : {TimeMs{0}, TimeMs{1803544200250}, TimeMs{951782400000}, TimeMs{-1}}) {
     EXPECT_EQ(*ParseRfc3339(FormatRfc3339(t)), t) << FormatRfc3339(t);

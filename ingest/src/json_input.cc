@@ -2,8 +2,11 @@
 #include "ewarn/ingest/json_input.h"
 
 #include <boost/json.hpp>
+#include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/src.hpp>
 #include <cmath>
+#include <optional>
+#include <vector>
 
 #include "ewarn/base/time.h"
 #include "ewarn/schemas/events.h"
@@ -121,6 +124,112 @@ class Fields {
   std::optional<InputError> error_;
 };
 
+// Boost.JSON's own document builder (a value_stack fed by the parser's events), plus what
+// Boost.JSON does not offer: refusing an object that repeats a key. Left to the object, the last
+// value would win, and a validator reading the first and the stored event would disagree.
+class DuplicateRefusingHandler {
+ public:
+  static constexpr size_t max_object_size = json::object::max_size();
+  static constexpr size_t max_array_size = json::array::max_size();
+  static constexpr size_t max_key_size = json::string::max_size();
+  static constexpr size_t max_string_size = json::string::max_size();
+
+  struct Duplicate {
+    std::string key;
+    std::string field;  // "severity", or "[3].severity" in a top-level array
+  };
+
+  DuplicateRefusingHandler(json::storage_ptr sp, unsigned char* buffer, size_t size) : st(std::move(sp), buffer, size) {}
+
+  json::value_stack st;
+  std::optional<Duplicate> duplicate;
+
+  bool on_document_begin(boost::system::error_code&) { return true; }
+  bool on_document_end(boost::system::error_code&) { return true; }
+  bool on_object_begin(boost::system::error_code&) {
+    if (containers_.size() == 1 && !containers_[0].is_object) ++top_index_;
+    containers_.push_back({true, keys_.size()});
+    return true;
+  }
+  bool on_object_end(size_t n, boost::system::error_code&) {
+    keys_.resize(containers_.back().first_key);
+    containers_.pop_back();
+    st.push_object(n);
+    return true;
+  }
+  bool on_array_begin(boost::system::error_code&) {
+    containers_.push_back({false, keys_.size()});
+    return true;
+  }
+  bool on_array_end(size_t n, boost::system::error_code&) {
+    containers_.pop_back();
+    st.push_array(n);
+    return true;
+  }
+  bool on_key_part(json::string_view s, size_t, boost::system::error_code&) {
+    key_.append(s.data(), s.size());
+    st.push_chars(s);
+    return true;
+  }
+  bool on_key(json::string_view s, size_t, boost::system::error_code& ec) {
+    key_.append(s.data(), s.size());
+    for (size_t i = containers_.back().first_key; i < keys_.size(); ++i) {
+      if (keys_[i] != key_) continue;
+      std::string prefix = !containers_.empty() && !containers_[0].is_object && containers_.size() == 2
+                               ? "[" + std::to_string(top_index_ - 1) + "]."
+                               : "";
+      duplicate = Duplicate{key_, prefix + key_};
+      ec = json::error::syntax;  // stops the parser; `duplicate` says why
+      return false;
+    }
+    keys_.push_back(std::move(key_));
+    key_.clear();
+    st.push_key(s);
+    return true;
+  }
+  bool on_string_part(json::string_view s, size_t, boost::system::error_code&) {
+    st.push_chars(s);
+    return true;
+  }
+  bool on_string(json::string_view s, size_t, boost::system::error_code&) {
+    st.push_string(s);
+    return true;
+  }
+  bool on_number_part(json::string_view, boost::system::error_code&) { return true; }
+  bool on_int64(int64_t i, json::string_view, boost::system::error_code&) {
+    st.push_int64(i);
+    return true;
+  }
+  bool on_uint64(uint64_t u, json::string_view, boost::system::error_code&) {
+    st.push_uint64(u);
+    return true;
+  }
+  bool on_double(double d, json::string_view, boost::system::error_code&) {
+    st.push_double(d);
+    return true;
+  }
+  bool on_bool(bool b, boost::system::error_code&) {
+    st.push_bool(b);
+    return true;
+  }
+  bool on_null(boost::system::error_code&) {
+    st.push_null();
+    return true;
+  }
+  bool on_comment_part(json::string_view, boost::system::error_code&) { return true; }
+  bool on_comment(json::string_view, boost::system::error_code&) { return true; }
+
+ private:
+  struct Container {
+    bool is_object;
+    size_t first_key;  // its keys are keys_[first_key..]
+  };
+  std::vector<Container> containers_;  // open containers, outermost first
+  std::vector<std::string> keys_;      // keys of the open objects
+  std::string key_;                    // the key being read
+  size_t top_index_ = 0;               // objects begun in a top-level array
+};
+
 bool PrintableId(std::string_view id) {
   for (unsigned char c : id) {
     if (c <= 0x20 || c >= 0x7f) return false;
@@ -141,8 +250,7 @@ std::optional<InputError> DecodeOne(InputKind kind, const json::value& value, co
   if (!f.error()) {
     Result<TimeMs> t = ParseRfc3339(occurred);
     if (!t.ok()) {
-      f.Fail("bad_time", "occurred_at", "occurred_at must be an RFC 3339 time like 2027-02-25T08:30:00Z, got '" +
-                                            occurred + "'");
+      f.Fail("bad_time", "occurred_at", "occurred_at: " + t.status().message());
     } else {
       event->mutable_header()->set_event_time_ms(*t);
     }
@@ -230,17 +338,24 @@ DecodedInput DecodeJsonInput(InputKind kind, std::string_view body) {
   unsigned char arena_buffer[4096];
   json::monotonic_resource arena(arena_buffer, sizeof arena_buffer);
   unsigned char parser_buffer[2048];
-  json::parser parser(json::storage_ptr(), options, parser_buffer, sizeof parser_buffer);
-  parser.reset(&arena);
-  parser.write(body.data(), body.size(), ec);
-  json::value root = ec ? json::value() : parser.release();
+  json::basic_parser<DuplicateRefusingHandler> parser(options, json::storage_ptr(), parser_buffer,
+                                                      sizeof parser_buffer);
+  parser.handler().st.reset(&arena);
+  size_t used = parser.write_some(false, body.data(), body.size(), ec);
+  if (!ec && used < body.size()) ec = json::error::extra_data;
+  if (const auto& dup = parser.handler().duplicate; dup.has_value()) {
+    out.error = InputError{"duplicate_key", dup->field,
+                           "the key '" + dup->key + "' appears twice; send each field once"};
+    return out;
+  }
   if (ec) {
     out.error = InputError{"bad_json", "", "the body is not valid JSON: " + ec.message()};
     return out;
   }
+  json::value root = parser.handler().st.release();
   if (root.is_array()) {
-    if (kind != InputKind::kKit) {
-      out.error = InputError{"bad_json", "", "expected one JSON object (only /v1/kit takes an array)"};
+    if (kind != InputKind::kKit && kind != InputKind::kTurnout) {
+      out.error = InputError{"bad_json", "", "expected one JSON object (only /v1/kit and /v1/turnout take an array)"};
       return out;
     }
     const json::array& items = root.as_array();
@@ -248,9 +363,9 @@ DecodedInput DecodeJsonInput(InputKind kind, std::string_view body) {
       out.error = InputError{"bad_json", "", "the batch is empty"};
       return out;
     }
-    if (items.size() > kMaxKitBatch) {
-      out.error = InputError{"batch_too_large", "", "a batch holds at most " + std::to_string(kMaxKitBatch) +
-                                                        " readings, got " + std::to_string(items.size())};
+    if (items.size() > kMaxBatch) {
+      out.error = InputError{"batch_too_large", "", "a batch holds at most " + std::to_string(kMaxBatch) +
+                                                        " reports, got " + std::to_string(items.size())};
       return out;
     }
     for (size_t i = 0; i < items.size(); ++i) {

@@ -90,7 +90,54 @@ TEST(JsonInputTest, MalformedBodiesAreBadJson) {
     EXPECT_EQ(e.reason_code, "bad_json") << body;
     EXPECT_EQ(e.field, "");
   }
-  EXPECT_EQ(ErrorOf(InputKind::kTurnout, "[]").reason_code, "bad_json");  // arrays only for kits
+  EXPECT_EQ(ErrorOf(InputKind::kIncident, "[]").reason_code, "bad_json");  // arrays only for kits and turnout
+  EXPECT_EQ(ErrorOf(InputKind::kTurnout, "[]").reason_code, "bad_json");   // an empty batch
+}
+
+TEST(JsonInputTest, DuplicateKeysAreRefusedAndNamed) {
+  InputError e = ErrorOf(InputKind::kIncident,
+                         "{" + kHead + R"("station_id":"S1","category":"violence","severity":9,"severity":1})");
+  EXPECT_EQ(e.reason_code, "duplicate_key");
+  EXPECT_EQ(e.field, "severity");
+  EXPECT_NE(e.message.find("'severity'"), std::string::npos) << e.message;
+  // Also a header field, a key split by escapes, and inside a batch.
+  EXPECT_EQ(ErrorOf(InputKind::kTurnout, "{" + kHead + R"("event_id":"e-2","station_id":"S1","voters_cast":1})").field,
+            "event_id");
+  EXPECT_EQ(ErrorOf(InputKind::kTurnout, "{" + kHead + R"("station_id":"S1","voters_cast":1,"voters_cast":2})").field,
+            "voters_cast");
+  std::string ok = "{" + kHead + R"("station_id":"S1","voters_cast":1})";
+  std::string twice = "{" + kHead + R"("station_id":"S1","station_id":"S2","voters_cast":1})";
+  EXPECT_EQ(ErrorOf(InputKind::kTurnout, "[" + ok + "," + ok + "," + twice + "]").field, "[2].station_id");
+  // The same key in two objects, or in a nested and its enclosing object, is no duplicate.
+  DecodedInput d = DecodeJsonInput(InputKind::kTurnout, "[" + ok + "," + ok + "]");
+  EXPECT_FALSE(d.error) << d.error->message;
+  d = DecodeJsonInput(InputKind::kIncident,
+                      "{" + kHead + R"("station_id":"S1","category":"other","severity":2,"extra":{"severity":5}})");
+  ASSERT_FALSE(d.error) << d.error->message;
+  EXPECT_EQ(d.events[0].incident().severity(), 2);
+}
+
+TEST(JsonInputTest, TurnoutTakesABatch) {
+  auto count = [](int i, int cast) {
+    return R"({"event_id":"t)" + std::to_string(i) + R"(","occurred_at":"2027-02-25T17:30:00Z","station_id":"S)" +
+           std::to_string(i) + R"(","voters_cast":)" + std::to_string(cast) + R"(,"registered":500})";
+  };
+  DecodedInput d = DecodeJsonInput(InputKind::kTurnout, "[" + count(0, 100) + "," + count(1, 200) + "]");
+  ASSERT_FALSE(d.error) << d.error->message;
+  ASSERT_EQ(d.events.size(), 2u);
+  EXPECT_EQ(d.events[1].turnout().station_id(), "S1");
+  EXPECT_EQ(d.events[1].turnout().voters_cast(), 200);
+  EXPECT_EQ(ErrorOf(InputKind::kTurnout, "[" + count(0, 100) + "," + count(1, 900) + "]").field, "[1].voters_cast");
+}
+
+TEST(JsonInputTest, ImpossibleCalendarDatesAreBadTime) {
+  for (const char* date : {"2026-02-30", "2026-11-31", "2026-02-29"}) {
+    InputError e = ErrorOf(InputKind::kTurnout, std::string(R"({"event_id":"a","occurred_at":")") + date +
+                                                    R"(T10:00:00Z","station_id":"S1","voters_cast":1})");
+    EXPECT_EQ(e.field, "occurred_at") << date;
+    EXPECT_EQ(e.reason_code, "bad_time") << date;
+    EXPECT_NE(e.message.find("not a calendar date"), std::string::npos) << e.message;
+  }
 }
 
 TEST(JsonInputTest, HateSpeechTurnoutAndKit) {

@@ -16,7 +16,7 @@ enum class InputKind { kIncident, kHateSpeech, kTurnout, kKit };
 // What is wrong with a submission: answered as 400 {"error": message, "field": field}.
 struct InputError {
   std::string reason_code;  // stable: bad_json, missing_field, bad_type, out_of_range, bad_value,
-                            // unknown_category, bad_time, batch_too_large
+                            // unknown_category, bad_time, batch_too_large, duplicate_key
   std::string field;        // "severity"; "[3].battery_pct" in a batch; "" for the whole body
   std::string message;      // for a person: what is wrong and what is expected
 };
@@ -26,11 +26,14 @@ struct DecodedInput {
   std::optional<InputError> error;
 };
 
-inline constexpr size_t kMaxKitBatch = 1000;
+// A batch (POST /v1/kit, /v1/turnout with an array) holds at most this many reports.
+inline constexpr size_t kMaxBatch = 1000;
+inline constexpr size_t kMaxKitBatch = kMaxBatch;
 // A place name for geocoding (JSON "place", SMS text after '@'): a name, not a description.
 inline constexpr size_t kMaxPlaceBytes = 120;
 
-// Decodes one JSON object (kit: also an array of up to kMaxKitBatch objects, all-or-nothing).
+// Decodes one JSON object (kit and turnout: also an array of up to kMaxBatch objects,
+// all-or-nothing). An object that repeats a key is refused (duplicate_key, the key named).
 // Sets header.event_id, header.event_time_ms (from occurred_at) and the body; the caller sets
 // everything else. An incident's optional "place" (at most kMaxPlaceBytes) becomes
 // IncidentReport.place_text. Unknown fields are ignored, so clients may send more than this version
