@@ -138,13 +138,21 @@ struct Ingestor::Impl {
   Impl(store::EventLog& l, store::StateStore& s, const Clock& c, IngestorOptions o, int32_t p)
       : log(l), state(s), clock(c), options(std::move(o)), input_partitions(p) {}
 
-  // The reporter pseudonym of an app principal: an HMAC, kept once computed (it is asked for on
-  // every submission, and principals are few).
-  std::string ReporterOf(const std::string& principal) {
+  // The reporter pseudonym of a token principal, kept once found (it is asked for on every
+  // submission, and principals are few). A principal whose name is a registered monitor's id is
+  // that monitor: its reports by app and by SMS are one reporter (the phone's pseudonym).
+  // Others get a pseudonym of their whole name. A monitor registered after a principal's first
+  // report links it from the next start (monitors are registered while the server is stopped).
+  Result<std::string> ReporterOf(const std::string& principal) {
+    {
+      std::lock_guard lk(reporters_mu);
+      if (auto it = reporters.find(principal); it != reporters.end()) return it->second;
+    }
+    ASSIGN_OR_RETURN(std::optional<v1::Monitor> linked, monitors->FindById(principal));
+    std::string reporter = linked.has_value() ? linked->phone_pseudonym()
+                                              : PrincipalPseudonym(options.pseudonym_secret, principal);
     std::lock_guard lk(reporters_mu);
-    auto [it, fresh] = reporters.try_emplace(principal);
-    if (fresh) it->second = MonitorRegistry::PhonePseudonym(options.pseudonym_secret, "principal:" + principal);
-    return it->second;
+    return reporters.try_emplace(principal, std::move(reporter)).first->second;
   }
 
   void Count(const std::string& endpoint, const Outcome& o, size_t events) {
@@ -560,9 +568,15 @@ void Ingestor::SubmitJsonAsync(InputKind kind, std::string_view authorization, s
         Refusal(400, decoded.error->reason_code, decoded.error->message, decoded.error->field), endpoint,
         principal->name, body, content_type, "", std::move(done));
   }
+  Result<std::string> reporter = impl_->ReporterOf(principal->name);
+  if (!reporter.ok()) {
+    Outcome o = Refusal(503, "registry_unavailable", "the monitor registry is unavailable (" +
+                                                         reporter.status().message() + "); retry later");
+    impl_->Count(endpoint, o, 0);
+    return done(std::move(o));
+  }
   impl_->AcceptAsync(*principal, std::move(decoded.events), endpoint, body, content_type, "http", v1::SOURCE_APP,
-                     impl_->ReporterOf(principal->name),
-                     std::move(done));
+                     *reporter, std::move(done));
 }
 
 SmsOutcome Ingestor::SubmitSms(SmsChannel channel, std::string_view authorization, std::string_view from,
@@ -702,9 +716,9 @@ Result<Outcome> Ingestor::Resubmit(int64_t offset, std::optional<std::string> re
     return impl_->DeadLetter(Refusal(400, decoded.error->reason_code, decoded.error->message, decoded.error->field),
                              dead.endpoint, principal->name, body, dead.content_type);
   }
+  ASSIGN_OR_RETURN(std::string reporter, impl_->ReporterOf(principal->name));
   return impl_->Accept(*principal, std::move(decoded.events), dead.endpoint, body, dead.content_type, "http",
-                       v1::SOURCE_OPERATOR,
-                       impl_->ReporterOf(principal->name));
+                       v1::SOURCE_OPERATOR, reporter);
 }
 
 }  // namespace ewarn::ingest

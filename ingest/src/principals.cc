@@ -224,6 +224,27 @@ std::string MonitorRegistry::PhonePseudonym(std::string_view secret, std::string
   return HmacSha256Hex(secret, NormalizePhone(phone)).substr(0, 32);
 }
 
+std::string PrincipalPseudonym(std::string_view secret, std::string_view principal_name) {
+  return HmacSha256Hex(secret, "principal:" + std::string(principal_name)).substr(0, 32);
+}
+
+Result<std::optional<v1::Monitor>> MonitorRegistry::FindById(std::string_view monitor_id) {
+  std::optional<v1::Monitor> found;
+  Status damaged;
+  RETURN_IF_ERROR(state_.Scan(kStore, "", [&](std::string_view key, std::string_view value) {
+    v1::Monitor m;
+    if (!m.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+      damaged = Status::Corruption("monitor record " + std::string(key) + " is damaged");
+      return false;
+    }
+    if (m.monitor_id() != monitor_id) return true;
+    found = std::move(m);
+    return false;
+  }));
+  RETURN_IF_ERROR(damaged);
+  return found;
+}
+
 Status MonitorRegistry::Register(const v1::Monitor& monitor) {
   if (monitor.phone_pseudonym().size() != 32) return Status::InvalidArgument("monitor needs a phone pseudonym");
   store::CommitBatch batch;

@@ -67,6 +67,12 @@ class PrincipalRegistry {
   std::unordered_map<std::string, Principal> verified_;  // full token -> principal
 };
 
+// The reporter pseudonym of a token principal that is not a registered monitor: hex
+// HMAC-SHA-256(secret, "principal:" + name), 32 characters. The whole name is keyed (not the
+// phone-number normalization, which keeps only digits), so distinct names are distinct
+// reporters; the prefix keeps it apart from every phone pseudonym.
+std::string PrincipalPseudonym(std::string_view secret, std::string_view principal_name);
+
 class MonitorRegistry {
  public:
   static constexpr std::string_view kStore = "monitors";
@@ -85,6 +91,9 @@ class MonitorRegistry {
   Result<std::optional<v1::Monitor>> FindByPhone(std::string_view secret, std::string_view phone) {
     return FindByPseudonym(PhonePseudonym(secret, phone));
   }
+  // The monitor registered with this monitor_id (`ewarn monitor add --name`), if any. A scan:
+  // asked once per principal (the Ingestor keeps the answer).
+  Result<std::optional<v1::Monitor>> FindById(std::string_view monitor_id);
 
  private:
   explicit MonitorRegistry(store::StateStore& state) : state_(state) {}
