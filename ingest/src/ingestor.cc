@@ -115,7 +115,8 @@ struct Ingestor::Impl {
   std::unique_ptr<PrincipalRegistry> principals;
   std::unique_ptr<MonitorRegistry> monitors;
   std::unique_ptr<StationDirectory> stations;
-  std::unique_ptr<RateLimiter> limiter;
+  std::unique_ptr<RateLimiter> limiter;          // monitors
+  std::unique_ptr<RateLimiter> gateway_limiter;  // gateways and operators
   std::mutex reporters_mu;  // guards reporters
   std::unordered_map<std::string, std::string> reporters;  // principal name -> ReporterOf
   std::mutex inflight_mu;  // guards inflight, unwritten_marks, writing_marks
@@ -247,7 +248,8 @@ struct Ingestor::Impl {
       return refuse(Refusal(403, "role_may_not_write",
                             "a " + std::string(RoleName(principal.role)) + " token may not submit reports"));
     }
-    RateDecision rate = limiter->Take(principal.name, static_cast<int>(events.size()));
+    RateLimiter& bucket = principal.role == Role::kMonitor ? *limiter : *gateway_limiter;
+    RateDecision rate = bucket.Take(principal.name, static_cast<int>(events.size()));
     if (!rate.allowed) {
       Outcome o = Refusal(429, "rate_limited", "too many submissions from '" + principal.name + "'; retry in " +
                                                     std::to_string(rate.retry_after_seconds) + " s");
@@ -510,6 +512,10 @@ Result<std::unique_ptr<Ingestor>> Ingestor::Make(store::EventLog& log, store::St
   RETURN_IF_ERROR(impl->stations->CatchUp(log));
   impl->limiter = std::make_unique<RateLimiter>(
       RateLimiterOptions{.rate_per_second = impl->options.rate_per_second, .burst = impl->options.rate_burst}, clock);
+  impl->gateway_limiter = std::make_unique<RateLimiter>(
+      RateLimiterOptions{.rate_per_second = impl->options.rate_per_second * impl->options.gateway_rate_factor,
+                         .burst = impl->options.rate_burst * impl->options.gateway_rate_factor},
+      clock);
   RETURN_IF_ERROR(impl->RecoverSeenIds());
   if (metrics != nullptr) {
     impl->events_total = &prometheus::BuildCounter()
@@ -618,8 +624,9 @@ SmsOutcome Ingestor::SubmitSms(SmsChannel channel, std::string_view authorizatio
     result.reply = "ewarn: this number is not registered. Ask your coordinator to register it.";
     return result;
   }
-  // The monitor's own area limits what it may report, as for a token.
-  Principal as_monitor{.name = gateway->name, .role = Role::kMonitor, .area = (*monitor)->area()};
+  // The monitor's own area limits what it may report, as for a token; the rate is the
+  // gateway's (it relays many monitors).
+  Principal as_monitor{.name = gateway->name, .role = gateway->role, .area = (*monitor)->area()};
   int64_t now = impl_->clock.NowMs();
   v1::Event e;
   // A gateway's retry carries the same message id; without one, the same text from the same

@@ -40,8 +40,13 @@ namespace ewarn::ingest {
 
 struct IngestorOptions {
   std::string pseudonym_secret;  // HMAC key for phone and reporter pseudonyms (DIR/secret)
-  double rate_per_second = 20;   // per principal, sustained
-  double rate_burst = 200;       // per principal, burst
+  // Per principal. A monitor (one person, and any role without its own) is held to this:
+  double rate_per_second = 20;   // sustained
+  double rate_burst = 200;       // burst
+  // Gateways (one relays many monitors' SMS, or a commission's whole night of counts) and
+  // operators (re-submitting dead letters in bulk) get this many times a monitor's rate and
+  // burst: 2000/s and 20000 by default, so 92,000 final counts take under a minute, not 77.
+  double gateway_rate_factor = 100;
   // occurred_at may lie at most this far in the future (clock skew), in ms.
   int64_t max_future_ms = 5 * 60 * 1000;
 };
