@@ -140,17 +140,8 @@ void AddIngestRoutes(HttpRouter& router, Ingestor& ingestor, uint64_t max_body_b
     int64_t limit = std::clamp<int64_t>(ParseInt(req.Query("limit")).value_or(100), 1, 1000);
     auto got = ingestor.ListRejected(from, static_cast<size_t>(limit));
     if (!got.ok()) return StatusToHttp(got.status());
-    std::string body = "{\"rejected\":[";
-    for (size_t i = 0; i < got->size(); ++i) {
-      const auto& d = (*got)[i];
-      body += (i ? "," : "") + std::string("{\"offset\":") + std::to_string(d.offset) +
-              ",\"received_ms\":" + std::to_string(d.received_ms) + ",\"endpoint\":" + JsonString(d.endpoint) +
-              ",\"principal\":" + JsonString(d.principal) + ",\"reason\":" + JsonString(d.reason_code) +
-              ",\"message\":" + JsonString(d.reason) + ",\"field\":" + JsonString(d.field) +
-              ",\"raw\":" + JsonString(d.raw) + "}";
-    }
     int64_t next = got->empty() ? from : got->back().offset + 1;
-    body += "],\"next\":" + std::to_string(next) + "}";
+    std::string body = DeadLetterPageJson(*got, next);
     HttpResponse r;
     r.body = std::move(body);
     return r;

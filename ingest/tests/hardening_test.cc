@@ -2,7 +2,10 @@
 // dead letters that must stay readable, and per-role rate limits. On the real log and store.
 #include <gtest/gtest.h>
 
+#include <boost/json.hpp>
 #include <set>
+
+#include "ewarn/base/text.h"
 
 #include "ingest_fixture.h"
 
@@ -45,6 +48,30 @@ TEST_F(HardeningTest, EveryTokenPrincipalIsItsOwnReporterAndALinkedMonitorIsOne)
     if (e.header().principal() == "amina" || e.header().source() == v1::SOURCE_SMS) amina.insert(e.header().reporter());
   }
   EXPECT_EQ(amina, (std::set<std::string>{m.phone_pseudonym()}));
+}
+
+TEST_F(HardeningTest, DeadLettersOfAnyBytesAreListedAsValidJson) {
+  const std::string garbage = "{\"event_id\":\"\xff\xfe\",\"note\":\"a\\\\xff\"}";  // also a literal \xff
+  ASSERT_EQ(Post("/v1/incidents", monitor_, garbage).status, 400);
+  ASSERT_EQ(Post("/v1/incidents", monitor_, "{\"event_id\":\"Москва\"}").status, 400);
+  RawResponse list = Request(server_->port(), "GET", "/v1/rejected?from=0", {operator_});
+  ASSERT_EQ(list.status, 200) << list.body;
+  ASSERT_TRUE(IsValidUtf8(list.body));
+  boost::system::error_code ec;
+  boost::json::value page = boost::json::parse(list.body, ec);  // Boost.JSON refuses invalid UTF-8
+  ASSERT_FALSE(ec) << ec.message() << ": " << list.body;
+  const auto& rejected = page.at("rejected").as_array();
+  ASSERT_EQ(rejected.size(), 2u);
+  const auto& first = rejected[0].as_object();
+  EXPECT_FALSE(first.at("raw_utf8").as_bool());
+  std::string bytes;
+  ASSERT_TRUE(Base64Decode(std::string(first.at("raw_base64").as_string()), &bytes));
+  EXPECT_EQ(bytes, garbage);
+  // The preview shows the bad bytes, and a literal backslash apart from them.
+  EXPECT_EQ(std::string(first.at("raw").as_string()), "{\"event_id\":\"\\xFF\\xFE\",\"note\":\"a\\\\\\\\xff\"}");
+  const auto& second = rejected[1].as_object();
+  EXPECT_TRUE(second.at("raw_utf8").as_bool());
+  EXPECT_EQ(std::string(second.at("raw").as_string()), "{\"event_id\":\"Москва\"}");
 }
 
 // A batch of `n` final counts at S1..S3 (ids from `first`).

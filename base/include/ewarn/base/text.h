@@ -11,6 +11,18 @@ namespace ewarn {
 // through as is.
 std::string JsonQuote(std::string_view s);
 
+// Is `s` well-formed UTF-8 (no overlong forms, surrogates or code points past U+10FFFF)?
+bool IsValidUtf8(std::string_view s);
+
+// `s` as valid UTF-8 text, losslessly: well-formed UTF-8 is kept, every other byte is written
+// \xHH and every backslash \\, so the bytes can be recovered. For showing raw input to people.
+std::string EscapeInvalidUtf8(std::string_view s);
+
+// Standard base64 (RFC 4648 section 4) with padding, and back; Decode returns false on anything
+// else.
+std::string Base64Encode(std::string_view bytes);
+bool Base64Decode(std::string_view text, std::string* out);
+
 // Percent-encoding for URL query values (RFC 3986 unreserved characters kept).
 std::string UrlEncode(std::string_view s);
 

@@ -25,6 +25,7 @@
 
 #include "ewarn/base/status.h"
 #include "ewarn/base/time.h"
+#include "ewarn/ingest/dead_letters.h"
 #include "ewarn/ingest/json_input.h"
 #include "ewarn/ingest/principals.h"
 #include "ewarn/ingest/sms.h"
@@ -72,13 +73,6 @@ enum class SmsChannel { kKannel, kTwilio };
 struct SmsOutcome {
   Outcome outcome;
   std::string reply;  // the text to send back to the sender
-};
-
-struct RejectedRecord {
-  int32_t partition = 0;
-  int64_t offset = 0;
-  int64_t received_ms = 0;
-  std::string endpoint, principal, reason_code, reason, field, content_type, raw;
 };
 
 class Ingestor {
