@@ -100,7 +100,7 @@ int Serve(const Flags& f) {
   std::jthread ticker([&](std::stop_token stop) {
     SystemClock clock;
     while (*tick_ms > 0 && !stop.stop_requested()) {
-      ticker_status = ingest::AppendTicks((*node)->log(), clock.NowMs());
+      ticker_status = (*node)->ingestor().AppendTicks(clock.NowMs());
       if (!ticker_status.ok()) return;
       for (int64_t waited = 0; waited < *tick_ms && !stop.stop_requested(); waited += 50) {
         std::this_thread::sleep_for(std::chrono::milliseconds(50));

@@ -30,7 +30,8 @@ Result<std::unique_ptr<IngestNode>> OpenIngestNode(const DataDir& dir, const std
                    ingest::Ingestor::Make(*log, *node->state, node->clock,
                                           {.pseudonym_secret = secret,
                                            .rate_per_second = options.rate_per_second,
-                                           .rate_burst = options.rate_burst},
+                                           .rate_burst = options.rate_burst,
+                                           .allowed_lateness_ms = options.allowed_lateness_ms},
                                           partitions, options.metrics));
   return node;
 }

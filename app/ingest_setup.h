@@ -21,6 +21,8 @@ struct IngestNodeOptions {
   prometheus::Registry* metrics = nullptr;
   double rate_per_second = 20;
   double rate_burst = 200;
+  // The rules' time.allowed_lateness_ms (ingest refuses what processing would drop as late).
+  int64_t allowed_lateness_ms = ingest::IngestorOptions{}.allowed_lateness_ms;
 };
 
 // Members in destruction order: the ingestor goes before what it uses.

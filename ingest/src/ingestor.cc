@@ -12,6 +12,7 @@
 #include <prometheus/registry.h>
 
 #include <algorithm>
+#include <atomic>
 #include <future>
 #include <map>
 #include <mutex>
@@ -19,12 +20,27 @@
 
 #include "ewarn/base/hash.h"
 #include "ewarn/ingest/http_server.h"
+#include "ewarn/ingest/ticks.h"
 #include "ewarn/schemas/events.h"
 
 namespace ewarn::ingest {
 namespace {
 
 constexpr std::string_view kEventIdsStore = "event_ids";
+// Partition event times live beside the ids under keys no event id can have (ids have no space).
+std::string PartitionTimeKey(int32_t partition) { return " partition_time/" + std::to_string(partition); }
+
+// Raises `slot` to `t` if it is lower (many submissions note times at once).
+void RaiseTo(std::atomic<int64_t>& slot, int64_t t) {
+  int64_t seen = slot.load(std::memory_order_relaxed);
+  while (seen < t && !slot.compare_exchange_weak(seen, t, std::memory_order_relaxed)) {
+  }
+}
+
+std::string Hours(int64_t ms) {
+  if (ms % 3'600'000 == 0) return std::to_string(ms / 3'600'000) + " h";
+  return std::to_string(ms / 60'000) + " min";
+}
 
 // An event's idempotency mark: principal '\0' a hash of its encoding with no receive time (which
 // differs on every retry). Written at submission and again by the rescan at start, which must agree.
@@ -115,6 +131,8 @@ struct Ingestor::Impl {
   std::unique_ptr<PrincipalRegistry> principals;
   std::unique_ptr<MonitorRegistry> monitors;
   std::unique_ptr<StationDirectory> stations;
+  // Per partition of in.events: the latest event time appended there (see PartitionEventTime).
+  std::vector<std::atomic<int64_t>> partition_time;
   std::unique_ptr<RateLimiter> limiter;          // monitors
   std::unique_ptr<RateLimiter> gateway_limiter;  // gateways and operators
   std::mutex reporters_mu;  // guards reporters
@@ -137,7 +155,31 @@ struct Ingestor::Impl {
   std::map<std::string, std::pair<prometheus::Counter*, prometheus::Counter*>, std::less<>> accepted_counters;
 
   Impl(store::EventLog& l, store::StateStore& s, const Clock& c, IngestorOptions o, int32_t p)
-      : log(l), state(s), clock(c), options(std::move(o)), input_partitions(p) {}
+      : log(l), state(s), clock(c), options(std::move(o)), input_partitions(p), partition_time(p) {}
+
+  // Processing's rule (processors' CheckTime), on what ingest knows of the partition's clock:
+  // no time at all, or further than the allowed lateness behind `partition_now`, is dropped
+  // there, so it is refused here. `where` prefixes the field in a batch.
+  std::optional<Outcome> CheckEventTime(int64_t t, int64_t partition_now, int64_t now, const std::string& where) {
+    const std::string window_end = FormatRfc3339(now + options.max_future_ms);
+    if (t <= 0) {
+      return Refusal(400, "no_event_time",
+                     "occurred_at (" + FormatRfc3339(t) + ") is not a usable event time; send when it happened, " +
+                         (partition_now > 0 ? "from " + FormatRfc3339(partition_now - options.allowed_lateness_ms)
+                                            : std::string("after 1970-01-01T00:00:00Z")) +
+                         " to " + window_end,
+                     where + "occurred_at");
+    }
+    if (partition_now > 0 && t < partition_now - options.allowed_lateness_ms) {
+      return Refusal(400, "too_late",
+                     "occurred_at " + FormatRfc3339(t) + " is more than the allowed lateness (" +
+                         Hours(options.allowed_lateness_ms) + ") behind this district's event time " +
+                         FormatRfc3339(partition_now) + ", so it would never be processed; accepted: from " +
+                         FormatRfc3339(partition_now - options.allowed_lateness_ms) + " to " + window_end,
+                     where + "occurred_at");
+    }
+    return std::nullopt;
+  }
 
   // The reporter pseudonym of a token principal, kept once found (it is asked for on every
   // submission, and principals are few). A principal whose name is a registered monitor's id is
@@ -264,6 +306,7 @@ struct Ingestor::Impl {
     batch->content_type = std::string(content_type);
     batch->reporter = reporter;
     batch->events_count = events.size();
+    std::map<int32_t, int64_t> batch_time;  // partition -> its clock as this batch moves it
     for (size_t i = 0; i < events.size(); ++i) {
       v1::Event& e = events[i];
       const std::string where = events.size() > 1 ? "[" + std::to_string(i) + "]." : "";
@@ -301,6 +344,19 @@ struct Ingestor::Impl {
         }
         partition_key = schemas::DistrictKeyOfArea(area);
       }
+      store::OutRecord record{.topic = std::string(schemas::topic::kInputs),
+                              .key = schemas::RecordKey(e),
+                              .timestamp_ms = e.header().event_time_ms(),
+                              .partition_key = std::move(partition_key)};
+      // Checked in order, as processing will see them: an earlier report of this batch moves
+      // its partition's clock for the later ones.
+      const int32_t partition = store::EventLog::PartitionOf(record, input_partitions);
+      int64_t& partition_now = batch_time[partition];
+      partition_now = std::max(partition_now, partition_time[partition].load(std::memory_order_relaxed));
+      if (auto late = CheckEventTime(e.header().event_time_ms(), partition_now, now, where)) {
+        return refuse(std::move(*late));
+      }
+      partition_now = std::max(partition_now, e.header().event_time_ms());
       auto* h = e.mutable_header();
       h->set_schema_version(schemas::kSchemaVersion);
       h->set_source(source);
@@ -310,11 +366,10 @@ struct Ingestor::Impl {
       batch->marks.push_back(IdempotencyMark(principal.name, schemas::EncodeEvent(e)));  // no receive time yet
       h->set_received_time_ms(now);
       batch->ids.push_back(h->event_id());
-      batch->records.push_back({.topic = std::string(schemas::topic::kInputs),
-                                .key = schemas::RecordKey(e),
-                                .value = schemas::EncodeEvent(e),
-                                .timestamp_ms = h->event_time_ms(),
-                                .partition_key = partition_key});
+      batch->partitions.push_back(partition);
+      batch->times.push_back(h->event_time_ms());
+      record.value = schemas::EncodeEvent(e);
+      batch->records.push_back(std::move(record));
     }
     batch->done = std::move(done);
     Admit(std::move(batch));
@@ -325,6 +380,8 @@ struct Ingestor::Impl {
     std::string principal, endpoint, raw, content_type, reporter;
     size_t events_count = 0;
     std::vector<std::string> ids, marks;  // per event: event_id, principal '\0' content hash
+    std::vector<int32_t> partitions;      // per event: its partition of in.events
+    std::vector<int64_t> times;           // per event: its event time
     std::vector<store::OutRecord> records;
     std::vector<std::string> claimed;  // ids this submission holds in `inflight`
     OutcomeCallback done;
@@ -387,6 +444,7 @@ struct Ingestor::Impl {
                                                                  appended.status().message() +
                                                                  "); nothing was stored, retry later"));
       }
+      for (size_t i : fresh_index) RaiseTo(partition_time[batch->partitions[i]], batch->times[i]);
       AddMarks(*batch, fresh_index);
       Finish(batch, std::move(outcome));
     });
@@ -452,20 +510,25 @@ struct Ingestor::Impl {
     return ready.get();
   }
 
-  // Rebuilds the idempotency index from in.events past the checkpoint, then moves it.
+  // Rebuilds the idempotency index and the partitions' event times from in.events past the
+  // checkpoint, then moves it (the times are committed with it).
   Status RecoverSeenIds() {
     store::CommitBatch batch;
     size_t pending = 0;
     for (int32_t p = 0; p < input_partitions; ++p) {
       store::TopicPartition tp{std::string(schemas::topic::kInputs), p};
       ASSIGN_OR_RETURN(std::optional<int64_t> committed, state.CommittedOffset(tp));
+      ASSIGN_OR_RETURN(std::optional<std::string> stored_time, state.Get(kEventIdsStore, PartitionTimeKey(p)));
+      if (stored_time) RaiseTo(partition_time[p], std::strtoll(stored_time->c_str(), nullptr, 10));
       int64_t from = committed.value_or(0);
       while (true) {
         ASSIGN_OR_RETURN(std::vector<store::LogRecord> got, log.Read(tp, from, 5000));
         if (got.empty()) break;
         for (const auto& r : got) {
           auto e = schemas::DecodeEvent(r.value);
-          if (!e.ok() || e->has_tick() || e->header().event_id().empty()) continue;
+          if (!e.ok()) continue;
+          RaiseTo(partition_time[p], e->header().event_time_ms());
+          if (e->has_tick() || e->header().event_id().empty()) continue;
           e->mutable_header()->set_received_time_ms(0);
           batch.Put(kEventIdsStore, e->header().event_id(),
                     IdempotencyMark(e->header().principal(), schemas::EncodeEvent(*e)));
@@ -474,12 +537,14 @@ struct Ingestor::Impl {
         from = got.back().offset + 1;
         if (pending >= 20000) {
           batch.SetOffset(tp, from);
+          batch.Put(kEventIdsStore, PartitionTimeKey(p), std::to_string(partition_time[p].load()));
           RETURN_IF_ERROR(state.Commit(std::move(batch)).status());
           batch = store::CommitBatch();
           pending = 0;
         }
       }
       batch.SetOffset(tp, from);
+      batch.Put(kEventIdsStore, PartitionTimeKey(p), std::to_string(partition_time[p].load()));
     }
     return state.Commit(std::move(batch)).status();
   }
@@ -505,7 +570,9 @@ Result<std::unique_ptr<Ingestor>> Ingestor::Make(store::EventLog& log, store::St
   RETURN_IF_ERROR(log.CreateTopic({.name = std::string(schemas::topic::kInputs), .partitions = input_partitions}));
   RETURN_IF_ERROR(log.CreateTopic({.name = std::string(schemas::topic::kStations), .partitions = 1, .compacted = true}));
   RETURN_IF_ERROR(log.CreateTopic({.name = std::string(schemas::topic::kRejected), .partitions = 1}));
-  auto impl = std::make_unique<Impl>(log, state, clock, std::move(options), input_partitions);
+  // The topic may have existed with another count; events go where the log puts them.
+  ASSIGN_OR_RETURN(int32_t partitions, log.PartitionCount(schemas::topic::kInputs));
+  auto impl = std::make_unique<Impl>(log, state, clock, std::move(options), partitions);
   ASSIGN_OR_RETURN(impl->principals, PrincipalRegistry::Make(state));
   ASSIGN_OR_RETURN(impl->monitors, MonitorRegistry::Make(state));
   ASSIGN_OR_RETURN(impl->stations, StationDirectory::Make(state));
@@ -528,6 +595,17 @@ Result<std::unique_ptr<Ingestor>> Ingestor::Make(store::EventLog& log, store::St
                                 .Register(*metrics);
   }
   return std::unique_ptr<Ingestor>(new Ingestor(std::move(impl)));
+}
+
+Status Ingestor::AppendTicks(int64_t event_time_ms) {
+  RETURN_IF_ERROR(ingest::AppendTicks(impl_->log, event_time_ms));
+  for (auto& t : impl_->partition_time) RaiseTo(t, event_time_ms);
+  return Status::Ok();
+}
+
+int64_t Ingestor::PartitionEventTime(int32_t partition) const {
+  if (partition < 0 || partition >= impl_->input_partitions) return 0;
+  return impl_->partition_time[partition].load();
 }
 
 PrincipalRegistry& Ingestor::principals() { return *impl_->principals; }

@@ -170,7 +170,7 @@ void AddIngestRoutes(HttpRouter& router, Ingestor& ingestor, uint64_t max_body_b
     if (!principal.ok()) return StatusToHttp(principal.status());
     auto time = TickTime(req.body);
     if (!time.ok()) return HttpResponse::Error(400, time.status().message(), "time");
-    if (Status s = AppendTicks(ingestor.log(), *time); !s.ok()) return StatusToHttp(s);
+    if (Status s = ingestor.AppendTicks(*time); !s.ok()) return StatusToHttp(s);
     HttpResponse r;
     r.body = "{\"status\":\"ticked\",\"time_ms\":" + std::to_string(*time) + "}";
     return r;

@@ -55,6 +55,15 @@ class IngestTest : public ::testing::Test {
     StartServer();
   }
 
+  // A log callback may still hold the last reference to an HTTP session after its client has
+  // the answer; destroying the server under it crashes. A synchronous append completes after
+  // every earlier group's callbacks are gone (the embedded log runs groups in order).
+  void TearDown() override {
+    if (log_ == nullptr) return;
+    ASSERT_TRUE(log_->CreateTopic({.name = "test.teardown", .partitions = 1}).ok());
+    ASSERT_TRUE(log_->Append(std::vector<store::OutRecord>{{.topic = "test.teardown", .key = "k", .value = "v"}}).ok());
+  }
+
   void OpenIngestor(IngestorOptions options = {.pseudonym_secret = kSecret, .rate_per_second = 50, .rate_burst = 50}) {
     auto state = store::StateStore::Open({.dir = dir_.Sub("ingest"), .stores = Ingestor::StoreNames()});
     ASSERT_TRUE(state.ok()) << state.status().ToString();

@@ -2,7 +2,9 @@
 // validated events in the log, and everything it refuses into dead letters.
 //
 // For every submission: authenticate the principal (bearer token), decode and validate, check
-// the station exists and lies in the principal's area, apply the principal's rate limit, then
+// the station exists and lies in the principal's area, that processing will not drop it as late
+// or timeless (the rules' allowed lateness behind its partition's event time as ingest knows it:
+// what it appended there, ticks included), apply the principal's rate limit, then
 // append durably to `in.events` (partitioned by district) and answer. The same event_id from
 // the same principal with the same content is answered again as accepted and not stored twice
 // (idempotent retries); with other content it is a conflict. Every refusal except a missing or
@@ -50,6 +52,9 @@ struct IngestorOptions {
   double gateway_rate_factor = 100;
   // occurred_at may lie at most this far in the future (clock skew), in ms.
   int64_t max_future_ms = 5 * 60 * 1000;
+  // The rules' time.allowed_lateness_ms: processing drops an event further than this behind its
+  // partition's event time, so ingest refuses it (too_late) instead of answering 202.
+  int64_t allowed_lateness_ms = 6 * 3600 * 1000;
 };
 
 // The answer to one submission, independent of the transport.
@@ -110,6 +115,14 @@ class Ingestor {
   // Re-runs a dead letter through validation as its original principal, with `replacement`
   // as the corrected body when given. The old dead letter stays (the log is immutable).
   Result<Outcome> Resubmit(int64_t offset, std::optional<std::string> replacement);
+
+  // Appends ticks for `event_time_ms` (ingest::AppendTicks) and takes that as every partition's
+  // event time, so later reports are checked against it. Use this rather than AppendTicks
+  // wherever an Ingestor runs.
+  Status AppendTicks(int64_t event_time_ms);
+  // The event time of partition `partition` of in.events as this Ingestor knows it: the
+  // latest event time it appended there (ticks included), also across restarts; 0 for none.
+  int64_t PartitionEventTime(int32_t partition) const;
 
   // Reference data and principals, for the CLI and the HTTP layer.
   PrincipalRegistry& principals();
