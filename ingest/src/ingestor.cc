@@ -88,13 +88,6 @@ std::string StationOf(const v1::Event& e) {
 }
 
 
-std::string UpperAscii(std::string s) {
-  for (char& c : s) {
-    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
-  }
-  return s;
-}
-
 Outcome Refusal(int status, std::string reason_code, std::string message, std::string field = "") {
   Outcome o;
   o.http_status = status;
@@ -330,18 +323,41 @@ struct Ingestor::Impl {
                                     principal.area,
                                 where + "station_id"));
         }
+        if (e.has_hate_speech() && !e.hate_speech().area().empty()) {
+          // An area beside the station must be where the station lies (its ward, district or
+          // region's district): the station decides, and the stored area must not say otherwise.
+          Result<std::string> area = CanonicalAreaPath(e.hate_speech().area());
+          if (!area.ok()) return refuse(Refusal(400, "bad_area", area.status().message(), where + "area"));
+          std::string_view ward_path = station->area;  // "REGION/DISTRICT/" when it has no ward
+          while (ward_path.ends_with('/')) ward_path.remove_suffix(1);
+          Result<std::string> own = CanonicalAreaPath(ward_path);
+          bool inside = own.ok() && AreaCovers(*area, *own) && std::count(area->begin(), area->end(), '/') >= 1;
+          if (!inside) {
+            return refuse(Refusal(400, "area_mismatch",
+                                  "area " + *area + " is not where station '" + station_id + "' lies (" +
+                                      station->area + "); send that area or leave area out",
+                                  where + "area"));
+          }
+          e.mutable_hate_speech()->set_area(*area);
+        }
         partition_key = std::move(station->district_key);
       } else if (e.has_hate_speech()) {
-        std::string area = UpperAscii(e.hate_speech().area());
-        e.mutable_hate_speech()->set_area(area);
+        Result<std::string> canonical = CanonicalAreaPath(e.hate_speech().area());
+        if (!canonical.ok()) return refuse(Refusal(400, "bad_area", canonical.status().message(), where + "area"));
+        const std::string& area = *canonical;
         if (std::count(area.begin(), area.end(), '/') < 1) {
           return refuse(Refusal(400, "bad_area", "area must be a path REGION/DISTRICT[/WARD], got '" + area + "'",
                                 where + "area"));
+        }
+        if (!stations->IsKnownArea(area)) {
+          return refuse(Refusal(400, "unknown_area",
+                                "area " + area + " is not a district or ward of the station list", where + "area"));
         }
         if (!AreaCovers(principal.area, area)) {
           return refuse(Refusal(403, "outside_area", "area " + area + " is outside your area " + principal.area,
                                 where + "area"));
         }
+        e.mutable_hate_speech()->set_area(area);
         partition_key = schemas::DistrictKeyOfArea(area);
       }
       store::OutRecord record{.topic = std::string(schemas::topic::kInputs),

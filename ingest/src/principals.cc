@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "ewarn/base/hash.h"
+#include "ewarn/ingest/stations.h"
 
 namespace ewarn::ingest {
 namespace {
@@ -107,6 +108,12 @@ Result<std::string> PrincipalRegistry::CreateToken(const std::string& name, Role
     return Status::InvalidArgument("token name must be 1 to 100 characters");
   }
   if (area.find(kSep) != std::string::npos) return Status::InvalidArgument("bad area '" + area + "'");
+  std::string canonical_area;  // "" is everywhere
+  std::string_view trimmed = area;
+  while (trimmed.ends_with('/')) trimmed.remove_suffix(1);  // "LAGOS/" is LAGOS, as AreaCovers reads it
+  if (!trimmed.empty()) {
+    ASSIGN_OR_RETURN(canonical_area, CanonicalAreaPath(trimmed));
+  }
   ASSIGN_OR_RETURN(std::vector<Principal> all, List());
   for (const auto& p : all) {
     if (p.name == name && !p.revoked) {
@@ -117,7 +124,7 @@ Result<std::string> PrincipalRegistry::CreateToken(const std::string& name, Role
   if (RAND_bytes(id, sizeof id) != 1 || RAND_bytes(secret, sizeof secret) != 1) {
     return Status::Internal("no randomness for a token");
   }
-  Principal p{.name = name, .role = role, .area = Upper(area), .token_id = Hex(id, sizeof id), .created_ms = now_ms};
+  Principal p{.name = name, .role = role, .area = canonical_area, .token_id = Hex(id, sizeof id), .created_ms = now_ms};
   std::string secret_hex = Hex(secret, sizeof secret);
   store::CommitBatch batch;
   batch.Put(kStore, p.token_id, EncodePrincipal(p, Sha256Hex(secret_hex)));

@@ -122,6 +122,31 @@ std::string AreaSegment(std::string_view name) {
   return out;
 }
 
+Result<std::string> CanonicalAreaPath(std::string_view path) {
+  auto bad = [&](const std::string& why) {
+    return Status::InvalidArgument("area '" + std::string(path.substr(0, 200)) + "' " + why +
+                                   "; use a path REGION/DISTRICT[/WARD] of the station list");
+  };
+  std::string out;
+  int segments = 0;
+  size_t start = 0;
+  while (true) {
+    size_t slash = path.find('/', start);
+    std::string_view raw = path.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
+    for (unsigned char c : raw) {
+      if (c < 0x20 || c == 0x7f) return bad("holds a control character");
+    }
+    std::string segment = AreaSegment(raw);
+    if (segment.empty()) return bad("has an empty segment");
+    if (segment == "." || segment == "..") return bad("has a '" + segment + "' segment");
+    if (++segments > 3) return bad("has more than three segments");
+    if (!out.empty()) out.push_back('/');
+    out += segment;
+    if (slash == std::string_view::npos) return out;
+    start = slash + 1;
+  }
+}
+
 Result<ImportSummary> ReadStationsCsv(const std::string& path, StationFormat format,
                                       const std::function<Status(v1::PollingStation&&)>& sink) {
   std::ifstream in(path, std::ios::binary);
@@ -212,6 +237,18 @@ void StationDirectory::Place(const v1::PollingStation& station) {
   auto [it, fresh] = ward_index_.try_emplace(area, static_cast<uint32_t>(wards_.size()));
   if (fresh) wards_.push_back({std::move(area), schemas::DistrictKey(station.region(), station.district())});
   station_ward_[station.station_id()] = it->second;
+  if (fresh) {
+    std::string path = AreaSegment(station.region());
+    known_areas_.insert(path);
+    path += "/" + AreaSegment(station.district());
+    known_areas_.insert(path);
+    if (!station.ward().empty()) known_areas_.insert(path + "/" + AreaSegment(station.ward()));
+  }
+}
+
+bool StationDirectory::IsKnownArea(std::string_view canonical_path) const {
+  std::shared_lock lk(placement_mu_);
+  return known_areas_.contains(std::string(canonical_path));
 }
 
 std::optional<StationPlacement> StationDirectory::Locate(std::string_view station_id) const {

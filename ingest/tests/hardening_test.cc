@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <map>
 #include <set>
 
 #include "ewarn/base/text.h"
@@ -141,6 +142,67 @@ TEST_F(HardeningTest, BackfillsOfAPastDayWorkOnTheEventsOwnTime) {
   EXPECT_EQ(ingestor_->SubmitJson(InputKind::kIncident, monitor_.substr(15), IncidentAt("day-3", "2023-11-03T07:00:00Z"))
                 .http_status,
             202);
+}
+
+std::string Flag(const std::string& id, const std::string& where) {
+  return R"({"event_id":")" + id + R"(","occurred_at":"2023-11-14T21:00:00Z",)" + where +
+         R"(,"text":"they must leave","confidence":0.9})";
+}
+
+TEST_F(HardeningTest, AreasAreCanonicalKnownAndTheStationsOwn) {
+  struct Case {
+    const std::string* auth;
+    std::string where;
+    int status;
+    std::string reason;
+  };
+  const std::vector<Case> cases = {
+      {&anywhere_, R"("area":"LAGOS/IKEJA/../../KANO/NASSARAWA")", 400, "bad_area"},
+      {&monitor_, R"("area":"LAGOS/IKEJA/../../KANO/NASSARAWA")", 400, "bad_area"},  // once let through by AreaCovers
+      {&anywhere_, R"("area":"LAGOS/./IKEJA")", 400, "bad_area"},
+      {&anywhere_, R"("area":"LAGOS//IKEJA")", 400, "bad_area"},
+      {&anywhere_, R"("area":"LAGOS/NOWHERE")", 400, "unknown_area"},
+      {&anywhere_, R"("area":"LAGOS")", 400, "bad_area"},
+      {&monitor_, R"("area":"KANO/NASSARAWA")", 403, "outside_area"},
+      {&anywhere_, R"("station_id":"S1","area":"KANO/NASSARAWA")", 400, "area_mismatch"},
+      {&anywhere_, R"("station_id":"S1","area":"LAGOS/IKEJA/ALAUSA")", 400, "area_mismatch"},
+      {&anywhere_, R"("station_id":"S1","area":"LAGOS/IKEJA/../IKEJA")", 400, "bad_area"},
+  };
+  int n = 0;
+  for (const auto& c : cases) {
+    RawResponse r = Post("/v1/hate-speech", *c.auth, Flag("bad-" + std::to_string(n++), c.where));
+    EXPECT_EQ(r.status, c.status) << c.where << ": " << r.body;
+    EXPECT_NE(r.body.find("\"reason\":\"" + c.reason + "\""), std::string::npos) << c.where << ": " << r.body;
+    EXPECT_NE(r.body.find("\"field\":\"area\""), std::string::npos) << c.where << ": " << r.body;
+  }
+  EXPECT_EQ(CountRejected("bad_area") + CountRejected("unknown_area") + CountRejected("outside_area") +
+                CountRejected("area_mismatch"),
+            static_cast<int>(cases.size()));
+  // Accepted areas are stored in the canonical form.
+  ASSERT_EQ(Post("/v1/hate-speech", monitor_, Flag("ok-1", R"("area":" lagos /  ikeja ")")).status, 202);
+  ASSERT_EQ(Post("/v1/hate-speech", anywhere_, Flag("ok-2", R"("station_id":"S1","area":"Lagos/Ikeja/Anifowoshe")")).status,
+            202);
+  ASSERT_EQ(Post("/v1/hate-speech", anywhere_, Flag("ok-3", R"("station_id":"S1","area":"lagos/ikeja")")).status, 202);
+  std::map<std::string, std::string> stored;
+  for (const auto& e : Topic(schemas::topic::kInputs)) stored[e.header().event_id()] = e.hate_speech().area();
+  EXPECT_EQ(stored["ok-1"], "LAGOS/IKEJA");
+  EXPECT_EQ(stored["ok-2"], "LAGOS/IKEJA/ANIFOWOSHE");
+  EXPECT_EQ(stored["ok-3"], "LAGOS/IKEJA");
+  // A token's area is a path too.
+  EXPECT_FALSE(ingestor_->principals().CreateToken("sneaky", Role::kMonitor, "LAGOS/../KANO", kNow).ok());
+  auto fine = ingestor_->principals().CreateToken("tidy", Role::kMonitor, "lagos / ikeja/", kNow);
+  ASSERT_TRUE(fine.ok()) << fine.status().ToString();
+  auto tidy = ingestor_->principals().Authenticate("Bearer " + *fine);
+  ASSERT_TRUE(tidy.ok());
+  EXPECT_EQ(tidy->area, "LAGOS/IKEJA");
+}
+
+TEST(CanonicalAreaPathTest, OneFormOrARefusal) {
+  EXPECT_EQ(*CanonicalAreaPath("lagos/ikeja/anifowoshe"), "LAGOS/IKEJA/ANIFOWOSHE");
+  EXPECT_EQ(*CanonicalAreaPath("  Federal   Capital Territory /AMAC"), "FEDERAL CAPITAL TERRITORY/AMAC");
+  for (const char* bad : {"", "/", "A/", "/A", "A//B", "A/../B", "..", "A/./B", "A/B/C/D", "A/B\nC", "A/\x01"}) {
+    EXPECT_FALSE(CanonicalAreaPath(bad).ok()) << bad;
+  }
 }
 
 // A batch of `n` final counts at S1..S3 (ids from `first`).

@@ -15,6 +15,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "ewarn/base/status.h"
@@ -41,6 +42,12 @@ struct ImportSummary {
 // An area name as a path segment: trimmed, spaces collapsed, upper case, '/' -> '-'.
 std::string AreaSegment(std::string_view name);
 
+// The one form areas are compared in: "REGION[/DISTRICT[/WARD]]", each segment as AreaSegment
+// makes it ("lagos / ikeja" -> "LAGOS/IKEJA"). InvalidArgument for an empty path or segment,
+// a "." or ".." segment, more than three segments, or control characters: a path is a name of
+// the reference data, never something to resolve.
+Result<std::string> CanonicalAreaPath(std::string_view path);
+
 // Reads a station CSV, calling `sink` per valid station in file order. IOError naming the path
 // when unreadable; InvalidArgument naming missing header columns.
 Result<ImportSummary> ReadStationsCsv(const std::string& path, StationFormat format,
@@ -65,6 +72,8 @@ class StationDirectory {
   // stations) the records do not stay in RocksDB's block cache, so each Find would read and
   // checksum a block. About 80 bytes a station; wards are interned.
   std::optional<StationPlacement> Locate(std::string_view station_id) const;
+  // Is `canonical_path` (CanonicalAreaPath's form) a region, district or ward of some station?
+  bool IsKnownArea(std::string_view canonical_path) const;
   int64_t size() const { return size_.load(); }
 
  private:
@@ -73,10 +82,11 @@ class StationDirectory {
 
   store::StateStore& state_;
   std::atomic<int64_t> size_{0};
-  mutable std::shared_mutex placement_mu_;  // guards the three below (CatchUp vs Locate)
+  mutable std::shared_mutex placement_mu_;  // guards the four below (CatchUp vs Locate)
   std::vector<StationPlacement> wards_;
   std::unordered_map<std::string, uint32_t> ward_index_;  // area -> index in wards_
   std::unordered_map<std::string, uint32_t> station_ward_;  // station id -> index in wards_
+  std::unordered_set<std::string> known_areas_;  // canonical regions, districts and wards
 };
 
 // The ref.stations record of `station`, as ImportStations writes it: key and event id from the
