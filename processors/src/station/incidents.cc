@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <set>
+#include <tuple>
 #include <unordered_map>
 
 #include "ewarn/schemas/events.h"
@@ -97,24 +98,33 @@ class Incidents final : public Module {
     return Status::Ok();
   }
 
-  // Situations without news for close_after_ms are closed.
+  // Situations without news for close_after_ms are closed: only those due, so a tick's work is
+  // what closes, not a visit of every district.
   void OnMinute(int64_t now, TaskState& ts) override {
-    for (auto& [path, d] : p_.districts()) {
+    while (!close_due_.empty() && std::get<0>(*close_due_.begin()) <= now) {
+      auto [due, district, id] = *close_due_.begin();
+      close_due_.erase(close_due_.begin());
+      close_at_.erase(id);
+      DistrictMem& d = p_.District(district);
       auto* list = d.state.mutable_situations();
-      for (int i = list->size() - 1; i >= 0; --i) {
-        if (now - list->Get(i).situation().last_seen_ms() < rules_.cluster().close_after_ms()) continue;
+      for (int i = 0; i < list->size(); ++i) {
+        if (list->Get(i).situation().situation_id() != id) continue;
         st::OpenSituation closed = list->Get(i);
         closed.mutable_situation()->set_state(v1::Situation::STATE_CLOSED);
-        EmitSituation(closed, path, now, ts);
-        Unindex(path, closed.situation().situation_id());
+        EmitSituation(closed, district, now, ts);
+        Unindex(district, id);
         list->DeleteSubrange(i, 1);
         d.dirty = true;
+        break;
       }
     }
   }
 
   void OnLoaded(const std::string& district, DistrictMem& d) override {
-    for (const auto& sit : d.state.situations()) Index(district, sit);
+    for (const auto& sit : d.state.situations()) {
+      Index(district, sit);
+      ScheduleClose(district, sit.situation());
+    }
   }
 
  private:
@@ -142,6 +152,19 @@ class Incidents final : public Module {
     for (auto it = cells.begin(); it != cells.end();) {
       it = it->second == id ? cells.erase(it) : std::next(it);
     }
+  }
+
+  void ScheduleClose(const std::string& district, const v1::Situation& sit) {
+    Unschedule(sit.situation_id());
+    int64_t due = sit.last_seen_ms() + rules_.cluster().close_after_ms();
+    close_due_.insert({due, district, sit.situation_id()});
+    close_at_[sit.situation_id()] = {due, district};
+  }
+  void Unschedule(const std::string& id) {
+    auto it = close_at_.find(id);
+    if (it == close_at_.end()) return;
+    close_due_.erase({it->second.first, it->second.second, id});
+    close_at_.erase(it);
   }
 
   static st::OpenSituation* FindSituation(DistrictMem& d, const std::string& id) {
@@ -215,6 +238,7 @@ class Incidents final : public Module {
     AddMember(*target, e, ref, located, lat, lon, t);
     Unindex(ref.district_path, target->situation().situation_id());
     Index(ref.district_path, *target);
+    ScheduleClose(ref.district_path, target->situation());
     EmitSituation(*target, ref.district_path, t, ts);
     Confirm(*target, ref.district_path, t, ts);
     return target->situation().situation_id();
@@ -277,6 +301,7 @@ class Incidents final : public Module {
       from.mutable_situation()->set_merged_into(into_id);
       EmitSituation(from, d.state.situations(i).situation().area().empty() ? "" : schemas::DistrictKeyOfArea(from.situation().area()), t, ts);
       Unindex(district, from_id);
+      Unschedule(from_id);
       list->DeleteSubrange(i, 1);
       return;
     }
@@ -320,6 +345,9 @@ class Incidents final : public Module {
   Findings& findings_;
   const v1::Rules& rules_;
   std::unordered_map<std::string, Cells> cells_;  // per district
+  // When each open situation closes: (last seen + close_after_ms, district, id).
+  std::set<std::tuple<int64_t, std::string, std::string>> close_due_;
+  std::unordered_map<std::string, std::pair<int64_t, std::string>> close_at_;
 };
 
 }  // namespace

@@ -157,10 +157,14 @@ void RiskModel::ScheduleDecay(const std::string& subject, const st::Risk& risk) 
       if (static_cast<int>(l.level()) == risk.level()) target = l.leave();
     }
   }
-  int64_t when = risk.score_ms();
+  // Strictly after the assessment: a score exactly at its level's leave score keeps the level
+  // (scores that all decayed by exactly one half-life since simultaneous findings get there
+  // easily), and a re-assessment due at once would find the same score and be due at once
+  // again: the timer looped forever on that area (issue 17). A millisecond later it has left.
+  int64_t when = risk.score_ms() + 1;
   if (risk.score() > target && target > 0) {
     double h = static_cast<double>(rules_.half_life_ms());
-    when += static_cast<int64_t>(std::ceil(h * std::log2(risk.score() / target))) + 1;
+    when += static_cast<int64_t>(std::ceil(h * std::log2(risk.score() / target)));
   }
   decay_due_.insert({when, subject});
   decay_at_[subject] = when;

@@ -9,6 +9,7 @@
 #include <functional>
 #include <random>
 #include <set>
+#include <unordered_map>
 
 #include "ewarn/base/hash.h"
 #include "ewarn/base/time.h"
@@ -104,6 +105,19 @@ class StationStageTest : public ::testing::Test {
                        .timestamp_ms = e.header().event_time_ms(),
                        .partition_key = schemas::DistrictKey(s.region, s.district)};
     ASSERT_TRUE(log_->Append(std::span(&r, 1)).ok());
+  }
+  // Many events at once, in one append (for tests at a national scale).
+  void AppendAll(const std::vector<v1::Event>& events) {
+    std::unordered_map<std::string, const Station*> by_id;
+    for (const Station& s : stations_) by_id[s.id] = &s;
+    std::vector<store::OutRecord> recs;
+    for (const v1::Event& e : events) {
+      const Station& s = *by_id.at(schemas::RecordKey(e));
+      recs.push_back({.topic = "in.events", .key = s.id, .value = schemas::EncodeEvent(e),
+                      .timestamp_ms = e.header().event_time_ms(),
+                      .partition_key = schemas::DistrictKey(s.region, s.district)});
+    }
+    ASSERT_TRUE(log_->Append(recs).ok());
   }
   void AppendRaw(const std::string& partition_key, const v1::Event& e) {
     store::OutRecord r{.topic = "in.events", .key = schemas::RecordKey(e), .value = schemas::EncodeEvent(e),
