@@ -91,6 +91,7 @@ class Partition {
   // A station restored from the state store (key `s<id>`): its place in the array.
   StationMem& Restore(const StationRef& ref);
   st::Meta& meta() { return meta_; }
+  void MarkMetaDirty() { meta_dirty_ = true; }
   // Writes every dirty station, district and the clock into the commit.
   void Flush(TaskState& ts, const std::string& prefix);
 

@@ -65,7 +65,7 @@ class StationStage final : public Processor {
     switch (event.body_case()) {
       case v1::Event::kTick:
         Advance(t, ts);
-        ForwardToAlerts(event, ts);
+        ForwardTick(event, t, ts);
         return Status::Ok();
       case v1::Event::kAck:
       case v1::Event::kSilence:
@@ -169,6 +169,21 @@ class StationStage final : public Processor {
       for (Module* m : all_) m->OnMinute(t, ts);
       risk_.OnMinute(t, ts);
     }
+  }
+
+  // The alert stage's timers (acknowledgement deadlines, grouping windows) count in minutes, and
+  // its routing needs the liaisons a tick announces: a tick goes on to `risk` in a new minute or
+  // with more liaisons, not every second (ewarn serve ticks every second; an idle node appended
+  // 8 `risk` records a second, issue 13).
+  void ForwardTick(const v1::Event& tick, int64_t t, TaskState& ts) {
+    st::Meta& meta = p_.meta();
+    bool new_minute = t / kMinute > meta.forwarded_tick_ms() / kMinute;
+    bool more_liaisons = tick.tick().liaisons_end() > meta.forwarded_liaisons_end();
+    if (!new_minute && !more_liaisons) return;
+    meta.set_forwarded_tick_ms(std::max(meta.forwarded_tick_ms(), t));
+    meta.set_forwarded_liaisons_end(std::max(meta.forwarded_liaisons_end(), tick.tick().liaisons_end()));
+    p_.MarkMetaDirty();
+    ForwardToAlerts(tick, ts);
   }
 
   void ForwardToAlerts(const v1::Event& event, TaskState& ts) {

@@ -109,5 +109,25 @@ TEST_F(StationStageTest, InterleavingAcrossPartitionsDoesNotChangeTheResult) {
   EXPECT_EQ(Digest(), first);
 }
 
+// Issue 13 (9): ewarn serve ticks every second; with nothing else happening, `risk` gets a
+// tick a minute per partition (the alert stage's timers count in minutes), not one a second.
+TEST_F(StationStageTest, AnIdleNodeForwardsATickAMinuteNotOneASecond) {
+  ImportStations();
+  for (int64_t t = kOpen; t < kOpen + 5 * kMin; t += 1000) Tick(t);
+  Run();
+  auto risk = Read(schemas::topic::kRisk);
+  EXPECT_EQ(risk.size(), 5u * kPartitions);
+  for (const auto& e : risk) EXPECT_TRUE(e.has_tick());
+  // New liaisons are announced at once, within the minute.
+  Tick(kOpen + 5 * kMin);
+  v1::Event e = Header("tick:liaisons", kOpen + 5 * kMin + 2000);
+  e.mutable_tick()->set_liaisons_end(3);
+  e.mutable_header()->set_source(v1::SOURCE_TICKER);
+  AppendRaw("LAGOS/IKEJA", e);
+  Tick(kOpen + 5 * kMin + 3000);
+  Run();
+  EXPECT_EQ(Read(schemas::topic::kRisk).size(), 6u * kPartitions + 1);
+}
+
 }  // namespace
 }  // namespace ewarn::processors::station_test
