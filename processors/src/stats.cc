@@ -1,0 +1,72 @@
+#include "stats.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+namespace ewarn::processors {
+
+double PoissonBinomialUpperTail(const std::vector<double>& p, int64_t k) {
+  if (k <= 0) return 1;
+  if (k > static_cast<int64_t>(p.size())) return 0;
+  // below[j] = P(j successes so far) for j < k; mass at k or more is what we want, so it is
+  // only tracked as what leaves the table (summing the small terms keeps precision for tails).
+  std::vector<double> below(static_cast<size_t>(k), 0.0);
+  below[0] = 1;
+  double tail = 0;
+  for (double raw : p) {
+    double q = std::clamp(raw, 0.0, 1.0);
+    tail += below[static_cast<size_t>(k - 1)] * q;
+    for (int64_t j = k - 1; j >= 1; --j) below[static_cast<size_t>(j)] = below[static_cast<size_t>(j)] * (1 - q) + below[static_cast<size_t>(j - 1)] * q;
+    below[0] *= 1 - q;
+  }
+  return std::clamp(tail, 0.0, 1.0);
+}
+
+namespace {
+
+bool WithinWholePercent(int64_t count, int64_t registered, double tolerance_pp) {
+  double pct = 100.0 * static_cast<double>(count) / static_cast<double>(registered);
+  return std::abs(pct - std::round(pct)) <= tolerance_pp + 1e-9;
+}
+
+double LogBinomialPmf(int64_t k, int64_t n, double log_p, double log_q) {
+  return std::lgamma(static_cast<double>(n) + 1) - std::lgamma(static_cast<double>(k) + 1) -
+         std::lgamma(static_cast<double>(n - k) + 1) + static_cast<double>(k) * log_p + static_cast<double>(n - k) * log_q;
+}
+
+}  // namespace
+
+double ChanceOfWholePercent(int64_t registered, double rate, double tolerance_pp) {
+  if (registered <= 0) return 0;
+  rate = std::clamp(rate, 0.0, 1.0);
+  if (rate <= 0 || rate >= 1) {  // a degenerate binomial: its one count
+    return WithinWholePercent(rate >= 1 ? registered : 0, registered, tolerance_pp) ? 1 : 0;
+  }
+  const double n = static_cast<double>(registered);
+  const double sd = std::sqrt(n * rate * (1 - rate));
+  const auto lo = std::max<int64_t>(0, static_cast<int64_t>(std::floor(n * rate - 8 * sd - 1)));
+  const auto hi = std::min<int64_t>(registered, static_cast<int64_t>(std::ceil(n * rate + 8 * sd + 1)));
+  const double log_p = std::log(rate), log_q = std::log1p(-rate);
+  double chance = 0;
+  for (int64_t k = lo; k <= hi; ++k) {
+    if (WithinWholePercent(k, registered, tolerance_pp)) chance += std::exp(LogBinomialPmf(k, registered, log_p, log_q));
+  }
+  return std::clamp(chance, 0.0, 1.0);
+}
+
+std::vector<bool> BenjaminiHochberg(const std::vector<double>& p, double q) {
+  const size_t m = p.size();
+  std::vector<size_t> order(m);
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return p[a] < p[b]; });
+  size_t passing = 0;  // how many of the smallest are rejected
+  for (size_t i = 0; i < m; ++i) {
+    if (p[order[i]] <= static_cast<double>(i + 1) * q / static_cast<double>(m)) passing = i + 1;
+  }
+  std::vector<bool> rejected(m, false);
+  for (size_t i = 0; i < passing; ++i) rejected[order[i]] = true;
+  return rejected;
+}
+
+}  // namespace ewarn::processors
