@@ -707,4 +707,6 @@ Result<Outcome> Ingestor::Resubmit(int64_t offset, std::optional<std::string> re
                        impl_->ReporterOf(principal->name));
 }
 
+std::string ReportReference(std::string_view event_id) { return Reference(event_id); }
+
 }  // namespace ewarn::ingest
