@@ -116,7 +116,7 @@ int Serve(const Flags& f) {
   if (f.Has("metrics")) std::printf("metrics: http://%s/metrics\n", f.Get("metrics").c_str());
   if (f.Has("http")) {
     std::string host = f.Get("http").substr(0, f.Get("http").rfind(':'));
-    std::printf("http: http://%s:%u/ (ingest and risk API; the duty room's map at /map?token=...)\n", host.c_str(),
+    std::printf("http: http://%s:%u/ (ingest and risk API; the duty room at /, sign in with a duty or liaison token)\n", host.c_str(),
                 static_cast<unsigned>((*node)->http_port()));
   }
   std::printf("press Ctrl-C to stop\n");

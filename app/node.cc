@@ -5,6 +5,7 @@
 #include "ewarn/schemas/events.h"
 #include "ewarn/store/probe.h"
 #include "pipelines.h"
+#include "review_routes.h"
 #include "risk_routes.h"
 
 namespace ewarn::app {
@@ -52,6 +53,9 @@ Result<std::unique_ptr<Node>> Node::Start(const NodeOptions& o) {
     ingest::AddIngestRoutes(router, *n->ingest_->ingestor, http_options.max_body_bytes);
     AddRiskRoutes(router, *n->ingest_->ingestor, *n->state_);
     AddAlertRoutes(router, *n->ingest_->ingestor, *n->state_, *n->log_, n->partitions_);
+    AddReviewRoutes(router, *n->ingest_->ingestor, *n->log_, *n->state_, n->partitions_);
+    ASSIGN_OR_RETURN(n->duty_room_, DutyRoom::Make(*n->ingest_->ingestor, *n->log_, n->secret_));
+    n->duty_room_->AddRoutesAndSessions(router);  // last: it lets the routes above read sessions
     ASSIGN_OR_RETURN(n->http_, ingest::HttpServer::Start(http_options, std::move(router), n->registry_.get()));
   }
   if (!o.metrics.empty()) {
@@ -102,6 +106,7 @@ Result<std::unique_ptr<Node>> Node::Start(const NodeOptions& o) {
 Status Node::Stop() {
   if (stopped_) return Status::Ok();
   stopped_ = true;
+  if (duty_room_) duty_room_->Stop();  // browsers waiting on the live feed are answered
   if (http_) http_->Stop();  // in-flight submissions finish their appends first
   for (auto& w : workers_) {  // in data-flow order: each stage drains what the one before wrote
     w.request_stop();

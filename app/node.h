@@ -22,6 +22,7 @@
 #include "ewarn/store/event_log.h"
 #include "ewarn/store/state_store.h"
 #include "ingest_setup.h"
+#include "web_routes.h"
 
 namespace ewarn::app {
 
@@ -80,6 +81,7 @@ class Node {
   std::string secret_;
   int32_t partitions_ = 0;
   std::vector<std::unique_ptr<processors::TaskRuntime>> runtimes_;
+  std::unique_ptr<DutyRoom> duty_room_;  // before http_: its feed answers browsers through the server
   std::unique_ptr<ingest::HttpServer> http_;
   std::unique_ptr<prometheus::Exposer> exposer_;
   std::shared_ptr<prometheus::Collectable> alert_metrics_;  // the exposer keeps a weak_ptr

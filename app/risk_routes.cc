@@ -57,8 +57,7 @@ json::object ToJson(const v1::RiskAssessment& a, bool with_events) {
 
 // Risk is for the duty room, operators, and liaisons (within their area).
 Result<ingest::Principal> Reader(ingest::Ingestor& ingestor, const ingest::HttpRequest& req) {
-  std::string auth = req.Header("authorization");
-  if (auth.empty() && !req.Query("token").empty()) auth = "Bearer " + req.Query("token");
+  std::string auth = req.Header("authorization");  // or the duty room's session (session.h)
   auto p = ingestor.Authorize(auth, ingest::Role::kDuty);
   if (p.ok() || p.status().code() == StatusCode::kPermissionDenied) return p;  // no valid token
   return ingestor.Authorize(auth, ingest::Role::kLiaison);
@@ -175,67 +174,11 @@ ingest::HttpResponse GetStation(ingest::Ingestor& ingestor, store::StateStore& s
   return Json(ToJson(a, true));
 }
 
-// The duty room's live map: a page with no data of its own; it asks /v1/risk with the token
-// it is given (?token=, kept in the page's session storage) every few seconds.
-constexpr std::string_view kMapPage = R"html(<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>ewarn — live risk map</title>
-<meta name="viewport" content="width=device-width,initial-scale=1">
-<style>
-body{margin:0;font:14px system-ui,sans-serif;display:grid;grid-template-columns:1fr 360px;height:100vh}
-#map{background:#eef2f5;width:100%;height:100%}#side{overflow:auto;padding:12px;border-left:1px solid #ccc}
-h1{font-size:18px;margin:0 0 8px}.lvl{display:inline-block;width:10px;height:10px;border-radius:5px;margin-right:6px}
-li{margin:4px 0;list-style:none}ul{padding:0}#status{color:#666;font-size:12px}
-</style></head><body>
-<canvas id="map"></canvas>
-<div id="side"><h1>ewarn duty room</h1><div id="status">loading…</div>
-<h2 style="font-size:15px">Areas at risk</h2><ul id="areas"></ul>
-<h2 style="font-size:15px">Stations at risk</h2><ul id="stations"></ul></div>
-<script>
-const colors={low:"#9aa5ad",elevated:"#e6b800",high:"#e0620d",critical:"#c4001a"};
-const params=new URLSearchParams(location.search);
-if(params.get("token"))sessionStorage.setItem("ewarn-token",params.get("token"));
-const token=sessionStorage.getItem("ewarn-token")||"";
-const canvas=document.getElementById("map"),ctx=canvas.getContext("2d");
-function item(a){const li=document.createElement("li");
- li.innerHTML='<span class="lvl" style="background:'+colors[a.level]+'"></span><b></b> <span></span>';
- li.children[1].textContent=(a.name?a.name+" ":"")+a.id;
- li.children[2].textContent=a.level+" "+a.score+(a.factors.length?" — "+a.factors[0].explanation:"");return li;}
-async function refresh(){
- const h={headers:{Authorization:"Bearer "+token}};
- try{
-  const [geo,risk]=await Promise.all([fetch("/v1/risk?format=geojson",h),fetch("/v1/risk?min_level=elevated",h)]);
-  if(!geo.ok){document.getElementById("status").textContent="risk API: "+geo.status+" (open this page with ?token=…)";return;}
-  const g=await geo.json(),r=await risk.json();
-  canvas.width=canvas.clientWidth;canvas.height=canvas.clientHeight;
-  const pts=g.features.map(f=>[f.geometry.coordinates[0],f.geometry.coordinates[1],f.properties.level]);
-  if(pts.length){const xs=pts.map(p=>p[0]),ys=pts.map(p=>p[1]);
-   const x0=Math.min(...xs),x1=Math.max(...xs)+1e-6,y0=Math.min(...ys),y1=Math.max(...ys)+1e-6,pad=20;
-   const order={low:0,elevated:1,high:2,critical:3};pts.sort((a,b)=>order[a[2]]-order[b[2]]);
-   for(const [x,y,l] of pts){ctx.fillStyle=colors[l];ctx.beginPath();
-    ctx.arc(pad+(x-x0)/(x1-x0)*(canvas.width-2*pad),canvas.height-pad-(y-y0)/(y1-y0)*(canvas.height-2*pad),l==="low"?2:5,0,7);ctx.fill();}}
-  const areas=document.getElementById("areas"),stations=document.getElementById("stations");
-  areas.replaceChildren(...r.areas.filter(a=>a.level!=="low").slice(0,30).map(item));
-  stations.replaceChildren(...r.stations.slice(0,50).map(item));
-  document.getElementById("status").textContent=pts.length+" stations with reports or findings on the map, "+r.stations_total+" at elevated risk or above; updated "+new Date().toLocaleTimeString();
- }catch(e){document.getElementById("status").textContent="error: "+e;}
-}
-refresh();setInterval(refresh,5000);
-</script></body></html>
-)html";
-
 }  // namespace
 
 void AddRiskRoutes(ingest::HttpRouter& router, ingest::Ingestor& ingestor, store::StateStore& state) {
   router.Add("GET", "/v1/risk", [&](const ingest::HttpRequest& req) { return GetRisk(ingestor, state, req); });
   router.AddPrefix("GET", "/v1/risk/stations/", [&](const ingest::HttpRequest& req) { return GetStation(ingestor, state, req); });
-  auto page = [](const ingest::HttpRequest&) {
-    ingest::HttpResponse r;
-    r.content_type = "text/html; charset=utf-8";
-    r.body = std::string(kMapPage);
-    return r;
-  };
-  router.Add("GET", "/", page);
-  router.Add("GET", "/map", page);
 }
 
 }  // namespace ewarn::app

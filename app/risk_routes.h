@@ -1,6 +1,6 @@
-// The duty room's read side: risk by area and station, as JSON or GeoJSON, and the live risk
-// map page. Reads the station stage's `risk` store directly (committed state, at most one
-// commit interval old).
+// The duty room's read side: risk by area and station, as JSON or GeoJSON (the duty room at /,
+// web_routes.h, draws them). Reads the station stage's `risk` store directly (committed state, at
+// most one commit interval old).
 #pragma once
 
 #include "ewarn/ingest/http_server.h"
@@ -13,7 +13,6 @@ namespace ewarn::app {
 //     areas (regions aggregated on read: a region's level is its highest district's) and
 //     stations under AREA with level, score and top factors; GeoJSON: station points.
 // GET /v1/risk/stations/{id}                                     the station's assessment
-// GET /  and /map                                                 the duty room's live map
 // `ingestor` and `state` must outlive the router.
 void AddRiskRoutes(ingest::HttpRouter& router, ingest::Ingestor& ingestor, store::StateStore& state);
 

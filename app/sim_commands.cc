@@ -532,7 +532,7 @@ int Demo(const Flags& f) {
               scenario->stations.size(), districts.size(), regions.size(), static_cast<unsigned long long>(sf.scenario.seed), sf.speed,
               dir.root.c_str());
   PrintPlan(*scenario);
-  std::printf("duty room map: %s/map?token=%s\nrisk API:      %s/v1/risk (Authorization: Bearer <token>)\n",
+  std::printf("duty room:     %s/ (sign in with the duty token: %s)\nrisk API:      %s/v1/risk (Authorization: Bearer <token>)\n",
               base.c_str(), duty->c_str(), base.c_str());
   if (f.Has("metrics")) std::printf("metrics:       http://%s/metrics\n", f.Get("metrics").c_str());
   std::printf("press Ctrl-C to stop early\n\n");

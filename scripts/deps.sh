@@ -12,6 +12,7 @@ packages=(
   prometheus docker-compose python3-yaml
   kannel kannel-extras clang libclang-rt-14-dev wrk nginx-light
   python3-aiosmtpd libxml2-utils openssl libgoogle-perftools-dev
+  libjs-leaflet libjs-leaflet.markercluster chromium
 )
 
 missing=()
@@ -24,4 +25,16 @@ if [ ${#missing[@]} -gt 0 ]; then
   [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
   "${sudo_cmd[@]}" apt-get update -q
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# The duty room's browser tests drive Debian's chromium with puppeteer-core from npm (web/
+# package-lock.json); no browser is downloaded. Node.js and npm come from Debian when missing.
+if ! command -v npm >/dev/null 2>&1; then
+  sudo_cmd=()
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends nodejs npm
+fi
+web_dir="$(dirname "$0")/../web"
+if [ ! -d "$web_dir/node_modules/puppeteer-core" ] || [ "$web_dir/package-lock.json" -nt "$web_dir/node_modules/.package-lock.json" ]; then
+  (cd "$web_dir" && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund)
 fi

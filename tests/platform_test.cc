@@ -107,7 +107,7 @@ TEST(PlatformTest, ReportsRaiseRiskAndAnAlertThatALiaisonAcknowledgesAndReplayAg
   EXPECT_NE(areas.find("\"id\":\"LAGOS\""), std::string::npos) << areas;  // the region, aggregated on read
   EXPECT_EQ(Curl("-o /dev/null -w '%{http_code}' " + base + "/v1/risk").out, "401");
   EXPECT_EQ(Curl("-o /dev/null -w '%{http_code}' -H 'Authorization: Bearer " + monitors[0] + "' " + base + "/v1/risk").out, "403");
-  EXPECT_NE(Curl(base + "/map").out.find("ewarn duty room"), std::string::npos);
+  EXPECT_NE(Curl("-L " + base + "/map").out.find("ewarn duty room"), std::string::npos);  // moved to /
 
   // The liaison of that ward sees the alert; another area's liaison does not.
   const std::string as_liaison = "-H 'Authorization: Bearer " + liaison_token + "' ";

@@ -118,6 +118,12 @@ void HttpRouter::OnBodyTooLarge(std::function<HttpResponse(const HttpRequest&, u
   too_large_ = std::move(handler);
 }
 
+void HttpRouter::WrapHandlers(const std::function<HttpHandler(HttpHandler)>& wrap) {
+  for (auto& r : routes_) {
+    if (r.handler) r.handler = wrap(std::move(r.handler));
+  }
+}
+
 HttpRouter::Match HttpRouter::Find(const HttpRequest& request) const {
   const Route* best = nullptr;
   bool path_known = false;

@@ -822,4 +822,6 @@ Result<Outcome> Ingestor::Resubmit(int64_t offset, std::optional<std::string> re
                        v1::SOURCE_OPERATOR, reporter);
 }
 
+std::string ReportReference(std::string_view event_id) { return Reference(event_id); }
+
 }  // namespace ewarn::ingest

@@ -27,7 +27,7 @@ std::string DistrictKeyOfArea(std::string_view area_path) {
 
 bool IsInputTopic(std::string_view t) {
   return t == topic::kInputs || t == topic::kStations || t == topic::kMonitors ||
-         t == topic::kLiaisons || t == topic::kRejected || t == topic::kDeliveries;
+         t == topic::kLiaisons || t == topic::kAreas || t == topic::kRejected || t == topic::kDeliveries;
 }
 
 std::string EncodeEvent(const v1::Event& event) { return EncodeDeterministic(event); }
@@ -77,6 +77,8 @@ std::string RecordKey(const v1::Event& e) {
     case v1::Event::kAnomaly: return e.anomaly().subject_id();
     case v1::Event::kAck: return e.ack().alert_id();
     case v1::Event::kSilence: return e.silence().area();
+    case v1::Event::kReview: return e.review().station_id();
+    case v1::Event::kBoundary: return e.boundary().area_id();
     default: return e.header().event_id();
   }
 }
@@ -111,6 +113,8 @@ std::string_view BodyName(const v1::Event& e) {
     case v1::Event::kTick: return "tick";
     case v1::Event::kAck: return "ack";
     case v1::Event::kSilence: return "silence";
+    case v1::Event::kReview: return "review";
+    case v1::Event::kBoundary: return "boundary";
     case v1::Event::kRejected: return "rejected";
     case v1::Event::kStation: return "station";
     case v1::Event::kArea: return "area";

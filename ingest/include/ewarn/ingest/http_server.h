@@ -72,6 +72,10 @@ class HttpRouter {
   // Called instead of a route when a body is over the limit; gets the request without its body
   // and the declared length. Default: a plain 413.
   void OnBodyTooLarge(std::function<HttpResponse(const HttpRequest&, uint64_t declared)> handler);
+  // Replaces each blocking handler registered so far by wrap(handler), e.g. to turn a session
+  // cookie into the Authorization header the handlers read. Asynchronous handlers (ingest's
+  // submissions, the hot path) are left as they are.
+  void WrapHandlers(const std::function<HttpHandler(HttpHandler)>& wrap);
 
   // The route for a request: exactly one of `handler`, `async_handler` is set, or neither and
   // `answer` holds the 404/405.

@@ -146,6 +146,9 @@ class Ingestor {
 
 namespace ewarn::ingest {
 
+// The short reference of an accepted report (Outcome::reference, SMS replies) from its event id.
+std::string ReportReference(std::string_view event_id);
+
 class HttpRouter;
 
 // Registers ingest's HTTP API on `router` (README "HTTP API" and ingest/openapi.yaml):
