@@ -61,7 +61,7 @@ Result<HttpResponse> Exchange(net::io_context& ioc, Stream& stream, beast::tcp_s
   req.method(http::string_to_verb(request.method));
   req.target(url.target);
   req.version(11);
-  req.set(http::field::host, url.host);
+  req.set(http::field::host, HostHeader(url));
   req.set(http::field::user_agent, "ewarn-delivery/1");
   req.set(http::field::connection, "close");
   for (const auto& [k, v] : request.headers) req.set(k, v);
@@ -119,6 +119,12 @@ Result<Url> ParseUrl(std::string_view s) {
     return Status::InvalidArgument("bad host or port in URL '" + std::string(s) + "'");
   }
   return url;
+}
+
+std::string HostHeader(const Url& url) {
+  std::string host = url.host.find(':') != std::string::npos ? "[" + url.host + "]" : url.host;
+  if (url.port != (url.tls ? "443" : "80")) host += ":" + url.port;
+  return host;
 }
 
 Result<HttpResponse> Fetch(const HttpRequest& request, const Timeouts& timeouts) {
