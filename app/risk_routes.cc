@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <map>
 
+#include "json_text.h"
+#include "ewarn/base/hash.h"
 #include "ewarn/processors/pipeline.h"
 #include "ewarn/schemas/events.h"
 #include "ewarn/v1/derived.pb.h"
@@ -61,12 +63,14 @@ Result<ingest::Principal> Reader(ingest::Ingestor& ingestor, const ingest::HttpR
   if (auth.empty() && !req.Query("token").empty()) auth = "Bearer " + req.Query("token");
   auto p = ingestor.Authorize(auth, ingest::Role::kDuty);
   if (p.ok() || p.status().code() == StatusCode::kPermissionDenied) return p;  // no valid token
-  return ingestor.Authorize(auth, ingest::Role::kLiaison);
+  p = ingestor.Authorize(auth, ingest::Role::kLiaison);
+  if (p.ok() || p.status().code() != StatusCode::kFailedPrecondition) return p;
+  return Status::FailedPrecondition("this token may not read risk; it needs a duty, operator or liaison token");
 }
 
 ingest::HttpResponse Json(json::value v) {
   ingest::HttpResponse r;
-  r.body = json::serialize(v);
+  r.body = JsonText(v);
   return r;
 }
 
@@ -78,12 +82,24 @@ ingest::HttpResponse GetRisk(ingest::Ingestor& ingestor, store::StateStore& stat
   if (!ingest::AreaCovers(who->area, area) && !ingest::AreaCovers(area, who->area)) {
     return ingest::HttpResponse::Error(403, "'" + who->name + "' may read risk for '" + who->area + "' only", "area");
   }
+  // An area no station lies in is a mistake (a typo, another country's name), not "no risk".
+  if (!area.empty() && !ingestor.stations().HasArea(area)) {
+    return ingest::HttpResponse::Error(404, "no station lies in area '" + area + "'; areas are REGION[/DISTRICT[/WARD]] "
+                                            "of the imported stations", "area", "unknown_area");
+  }
   int min_level = v1::RISK_LEVEL_LOW;
   if (std::string m = req.Query("min_level"); !m.empty()) {
     min_level = ParseLevel(m);
-    if (min_level < 0) return ingest::HttpResponse::Error(400, "min_level is one of low, elevated, high, critical", "min_level");
+    if (min_level < 0) {
+      return ingest::HttpResponse::Error(400, "min_level is one of low, elevated, high, critical", "min_level",
+                                         "bad_value");
+    }
   }
-  bool geojson = req.Query("format") == "geojson";
+  const std::string format = req.Query("format");
+  if (!format.empty() && format != "json" && format != "geojson") {
+    return ingest::HttpResponse::Error(400, "format is json (the default) or geojson", "format", "bad_value");
+  }
+  bool geojson = format == "geojson";
   std::vector<v1::RiskAssessment> areas, stations;
   Status st = state.Scan(processors::kRiskStore, area, [&](std::string_view key, std::string_view value) {
     // A prefix scan also finds "LAGOS/IKEJAX" for "LAGOS/IKEJA": keep whole segments only.
@@ -155,7 +171,9 @@ ingest::HttpResponse GetStation(ingest::Ingestor& ingestor, store::StateStore& s
   std::string id = req.path.substr(std::string_view("/v1/risk/stations/").size());
   auto station = ingestor.stations().Find(id);
   if (!station.ok()) return ingest::HttpResponse::Error(503, station.status().message());
-  if (!station->has_value()) return ingest::HttpResponse::Error(404, "unknown station '" + id + "'");
+  if (!station->has_value()) {
+    return ingest::HttpResponse::Error(404, "unknown station '" + id + "'", "", "unknown_station");
+  }
   const v1::PollingStation& ps = **station;
   std::string ward = schemas::WardPath(ps);
   if (!ingest::AreaCovers(who->area, ward)) {
@@ -223,15 +241,49 @@ refresh();setInterval(refresh,5000);
 </script></body></html>
 )html";
 
+// CSP source expression for an inline element's text: 'sha256-<base64 of its digest>'.
+std::string CspHash(std::string_view text) {
+  static constexpr char kBase64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string hex = Sha256Hex(text), raw, out;
+  for (size_t i = 0; i + 1 < hex.size(); i += 2) raw.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
+  for (size_t i = 0; i < raw.size(); i += 3) {
+    uint32_t n = static_cast<uint8_t>(raw[i]) << 16;
+    if (i + 1 < raw.size()) n |= static_cast<uint8_t>(raw[i + 1]) << 8;
+    if (i + 2 < raw.size()) n |= static_cast<uint8_t>(raw[i + 2]);
+    out.push_back(kBase64[(n >> 18) & 63]);
+    out.push_back(kBase64[(n >> 12) & 63]);
+    out.push_back(i + 1 < raw.size() ? kBase64[(n >> 6) & 63] : '=');
+    out.push_back(i + 2 < raw.size() ? kBase64[n & 63] : '=');
+  }
+  return "'sha256-" + out + "'";
+}
+
+// The text between `open` and the next `close` in `page`.
+std::string_view Between(std::string_view page, std::string_view open, std::string_view close) {
+  size_t begin = page.find(open);
+  if (begin == std::string_view::npos) return {};
+  begin += open.size();
+  return page.substr(begin, page.find(close, begin) - begin);
+}
+
+// The map's own policy: its one inline script by hash (so no injected script runs), inline
+// styles (the page colours elements with style attributes, which a hash cannot allow),
+// requests to this origin only, never framed.
+std::string MapPagePolicy() {
+  return "default-src 'none'; script-src " + CspHash(Between(kMapPage, "<script>", "</script>")) +
+         "; style-src 'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+}
+
 }  // namespace
 
 void AddRiskRoutes(ingest::HttpRouter& router, ingest::Ingestor& ingestor, store::StateStore& state) {
   router.Add("GET", "/v1/risk", [&](const ingest::HttpRequest& req) { return GetRisk(ingestor, state, req); });
   router.AddPrefix("GET", "/v1/risk/stations/", [&](const ingest::HttpRequest& req) { return GetStation(ingestor, state, req); });
-  auto page = [](const ingest::HttpRequest&) {
+  auto page = [policy = MapPagePolicy()](const ingest::HttpRequest&) {
     ingest::HttpResponse r;
     r.content_type = "text/html; charset=utf-8";
     r.body = std::string(kMapPage);
+    r.headers.emplace_back("Content-Security-Policy", policy);
     return r;
   };
   router.Add("GET", "/", page);

@@ -1,11 +1,13 @@
 #include "ewarn/ingest/stations.h"
 
+#include <algorithm>
 #include <charconv>
 #include <fstream>
 #include <map>
 #include <sstream>
 #include <unordered_set>
 
+#include "ewarn/ingest/principals.h"
 #include "ewarn/schemas/events.h"
 
 namespace ewarn::ingest {
@@ -219,6 +221,12 @@ std::optional<StationPlacement> StationDirectory::Locate(std::string_view statio
   auto it = station_ward_.find(std::string(station_id));
   if (it == station_ward_.end()) return std::nullopt;
   return wards_[it->second];
+}
+
+bool StationDirectory::HasArea(std::string_view area_path) const {
+  std::shared_lock lk(placement_mu_);
+  return std::any_of(wards_.begin(), wards_.end(),
+                     [&](const StationPlacement& w) { return AreaCovers(area_path, w.area); });
 }
 
 Status StationDirectory::CatchUp(store::EventLog& log) {

@@ -65,6 +65,8 @@ class StationDirectory {
   // stations) the records do not stay in RocksDB's block cache, so each Find would read and
   // checksum a block. About 80 bytes a station; wards are interned.
   std::optional<StationPlacement> Locate(std::string_view station_id) const;
+  // Does a station lie in `area_path` (a region, district or ward; AreaCovers)? From memory.
+  bool HasArea(std::string_view area_path) const;
   int64_t size() const { return size_.load(); }
 
  private:
