@@ -127,7 +127,9 @@ std::string HostHeader(const Url& url) {
   return host;
 }
 
-Result<HttpResponse> Fetch(const HttpRequest& request, const Timeouts& timeouts) {
+namespace {
+
+Result<HttpResponse> FetchOnce(const HttpRequest& request, const Timeouts& timeouts) {
   ASSIGN_OR_RETURN(Url url, ParseUrl(request.url));
   net::io_context ioc;
   if (!url.tls) {
@@ -152,6 +154,19 @@ Result<HttpResponse> Fetch(const HttpRequest& request, const Timeouts& timeouts)
                   [&](std::function<void(beast::error_code)> done) {
                     stream.async_handshake(ssl::stream_base::client, std::move(done));
                   });
+}
+
+}  // namespace
+
+Result<HttpResponse> Fetch(const HttpRequest& request, const Timeouts& timeouts) {
+  // Asio reports a failure to get a descriptor for its own machinery (the io_context's eventfd,
+  // a socket) as an exception; out of descriptors is a reason to retry later, never to end
+  // the process.
+  try {
+    return FetchOnce(request, timeouts);
+  } catch (const boost::system::system_error& e) {
+    return Status::Unavailable("http client: " + std::string(e.what()));
+  }
 }
 
 SendOutcome OutcomeOf(const Result<HttpResponse>& response) {

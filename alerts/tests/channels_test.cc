@@ -1,6 +1,8 @@
 // Channels against real servers on 127.0.0.1: a Beast receiver (webhook, CAP), real Kannel
 // with fakesmsc (SMS), aiosmtpd (e-mail), and a scripted SMTP responder for error replies.
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/ssl.hpp>
@@ -109,6 +111,33 @@ TEST(WebhookChannelTest, TheReadmeVerificationExampleChecksRealRequests) {
   std::string old = std::to_string(std::stoll(r.Header("x-ewarn-timestamp")) - 3600);
   write_headers(old, WebhookSignature(key, old, r.body));
   EXPECT_EQ(verify("webhook.key", r.body), "invalid\n");
+}
+
+// With no descriptor left (a connection flood, a leak elsewhere), Asio cannot even make its
+// io_context and throws; a channel answers "retry later" instead, and the process lives on
+// (before, the exception ended `ewarn serve`: issue 13.6).
+TEST(WebhookChannelTest, NoDescriptorLeftIsRetryableNotACrash) {
+  Receiver receiver;
+  auto webhook = MakeWebhookChannel({});
+  auto email = MakeEmailChannel({.host = "127.0.0.1", .port = receiver.port(),
+                                 .from = "alerts@ewarn.example"});
+  v1::Delivery d = SampleDelivery(kDeliveryId, v1::Delivery::CHANNEL_WEBHOOK, receiver.url());
+  v1::Delivery mail = SampleDelivery(kDeliveryId, v1::Delivery::CHANNEL_EMAIL, "amina@inec.example");
+  rlimit saved{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
+  int lowest_free = ::dup(0);
+  ASSERT_GE(lowest_free, 0);
+  ::close(lowest_free);
+  rlimit none = saved;
+  none.rlim_cur = static_cast<rlim_t>(lowest_free);  // every new descriptor is over the limit
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &none), 0);
+  SendOutcome posted = webhook->Send(d);
+  SendOutcome mailed = email->Send(mail);
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &saved), 0);
+  EXPECT_EQ(posted.kind, SendOutcome::Kind::kRetryable) << posted.error;
+  EXPECT_NE(posted.error.find("Too many open files"), std::string::npos) << posted.error;
+  EXPECT_EQ(mailed.kind, SendOutcome::Kind::kRetryable) << mailed.error;
+  EXPECT_TRUE(webhook->Send(d).sent());  // descriptors back: delivered
 }
 
 TEST(WebhookChannelTest, ClassifiesAnswersAndNetworkErrors) {
