@@ -366,7 +366,8 @@ struct HttpServer::Impl {
   size_t max_connections = 0;  // in force: the option's, or ConnectionCap of the fd limit
   uint64_t fd_limit = 0;       // RLIMIT_NOFILE's soft limit when the server started
   // Shedding is logged at most once per kShedLogEvery, with the count since the last line, so
-  // a flood cannot fill the disk with log lines. Touched on the acceptor's strand only.
+  // a flood cannot fill the disk with log lines. Touched only by the accept handler, of which
+  // one at a time is in flight (Accept is re-armed from it).
   uint64_t shed_unlogged = 0;
   std::chrono::steady_clock::time_point shed_logged_at{};
   net::io_context ioc;
