@@ -7,6 +7,7 @@
 #include <mutex>
 #include <map>
 
+#include "json_text.h"
 #include "ewarn/alerts/cap.h"
 #include "ewarn/alerts/lifecycle.h"
 #include "ewarn/processors/pipeline.h"
@@ -44,7 +45,7 @@ struct Context {
 HttpResponse Json(int status, const json::value& v) {
   HttpResponse r;
   r.status = status;
-  r.body = json::serialize(v);
+  r.body = JsonText(v);
   return r;
 }
 
@@ -63,6 +64,13 @@ bool MaySee(const ingest::Principal& p, const alerts::AlertRecord& r) {
   return p.role != ingest::Role::kLiaison || ingest::AreaCovers(p.area, r.alert.area());
 }
 
+// Lower case, as /v1/risk and the webhooks write levels ("high"); alerts::LevelName is for prose.
+std::string LowerLevel(int level) {
+  std::string name(alerts::LevelName(level));
+  for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return name;
+}
+
 json::object ToJson(const alerts::AlertRecord& r) {
   const v1::AlertEvent& a = r.alert;
   json::array recipients, factors;
@@ -77,7 +85,7 @@ json::object ToJson(const alerts::AlertRecord& r) {
   }
   json::object o{{"alert_id", a.alert_id()},
                  {"state", alerts::AlertStateName(r.state)},
-                 {"level", alerts::LevelName(a.level())},
+                 {"level", LowerLevel(a.level())},
                  {"area", a.area()},
                  {"subject_id", a.subject_id()},
                  {"is_area", a.is_area()},

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "commands.h"
+#include "ewarn/ingest/http_server.h"
 
 namespace {
 
@@ -25,6 +26,11 @@ std::string Overview(const std::vector<ewarn::app::Command>& commands) {
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
+  // Before any store opens: every command gets the most descriptors the system allows it, and
+  // `serve` derives its connection cap from what that leaves (ingest::ConnectionCap).
+  if (auto raised = ewarn::ingest::RaiseFileDescriptorLimit(); !raised.ok()) {
+    std::fprintf(stderr, "ewarn: %s\n", raised.status().message().c_str());
+  }
   std::vector<ewarn::app::Command> commands = ewarn::app::FoundationCommands();
   for (auto& c : ewarn::app::IngestCommands()) commands.push_back(std::move(c));
   for (auto& c : ewarn::app::AlertCommands()) commands.push_back(std::move(c));

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <map>
 
+#include "json_text.h"
+#include "ewarn/base/hash.h"
 #include "ewarn/processors/pipeline.h"
 #include "ewarn/schemas/events.h"
 #include "ewarn/v1/derived.pb.h"
@@ -60,12 +62,14 @@ Result<ingest::Principal> Reader(ingest::Ingestor& ingestor, const ingest::HttpR
   std::string auth = req.Header("authorization");  // or the duty room's session (session.h)
   auto p = ingestor.Authorize(auth, ingest::Role::kDuty);
   if (p.ok() || p.status().code() == StatusCode::kPermissionDenied) return p;  // no valid token
-  return ingestor.Authorize(auth, ingest::Role::kLiaison);
+  p = ingestor.Authorize(auth, ingest::Role::kLiaison);
+  if (p.ok() || p.status().code() != StatusCode::kFailedPrecondition) return p;
+  return Status::FailedPrecondition("this token may not read risk; it needs a duty, operator or liaison token");
 }
 
 ingest::HttpResponse Json(json::value v) {
   ingest::HttpResponse r;
-  r.body = json::serialize(v);
+  r.body = JsonText(v);
   return r;
 }
 
@@ -77,12 +81,29 @@ ingest::HttpResponse GetRisk(ingest::Ingestor& ingestor, store::StateStore& stat
   if (!ingest::AreaCovers(who->area, area) && !ingest::AreaCovers(area, who->area)) {
     return ingest::HttpResponse::Error(403, "'" + who->name + "' may read risk for '" + who->area + "' only", "area");
   }
+  // An area no station lies in is a mistake (a typo, another country's name), not "no risk".
+  if (!area.empty()) {
+    auto canonical = ingest::CanonicalAreaPath(area);
+    if (!canonical.ok()) return ingest::HttpResponse::Error(400, canonical.status().message(), "area", "bad_value");
+    area = *canonical;
+  }
+  if (!area.empty() && !ingestor.stations().IsKnownArea(area)) {
+    return ingest::HttpResponse::Error(404, "no station lies in area '" + area + "'; areas are REGION[/DISTRICT[/WARD]] "
+                                            "of the imported stations", "area", "unknown_area");
+  }
   int min_level = v1::RISK_LEVEL_LOW;
   if (std::string m = req.Query("min_level"); !m.empty()) {
     min_level = ParseLevel(m);
-    if (min_level < 0) return ingest::HttpResponse::Error(400, "min_level is one of low, elevated, high, critical", "min_level");
+    if (min_level < 0) {
+      return ingest::HttpResponse::Error(400, "min_level is one of low, elevated, high, critical", "min_level",
+                                         "bad_value");
+    }
   }
-  bool geojson = req.Query("format") == "geojson";
+  const std::string format = req.Query("format");
+  if (!format.empty() && format != "json" && format != "geojson") {
+    return ingest::HttpResponse::Error(400, "format is json (the default) or geojson", "format", "bad_value");
+  }
+  bool geojson = format == "geojson";
   std::vector<v1::RiskAssessment> areas, stations;
   Status st = state.Scan(processors::kRiskStore, area, [&](std::string_view key, std::string_view value) {
     // A prefix scan also finds "LAGOS/IKEJAX" for "LAGOS/IKEJA": keep whole segments only.
@@ -154,7 +175,9 @@ ingest::HttpResponse GetStation(ingest::Ingestor& ingestor, store::StateStore& s
   std::string id = req.path.substr(std::string_view("/v1/risk/stations/").size());
   auto station = ingestor.stations().Find(id);
   if (!station.ok()) return ingest::HttpResponse::Error(503, station.status().message());
-  if (!station->has_value()) return ingest::HttpResponse::Error(404, "unknown station '" + id + "'");
+  if (!station->has_value()) {
+    return ingest::HttpResponse::Error(404, "unknown station '" + id + "'", "", "unknown_station");
+  }
   const v1::PollingStation& ps = **station;
   std::string ward = schemas::WardPath(ps);
   if (!ingest::AreaCovers(who->area, ward)) {

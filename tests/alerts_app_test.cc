@@ -193,6 +193,12 @@ TEST(AlertsAppTest, LiaisonTokenSeesAndAcknowledgesOnlyItsAreasAlertsAndHistoryS
     r = app.Call("GET", "/v1/alerts/" + id, ward_token);
     EXPECT_EQ(r.status, 200);
     EXPECT_NE(r.body.find("\"state\":\"open\""), std::string::npos) << r.body;
+    // One style with /v1/risk and the webhooks: lower-case levels, plain decimal numbers
+    // (Boost.JSON alone prints 0.8 as 8E-1), errors with a reason.
+    EXPECT_NE(r.body.find("\"level\":\"high\""), std::string::npos) << r.body;
+    EXPECT_NE(r.body.find("\"contribution\":0.8,"), std::string::npos) << r.body;
+    EXPECT_EQ(r.body.find("E-"), std::string::npos) << r.body;
+    EXPECT_NE(app.Call("GET", "/v1/alerts/Anope", duty).body.find("\"reason\":\"not_found\""), std::string::npos);
 
     // Acknowledging: not from another area; once from its own; a second time is a conflict.
     EXPECT_EQ(app.Call("POST", "/v1/alerts/" + id + "/ack", epe_token, R"({"note":"not mine"})").status, 403);

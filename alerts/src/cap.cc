@@ -1,9 +1,10 @@
 // OASIS CAP 1.2 (http://docs.oasis-open.org/emergency/cap/v1.2/): element order and value
-// sets follow the specification's data dictionary; tests validate against a transcription of
-// its schema (tests/data/cap12.xsd).
+// sets follow the specification's data dictionary; tests validate every document with xmllint
+// against the official OASIS schema (tests/data/CAP-v1.2.xsd, its source in tests/data/README.md).
 #include "ewarn/alerts/cap.h"
 
 #include <algorithm>
+#include <charconv>
 #include <ctime>
 #include <vector>
 
@@ -41,6 +42,13 @@ const char* MsgType(v1::AlertEvent::Kind kind) {
 void Element(std::string& out, int indent, std::string_view name, std::string_view text) {
   out.append(indent, ' ');
   out += "<" + std::string(name) + ">" + XmlEscape(text) + "</" + std::string(name) + ">\n";
+}
+
+// A WGS 84 coordinate or a radius in CAP's plain decimal form (CAP 1.2 §3.2.4: "lat,lon r").
+std::string Decimal(double v) {
+  char buf[64];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed);
+  return ec == std::errc() ? std::string(buf, end) : "0";
 }
 
 }  // namespace
@@ -81,7 +89,10 @@ std::string RenderCap(const v1::AlertEvent& a, const CapOptions& o) {
   Element(out, 4, "severity", grade.severity);
   Element(out, 4, "certainty", grade.certainty);
   Element(out, 4, "audience", "security liaisons");
-  if (a.deadline_ms() > 0) Element(out, 4, "expires", CapDateTime(a.deadline_ms()));
+  // A risk is re-assessed continuously: the picture is good for valid_for_ms, unless a newer
+  // message replaces it first; a Cancel's information ends when it is sent.
+  TimeMs expires = a.kind() == v1::AlertEvent::KIND_RESOLVED ? o.sent_ms : o.sent_ms + o.valid_for_ms;
+  Element(out, 4, "expires", CapDateTime(expires));
   Element(out, 4, "senderName", o.sender_name);
   std::string headline = std::string(LevelName(a.level())) + " risk: " +
                          (a.category().empty() ? "election risk" : a.category()) + " at " + a.area();
@@ -107,7 +118,15 @@ std::string RenderCap(const v1::AlertEvent& a, const CapOptions& o) {
   Element(out, 6, "valueName", "ewarn:score");
   Element(out, 6, "value", std::to_string(a.score()));
   out += "    </parameter>\n    <area>\n";
-  Element(out, 6, "areaDesc", a.area().empty() ? "unspecified" : a.area());
+  std::string where = a.area().empty() ? "unspecified" : a.area();
+  if (!a.is_area() && !a.subject_id().empty()) where = "station " + a.subject_id() + ", " + where;
+  Element(out, 6, "areaDesc", where);
+  // A station's point with a radius around it; an area alert has no coordinates of its own
+  // (its geocode names it). 0,0 is the "unknown" of ewarn's GeoPoint, never a station.
+  if (a.has_location() && (a.location().lat() != 0 || a.location().lon() != 0)) {
+    Element(out, 6, "circle", Decimal(a.location().lat()) + "," + Decimal(a.location().lon()) + " " +
+                                  Decimal(o.circle_radius_km));
+  }
   out += "      <geocode>\n";
   Element(out, 8, "valueName", "ewarn:area");
   Element(out, 8, "value", a.area());

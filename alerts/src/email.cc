@@ -165,7 +165,18 @@ class EmailChannel final : public Channel {
  public:
   explicit EmailChannel(EmailOptions options) : options_(std::move(options)) {}
 
+  // Asio throws when it cannot get a descriptor (the io_context's eventfd, the socket): out of
+  // descriptors is a reason to retry later, never to end the process.
   SendOutcome Send(const v1::Delivery& d) override {
+    try {
+      return SendOnce(d);
+    } catch (const boost::system::system_error& e) {
+      return SendOutcome::Retryable(std::string("email: ") + e.what());
+    }
+  }
+
+ private:
+  SendOutcome SendOnce(const v1::Delivery& d) {
     if (!SafeAddress(d.address())) return SendOutcome::Permanent("email: bad address '" + d.address() + "'");
     if (!SafeAddress(options_.from)) return SendOutcome::Permanent("email: bad sender '" + options_.from + "'");
     SmtpSession smtp(options_);
@@ -206,7 +217,6 @@ class EmailChannel final : public Channel {
     return SendOutcome::Sent();
   }
 
- private:
   std::string Message(const v1::Delivery& d, bool eight_bit) const {
     static const SystemClock kSystem;
     const Clock& clock = options_.clock ? *options_.clock : kSystem;

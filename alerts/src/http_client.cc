@@ -61,7 +61,7 @@ Result<HttpResponse> Exchange(net::io_context& ioc, Stream& stream, beast::tcp_s
   req.method(http::string_to_verb(request.method));
   req.target(url.target);
   req.version(11);
-  req.set(http::field::host, url.host);
+  req.set(http::field::host, HostHeader(url));
   req.set(http::field::user_agent, "ewarn-delivery/1");
   req.set(http::field::connection, "close");
   for (const auto& [k, v] : request.headers) req.set(k, v);
@@ -121,7 +121,15 @@ Result<Url> ParseUrl(std::string_view s) {
   return url;
 }
 
-Result<HttpResponse> Fetch(const HttpRequest& request, const Timeouts& timeouts) {
+std::string HostHeader(const Url& url) {
+  std::string host = url.host.find(':') != std::string::npos ? "[" + url.host + "]" : url.host;
+  if (url.port != (url.tls ? "443" : "80")) host += ":" + url.port;
+  return host;
+}
+
+namespace {
+
+Result<HttpResponse> FetchOnce(const HttpRequest& request, const Timeouts& timeouts) {
   ASSIGN_OR_RETURN(Url url, ParseUrl(request.url));
   net::io_context ioc;
   if (!url.tls) {
@@ -146,6 +154,19 @@ Result<HttpResponse> Fetch(const HttpRequest& request, const Timeouts& timeouts)
                   [&](std::function<void(beast::error_code)> done) {
                     stream.async_handshake(ssl::stream_base::client, std::move(done));
                   });
+}
+
+}  // namespace
+
+Result<HttpResponse> Fetch(const HttpRequest& request, const Timeouts& timeouts) {
+  // Asio reports a failure to get a descriptor for its own machinery (the io_context's eventfd,
+  // a socket) as an exception; out of descriptors is a reason to retry later, never to end
+  // the process.
+  try {
+    return FetchOnce(request, timeouts);
+  } catch (const boost::system::system_error& e) {
+    return Status::Unavailable("http client: " + std::string(e.what()));
+  }
 }
 
 SendOutcome OutcomeOf(const Result<HttpResponse>& response) {

@@ -22,6 +22,9 @@ struct Url {
 };
 // InvalidArgument for anything but http(s)://host[:port][/path].
 Result<Url> ParseUrl(std::string_view url);
+// The Host header for `url` (RFC 9110 §7.2): the host, bracketed when an IPv6 literal, and
+// ":port" unless the port is the scheme's default (80 for http, 443 for https).
+std::string HostHeader(const Url& url);
 
 struct HttpRequest {
   std::string method = "POST";

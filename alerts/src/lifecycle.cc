@@ -655,6 +655,7 @@ class LifecycleProcessor final : public processors::Processor {
       rec->state = AlertState::kResolved;
       rec->alert.set_level(r.level());
       rec->alert.set_score(r.score());
+      rec->alert.set_summary(Summary(r, area));  // the level it resolved at, not the raised one
       SetTimer(*rec, 0);
       EmitAlert(ts, *rec, Snapshot(*rec, v1::AlertEvent::KIND_RESOLVED));
       Save(ts, *rec);
@@ -695,6 +696,11 @@ class LifecycleProcessor final : public processors::Processor {
     a.set_score(r.score());
     *a.mutable_factors() = r.factors();
     a.set_is_area(r.is_area());
+    if (r.has_location()) {
+      *a.mutable_location() = r.location();
+    } else {
+      a.clear_location();
+    }
   }
 
   Status OnAck(const v1::AlertAck& ack, processors::TaskState& ts) {

@@ -158,6 +158,8 @@ inline v1::AlertEvent SampleAlert(const std::string& alert_id = "alert-1") {
   a.set_score(0.82);
   a.set_tier(1);
   a.set_deadline_ms(1803201000000);
+  a.mutable_location()->set_lat(6.6018);
+  a.mutable_location()->set_lon(3.3515);
   auto* f = a.add_factors();
   f->set_detector("cluster");
   f->set_contribution(0.6);
@@ -186,13 +188,13 @@ inline v1::Delivery SampleDelivery(const std::string& id, v1::Delivery::Channel 
 
 inline constexpr char kXmllint[] = "/usr/bin/xmllint";
 
-// xmllint's verdict on a CAP document against tests/data/cap12.xsd (our transcription of the
-// CAP 1.2 element rules): exit code 0 = valid. `output` gets its messages.
+// xmllint's verdict on a CAP document against tests/data/CAP-v1.2.xsd (the official OASIS
+// schema, see tests/data/README.md): exit code 0 = valid. `output` gets its messages.
 inline int ValidateCap(const std::string& xml, std::string* output) {
   ewarn::testing::TempDir dir;
   std::ofstream(dir.Sub("doc.xml")) << xml;
   std::string cmd = std::string(kXmllint) + " --noout --nonet --schema " + EWARN_ALERTS_TESTDATA +
-                    "/cap12.xsd " + dir.Sub("doc.xml") + " 2>&1";
+                    "/CAP-v1.2.xsd " + dir.Sub("doc.xml") + " 2>&1";
   FILE* p = popen(cmd.c_str(), "r");
   if (!p) return -1;
   char buf[512];

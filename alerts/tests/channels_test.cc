@@ -1,15 +1,21 @@
 // Channels against real servers on 127.0.0.1: a Beast receiver (webhook, CAP), real Kannel
 // with fakesmsc (SMS), aiosmtpd (e-mail), and a scripted SMTP responder for error replies.
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/ssl.hpp>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <regex>
 #include <sstream>
 
 #include "alerts_testing.h"
 #include "child_process.h"
+#include "ewarn/base/hash.h"
+#include "cli_run.h"
 #include "ewarn/alerts/cap.h"
 #include "ewarn/alerts/channel.h"
 #include "ewarn_testing.h"
@@ -23,11 +29,14 @@ using testing::Receiver;
 using testing::SampleDelivery;
 namespace ssl = boost::asio::ssl;
 
+// A delivery id as the lifecycle makes them ("D" + 24 hex), the form alerts/README.md shows.
+constexpr char kDeliveryId[] = "D1f0c9a8b7e6d5c4b3a291807";
+
 TEST(WebhookChannelTest, PostsSignedJsonWithTheIdempotencyKey) {
   Receiver receiver;
   ManualClock clock(1803200000123);
   auto channel = MakeWebhookChannel({.secret = "s3cret", .clock = &clock});
-  v1::Delivery d = SampleDelivery("alert-1:liaison-7:webhook", v1::Delivery::CHANNEL_WEBHOOK, receiver.url());
+  v1::Delivery d = SampleDelivery(kDeliveryId, v1::Delivery::CHANNEL_WEBHOOK, receiver.url());
   SendOutcome out = channel->Send(d);
   ASSERT_TRUE(out.sent()) << out.error;
   EXPECT_EQ(out.http_status, 200);
@@ -35,13 +44,100 @@ TEST(WebhookChannelTest, PostsSignedJsonWithTheIdempotencyKey) {
   const auto r = receiver.requests()[0];
   EXPECT_EQ(r.method, "POST");
   EXPECT_EQ(r.target, "/hook");
+  // RFC 9110 §7.2: the port is part of Host when it is not the scheme's default.
+  EXPECT_EQ(r.Header("host"), "127.0.0.1:" + std::to_string(receiver.port()));
   EXPECT_EQ(r.Header("content-type"), "application/json");
-  EXPECT_EQ(r.Header("x-ewarn-delivery"), "alert-1:liaison-7:webhook");
+  EXPECT_EQ(r.Header("x-ewarn-delivery"), kDeliveryId);
   EXPECT_EQ(r.Header("x-ewarn-timestamp"), "1803200000");
   // What a receiver does: recompute the HMAC over "<timestamp>.<raw body>".
   EXPECT_EQ(r.Header("x-ewarn-signature"), WebhookSignature("s3cret", r.Header("x-ewarn-timestamp"), r.body));
   EXPECT_NE(r.Header("x-ewarn-signature"), WebhookSignature("other", r.Header("x-ewarn-timestamp"), r.body));
   EXPECT_EQ(r.body, WebhookJson(d));
+}
+
+// The python verification example of alerts/README.md, run as it is written there, against a
+// real signed request and a key file in the form `ewarn serve` writes DIR/webhook.key (64 hex
+// characters and a newline): it accepts the request, and refuses a changed body, another key
+// and an old timestamp.
+TEST(WebhookChannelTest, TheReadmeVerificationExampleChecksRealRequests) {
+  if (!std::filesystem::exists("/usr/bin/python3")) GTEST_SKIP() << "python3 missing";
+  std::ifstream readme(std::string(EWARN_ALERTS_TESTDATA) + "/../../README.md");
+  std::string text((std::istreambuf_iterator<char>(readme)), std::istreambuf_iterator<char>());
+  size_t marker = text.find("WebhookChannelTest.TheReadmeVerificationExampleChecksRealRequests");
+  ASSERT_NE(marker, std::string::npos) << "alerts/README.md lost the tested example";
+  size_t begin = text.find("```python\n", marker);
+  ASSERT_NE(begin, std::string::npos);
+  begin += 10;
+  size_t end = text.find("```", begin);
+  ASSERT_NE(end, std::string::npos);
+  const std::string example = text.substr(begin, end - begin);
+  // The example request shows the delivery id in the form the lifecycle makes (lifecycle_test).
+  std::smatch shown;
+  ASSERT_TRUE(std::regex_search(text, shown, std::regex("X-Ewarn-Delivery: (\\S+)")));
+  EXPECT_TRUE(std::regex_match(shown[1].str(), std::regex("D[0-9a-f]{24}"))) << shown[1];
+  EXPECT_TRUE(std::regex_match(std::string(kDeliveryId), std::regex("D[0-9a-f]{24}")));
+  EXPECT_LE(std::count(example.begin(), example.end(), '\n'), 12) << example;
+
+  ewarn::testing::TempDir dir;
+  const std::string key = Sha256Hex("a key like serve's");  // 64 hex characters
+  std::ofstream(dir.Sub("webhook.key")) << key << "\n";
+  std::ofstream(dir.Sub("other.key")) << Sha256Hex("another key") << "\n";
+  std::ofstream(dir.Sub("verify.py"))
+      << example
+      << "\nimport json, sys\n"
+         "headers = json.load(open(sys.argv[2]))\n"
+         "print('valid' if verify(sys.argv[1], headers, open(sys.argv[3], 'rb').read()) else 'invalid')\n";
+  Receiver receiver;
+  auto channel = MakeWebhookChannel({.secret = key});  // the system clock: a fresh timestamp
+  ASSERT_TRUE(channel->Send(SampleDelivery(kDeliveryId, v1::Delivery::CHANNEL_WEBHOOK, receiver.url())).sent());
+  ASSERT_EQ(receiver.count(), 1u);
+  const auto r = receiver.requests()[0];
+  auto write_headers = [&](const std::string& timestamp, const std::string& signature) {
+    std::ofstream(dir.Sub("headers.json")) << "{\"X-Ewarn-Timestamp\": \"" << timestamp
+                                           << "\", \"X-Ewarn-Signature\": \"" << signature << "\"}";
+  };
+  auto verify = [&](const std::string& key_file, const std::string& body) {
+    std::ofstream(dir.Sub("body"), std::ios::binary) << body;
+    auto run = ewarn::testing::RunCli("/usr/bin/python3 " + dir.Sub("verify.py") + " " + dir.Sub(key_file) + " " +
+                                      dir.Sub("headers.json") + " " + dir.Sub("body"));
+    EXPECT_EQ(run.code, 0) << run.out;
+    return run.out;
+  };
+  write_headers(r.Header("x-ewarn-timestamp"), r.Header("x-ewarn-signature"));
+  EXPECT_EQ(verify("webhook.key", r.body), "valid\n");
+  EXPECT_EQ(verify("webhook.key", r.body + " "), "invalid\n");
+  EXPECT_EQ(verify("other.key", r.body), "invalid\n");
+  // A capture replayed an hour later: signed correctly, but stale.
+  std::string old = std::to_string(std::stoll(r.Header("x-ewarn-timestamp")) - 3600);
+  write_headers(old, WebhookSignature(key, old, r.body));
+  EXPECT_EQ(verify("webhook.key", r.body), "invalid\n");
+}
+
+// With no descriptor left (a connection flood, a leak elsewhere), Asio cannot even make its
+// io_context and throws; a channel answers "retry later" instead, and the process lives on
+// (before, the exception ended `ewarn serve`: issue 13.6).
+TEST(WebhookChannelTest, NoDescriptorLeftIsRetryableNotACrash) {
+  Receiver receiver;
+  auto webhook = MakeWebhookChannel({});
+  auto email = MakeEmailChannel({.host = "127.0.0.1", .port = receiver.port(),
+                                 .from = "alerts@ewarn.example"});
+  v1::Delivery d = SampleDelivery(kDeliveryId, v1::Delivery::CHANNEL_WEBHOOK, receiver.url());
+  v1::Delivery mail = SampleDelivery(kDeliveryId, v1::Delivery::CHANNEL_EMAIL, "amina@inec.example");
+  rlimit saved{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
+  int lowest_free = ::dup(0);
+  ASSERT_GE(lowest_free, 0);
+  ::close(lowest_free);
+  rlimit none = saved;
+  none.rlim_cur = static_cast<rlim_t>(lowest_free);  // every new descriptor is over the limit
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &none), 0);
+  SendOutcome posted = webhook->Send(d);
+  SendOutcome mailed = email->Send(mail);
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &saved), 0);
+  EXPECT_EQ(posted.kind, SendOutcome::Kind::kRetryable) << posted.error;
+  EXPECT_NE(posted.error.find("Too many open files"), std::string::npos) << posted.error;
+  EXPECT_EQ(mailed.kind, SendOutcome::Kind::kRetryable) << mailed.error;
+  EXPECT_TRUE(webhook->Send(d).sent());  // descriptors back: delivered
 }
 
 TEST(WebhookChannelTest, ClassifiesAnswersAndNetworkErrors) {

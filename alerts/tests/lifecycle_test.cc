@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <regex>
 #include <set>
 
 #include "ewarn/processors/rules.h"
@@ -266,6 +267,9 @@ TEST_F(LifecycleTest, RaiseRoutesToWardAndDistrictLiaisonsOfTheAlertOnly) {
   // Ward: a webhook. District: SMS and e-mail. Nobody else.
   std::vector<v1::Delivery> all = Deliveries();
   ASSERT_EQ(all.size(), 3u);
+  for (const auto& d : all) {  // the X-Ewarn-Delivery form alerts/README.md shows
+    EXPECT_TRUE(std::regex_match(d.delivery_id(), std::regex("D[0-9a-f]{24}"))) << d.delivery_id();
+  }
   std::set<std::string> got;
   for (const auto& d : all) {
     got.insert(d.recipient_id() + " " + d.address());
@@ -459,6 +463,10 @@ TEST_F(LifecycleTest, LevelDropResolvesAndTheNextRiseIsANewAlert) {
   std::string first = OnlyAlert();
   EXPECT_EQ(Kinds(first), (std::vector<std::string>{"raised", "routed", "resolved"}));
   EXPECT_EQ(Record(first).state, AlertState::kResolved);
+  // The record and the RESOLVED event describe the level it resolved at, not the raised one.
+  EXPECT_EQ(Record(first).alert.level(), v1::RISK_LEVEL_ELEVATED);
+  EXPECT_TRUE(Record(first).alert.summary().starts_with("ELEVATED at ST-1")) << Record(first).alert.summary();
+  EXPECT_TRUE(History(first).back().summary().starts_with("ELEVATED at ST-1")) << History(first).back().summary();
   Tick(2000 + 2 * kHighDeadline, 0);  // a resolved alert never escalates
   Risk(2000 + 2 * kHighDeadline + 1, "ST-1", v1::RISK_LEVEL_HIGH);
   Run();

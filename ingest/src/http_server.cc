@@ -13,10 +13,12 @@
 #include <prometheus/registry.h>
 
 #include <pthread.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <cstdio>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -90,13 +92,53 @@ std::string HttpRequest::Query(std::string_view name) const {
   return it == query.end() ? "" : it->second;
 }
 
-HttpResponse HttpResponse::Error(int status, std::string_view message, std::string_view field) {
+HttpResponse HttpResponse::Error(int status, std::string_view message, std::string_view field,
+                                 std::string_view reason) {
   HttpResponse r;
   r.status = status;
   r.body = "{\"error\":" + JsonString(message);
   if (!field.empty()) r.body += ",\"field\":" + JsonString(field);
-  r.body += "}";
+  r.body += ",\"reason\":" + JsonString(reason.empty() ? DefaultReason(status) : reason) + "}";
   return r;
+}
+
+std::string_view DefaultReason(int status) {
+  switch (status) {
+    case 400: return "bad_request";
+    case 401: return "unauthenticated";
+    case 403: return "forbidden";
+    case 404: return "not_found";
+    case 405: return "method_not_allowed";
+    case 409: return "conflict";
+    case 413: return "too_large";
+    case 429: return "rate_limited";
+    case 431: return "headers_too_large";
+    case 503: return "unavailable";
+    default: return "internal_error";
+  }
+}
+
+Result<uint64_t> RaiseFileDescriptorLimit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return Status::IOError("getrlimit(RLIMIT_NOFILE) failed");
+  if (limit.rlim_cur < limit.rlim_max) {
+    rlimit raised = limit;
+    raised.rlim_cur = limit.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &raised) != 0) {
+      return Status::IOError("cannot raise RLIMIT_NOFILE from " + std::to_string(limit.rlim_cur) + " to " +
+                             std::to_string(limit.rlim_max));
+    }
+    limit = raised;
+  }
+  return static_cast<uint64_t>(limit.rlim_cur);
+}
+
+uint64_t ReservedDescriptors(uint64_t fd_limit) { return std::max<uint64_t>(256, fd_limit / 4); }
+
+size_t ConnectionCap(uint64_t fd_limit) {
+  uint64_t reserved = ReservedDescriptors(fd_limit);
+  uint64_t left = fd_limit > reserved ? fd_limit - reserved : 0;
+  return static_cast<size_t>(std::max<uint64_t>(16, left));
 }
 
 void HttpRouter::Add(std::string method, std::string path, HttpHandler handler) {
@@ -127,10 +169,12 @@ void HttpRouter::WrapHandlers(const std::function<HttpHandler(HttpHandler)>& wra
 HttpRouter::Match HttpRouter::Find(const HttpRequest& request) const {
   const Route* best = nullptr;
   bool path_known = false;
+  std::string allowed;  // the methods served on this path, for a 405's Allow header
   for (const auto& r : routes_) {
     bool matches = r.prefix ? request.path.starts_with(r.path) : request.path == r.path;
     if (!matches) continue;
     path_known = true;
+    if (allowed.find(r.method) == std::string::npos) allowed += (allowed.empty() ? "" : ", ") + r.method;
     if (r.method != request.method) continue;
     if (best == nullptr || (best->prefix && !r.prefix) ||
         (best->prefix == r.prefix && r.path.size() > best->path.size())) {
@@ -140,8 +184,13 @@ HttpRouter::Match HttpRouter::Find(const HttpRequest& request) const {
   Match m;
   if (best == nullptr) {
     m.route = path_known ? "method_not_allowed" : "not_found";
-    m.answer = path_known ? HttpResponse::Error(405, "method " + request.method + " not allowed on " + request.path)
-                          : HttpResponse::Error(404, "no such endpoint: " + request.path);
+    if (path_known) {
+      m.answer = HttpResponse::Error(405, "method " + request.method + " not allowed on " + request.path +
+                                              "; allowed: " + allowed);
+      m.answer.headers.emplace_back("Allow", allowed);
+    } else {
+      m.answer = HttpResponse::Error(404, "no such endpoint: " + request.path);
+    }
     return m;
   }
   m.route = best->name;
@@ -187,6 +236,9 @@ void FormatResponse(const HttpResponse& response, bool close_after, std::string*
   };
   if (!handler_sets("Server")) AppendHeader("Server", "ewarn", out);
   if (!handler_sets("Content-Type")) AppendHeader("Content-Type", response.content_type, out);
+  for (const auto& [name, value] : kSecurityHeaders) {
+    if (!handler_sets(name)) AppendHeader(name, value, out);
+  }
   for (const auto& [name, value] : response.headers) {
     if (named(name, "Content-Length") || named(name, "Connection") || named(name, "Transfer-Encoding")) continue;
     AppendHeader(name, value, out);
@@ -240,7 +292,7 @@ struct HttpMetrics {
                    .Register(*registry);
     refused = &prometheus::BuildCounter()
                    .Name("ewarn_http_connections_refused_total")
-                   .Help("Connections closed at accept because max_connections were open")
+                   .Help("Connections shed at accept: max_connections were open, or no descriptor was left")
                    .Register(*registry)
                    .Add({});
   }
@@ -317,9 +369,17 @@ struct HttpServer::Impl {
   std::condition_variable pending_cv;
   size_t pending = 0;
   DeadlineSweep deadlines;
+  size_t max_connections = 0;  // in force: the option's, or ConnectionCap of the fd limit
+  uint64_t fd_limit = 0;       // RLIMIT_NOFILE's soft limit when the server started
+  // Shedding is logged at most once per kShedLogEvery, with the count since the last line, so
+  // a flood cannot fill the disk with log lines. Touched only by the accept handler, of which
+  // one at a time is in flight (Accept is re-armed from it).
+  uint64_t shed_unlogged = 0;
+  std::chrono::steady_clock::time_point shed_logged_at{};
   net::io_context ioc;
   tcp::acceptor acceptor{ioc};
   net::steady_timer sweep_timer{ioc};
+  net::steady_timer accept_retry{ioc};  // after accept fails for want of descriptors
   std::unique_ptr<net::thread_pool> workers;
   std::vector<std::thread> io_threads;
   uint16_t port = 0;
@@ -328,13 +388,17 @@ struct HttpServer::Impl {
       : options(std::move(o)), router(std::move(r)), metrics(registry) {}
   void Accept();
   void Sweep();
+  void Shed(std::string_view why);
 };
 
 namespace {
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, HttpServer::Impl* server) : socket_(std::move(socket)), server_(server) {
+  // The read buffer holds a whole header of up to max_header_bytes, and some, so the parser's
+  // header limit (431) is what an oversize header meets, not the buffer's size.
+  Session(tcp::socket socket, HttpServer::Impl* server)
+      : socket_(std::move(socket)), buffer_(server->options.max_header_bytes + 4096), server_(server) {
     ++server_->connections;
     beast::error_code ec;
     auto ep = socket_.remote_endpoint(ec);
@@ -414,7 +478,7 @@ class Session : public std::enable_shared_from_this<Session> {
       // its real size is unknown, so it is reported as one byte over.
       return Handle(ToRequest(false), /*close_after=*/true, server_->options.max_body_bytes + 1);
     }
-    if (ec == http::error::header_limit) {
+    if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
       return Write(HttpResponse::Error(431, "request headers are over the limit of " +
                                                 std::to_string(server_->options.max_header_bytes) + " bytes"),
                    "header_limit", 0, true);
@@ -504,7 +568,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // Steady-clock ticks by which the request being read (or the answer being written) must be
   // done; 0 while a handler works on the request. Read by the sweep from any thread.
   std::atomic<int64_t> deadline_{0};
-  beast::flat_buffer buffer_{8192};
+  beast::flat_buffer buffer_;
   std::string out_;  // the answer being written (reused: no allocation per answer)
   std::optional<http::request_parser<http::string_body>> parser_;
   HttpServer::Impl* server_;
@@ -538,18 +602,44 @@ void HttpServer::Impl::Sweep() {
   });
 }
 
+constexpr auto kShedLogEvery = std::chrono::seconds(10);
+
+void HttpServer::Impl::Shed(std::string_view why) {
+  if (metrics.refused != nullptr) metrics.refused->Increment();
+  ++shed_unlogged;
+  auto now = std::chrono::steady_clock::now();
+  if (now - shed_logged_at < kShedLogEvery) return;
+  // Counts only: nothing of the request (its target may hold a ?token=) is read or logged.
+  std::fprintf(stderr,
+               "ewarn http: shed %llu new connection(s) (%.*s); %zu open, cap %zu of RLIMIT_NOFILE %llu; "
+               "open connections are still served\n",
+               static_cast<unsigned long long>(shed_unlogged), static_cast<int>(why.size()), why.data(),
+               connections.load(), max_connections, static_cast<unsigned long long>(fd_limit));
+  shed_unlogged = 0;
+  shed_logged_at = now;
+}
+
 void HttpServer::Impl::Accept() {
   acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
-    if (ec) {
-      if (stopped || ec == net::error::operation_aborted) return;
-    } else if (connections.load() >= options.max_connections) {
-      if (metrics.refused != nullptr) metrics.refused->Increment();
+    if (stopped || ec == net::error::operation_aborted) return;
+    if (ec == net::error::no_descriptors || ec == boost::system::errc::too_many_files_open_in_system) {
+      // The connection waits in the backlog; accepting again at once would spin. Retry shortly,
+      // by when a connection or a store may have given a descriptor back.
+      Shed("no file descriptor to accept with");
+      accept_retry.expires_after(std::chrono::milliseconds(50));
+      accept_retry.async_wait([this](beast::error_code e) {
+        if (!e && !stopped) Accept();
+      });
+      return;
+    }
+    if (!ec && connections.load() >= max_connections) {
       beast::error_code ignored;
       socket.close(ignored);
-    } else {
+      Shed("at the connection cap");
+    } else if (!ec) {
       std::make_shared<Session>(std::move(socket), this)->Start();
     }
-    if (!stopped) Accept();
+    Accept();
   });
 }
 
@@ -569,6 +659,10 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(HttpServerOptions options,
   if (!ec) impl->acceptor.listen(net::socket_base::max_listen_connections, ec);
   if (ec) return Status::Unavailable("cannot listen on " + where + ": " + ec.message());
   impl->port = impl->acceptor.local_endpoint().port();
+  rlimit limit{};
+  impl->fd_limit = ::getrlimit(RLIMIT_NOFILE, &limit) == 0 ? std::min<uint64_t>(limit.rlim_cur, 1 << 20) : 1024;
+  impl->max_connections =
+      impl->options.max_connections > 0 ? impl->options.max_connections : ConnectionCap(impl->fd_limit);
   impl->workers = std::make_unique<net::thread_pool>(std::max(1, impl->options.worker_threads));
   impl->Accept();
   impl->Sweep();
@@ -583,12 +677,15 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(HttpServerOptions options,
 
 uint16_t HttpServer::port() const { return impl_->port; }
 
+size_t HttpServer::max_connections() const { return impl_->max_connections; }
+
 void HttpServer::Stop() {
   if (impl_->stopped.exchange(true)) return;
   net::post(impl_->ioc, [this] {
     beast::error_code ec;
     impl_->acceptor.close(ec);
     impl_->sweep_timer.cancel();
+    impl_->accept_retry.cancel();
   });
   // Handlers in flight finish (their appends complete); then the network threads stop.
   impl_->workers->join();

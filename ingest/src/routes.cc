@@ -136,11 +136,16 @@ void AddIngestRoutes(HttpRouter& router, Ingestor& ingestor, uint64_t max_body_b
   router.Add("GET", "/v1/rejected", [&ingestor](const HttpRequest& req) {
     auto principal = ingestor.Authorize(req.Header("authorization"), Role::kOperator);
     if (!principal.ok()) return StatusToHttp(principal.status());
-    int64_t from = ParseInt(req.Query("from")).value_or(0);
-    int64_t limit = std::clamp<int64_t>(ParseInt(req.Query("limit")).value_or(100), 1, 1000);
-    auto got = ingestor.ListRejected(from, static_cast<size_t>(limit));
+    // Absent means the default; present and not a non-negative integer is the caller's mistake.
+    std::optional<int64_t> from = 0, limit = 100;
+    if (std::string f = req.Query("from"); !f.empty()) from = ParseInt(f);
+    if (!from || *from < 0) return HttpResponse::Error(400, "from must be an offset (an integer >= 0)", "from", "bad_value");
+    if (std::string l = req.Query("limit"); !l.empty()) limit = ParseInt(l);
+    if (!limit) return HttpResponse::Error(400, "limit must be an integer (clamped to 1..1000)", "limit", "bad_value");
+    limit = std::clamp<int64_t>(*limit, 1, 1000);
+    auto got = ingestor.ListRejected(*from, static_cast<size_t>(*limit));
     if (!got.ok()) return StatusToHttp(got.status());
-    int64_t next = got->empty() ? from : got->back().offset + 1;
+    int64_t next = got->empty() ? *from : got->back().offset + 1;
     std::string body = DeadLetterPageJson(*got, next);
     HttpResponse r;
     r.body = std::move(body);

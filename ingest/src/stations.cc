@@ -1,11 +1,13 @@
 #include "ewarn/ingest/stations.h"
 
+#include <algorithm>
 #include <charconv>
 #include <fstream>
 #include <map>
 #include <sstream>
 #include <unordered_set>
 
+#include "ewarn/ingest/principals.h"
 #include "ewarn/schemas/events.h"
 
 namespace ewarn::ingest {

@@ -22,12 +22,19 @@ struct CapOptions {
   std::string references;
   // CAP <restriction> (required by CAP when scope is Restricted).
   std::string restriction = "Election security liaisons only";
+  // <expires> is sent_ms + valid_for_ms (a Cancel expires when sent): risk is re-assessed
+  // continuously, so a message is stale after a few hours unless replaced sooner.
+  TimeMs valid_for_ms = 6 * 3600 * 1000;
+  // The radius of a station alert's <circle> around the station, in km (CAP's unit).
+  double circle_radius_km = 1.0;
 };
 
 // A CAP 1.2 <alert> (UTF-8, XML-escaped). msgType: RAISED -> Alert, UPDATED/ESCALATED (and
 // other kinds) -> Update, RESOLVED -> Cancel. status Actual, scope Restricted, one <info> with
 // category Security; urgency/severity/certainty from the risk level; the description lists the
-// top factors' explanations; <area><areaDesc> is the area path.
+// top factors' explanations; <expires> always (see valid_for_ms); <area> has the area path (and
+// the station for a station alert) in <areaDesc>, a <circle> "lat,lon radius_km" around the
+// station when its point is known, and the area path as geocode "ewarn:area".
 std::string RenderCap(const v1::AlertEvent& alert, const CapOptions& options);
 
 // CAP's dateTime form: "2027-02-25T08:30:00+00:00" (CAP forbids "Z").

@@ -3,7 +3,10 @@
 //
 // Hardened for the open network: a request must arrive whole within `request_timeout` (slow and
 // half-open connections are closed), headers and bodies over their limits are answered 431/413
-// without reading the rest, connections beyond `max_connections` are refused. Handlers that
+// without reading the rest, connections beyond `max_connections` (by default derived from the
+// file-descriptor limit, so a flood of connections never starves the stores of descriptors)
+// are shed at accept while the open ones are still served. Every answer carries the security
+// headers below (a handler may replace any of them with its own). Handlers that
 // may block run on a worker pool so a slow disk never stalls the network threads; handlers
 // that never block (AddAsync: ingest's submissions, which answer when their group-committed
 // append is durable) run on the network threads and hold no thread while they wait.
@@ -50,8 +53,26 @@ struct HttpResponse {
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
 
-  // {"error": message, "field": field} with `status`.
-  static HttpResponse Error(int status, std::string_view message, std::string_view field = "");
+  // {"error": message, "field": field, "reason": reason} with `status`. `field` is left out
+  // when empty; an empty `reason` becomes the status's generic one (DefaultReason).
+  static HttpResponse Error(int status, std::string_view message, std::string_view field = "",
+                            std::string_view reason = "");
+};
+
+// The stable `reason` code of an error answer that names none of its own: 400 bad_request,
+// 401 unauthenticated, 403 forbidden, 404 not_found, 405 method_not_allowed, 409 conflict,
+// 413 too_large, 429 rate_limited, 431 headers_too_large, 503 unavailable, 500 and others
+// internal_error.
+std::string_view DefaultReason(int status);
+
+// Sent with every answer unless the handler sets a header of the same name: no framing by
+// other sites, no MIME sniffing, no Referer leaving the page, and a CSP that allows nothing
+// (JSON needs nothing; an HTML page sets its own policy for what it uses).
+inline constexpr std::pair<std::string_view, std::string_view> kSecurityHeaders[] = {
+    {"Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"},
+    {"X-Content-Type-Options", "nosniff"},
+    {"X-Frame-Options", "DENY"},
+    {"Referrer-Policy", "no-referrer"},
 };
 
 // A handler that may block (a disk read, a synchronous append): run on the worker pool.
@@ -113,7 +134,10 @@ struct HttpServerOptions {
   // The whole request (headers and body) must arrive within this, and an idle keep-alive
   // connection is closed after it.
   std::chrono::milliseconds request_timeout{10000};
-  size_t max_connections = 4096;
+  // Connections served at once; more are closed at accept (shed) and counted. 0: derived from
+  // the process's RLIMIT_NOFILE soft limit (ConnectionCap), so the stores, logs and Kafka keep
+  // the descriptors they need however many clients connect.
+  size_t max_connections = 0;
   // Network threads: they parse, run the asynchronous handlers (validation, encoding) and write.
   int io_threads = 1;
   // For blocking handlers (SMS, operators' reads, queries).
@@ -130,6 +154,8 @@ class HttpServer {
   HttpServer& operator=(const HttpServer&) = delete;
 
   uint16_t port() const;
+  // The connection cap in force (max_connections, or the one derived from the limit).
+  size_t max_connections() const;
   // Stops accepting, closes connections and waits for the threads. Idempotent.
   void Stop();
 
@@ -146,6 +172,16 @@ class HttpServer {
 // Transfer-Encoding are the server's and skipped), Content-Length, "Connection: close" when
 // `close_after`, then the body.
 void FormatResponse(const HttpResponse& response, bool close_after, std::string* out);
+
+// Raises the soft RLIMIT_NOFILE to the hard limit (call once at process start, before the
+// stores open) and returns the soft limit now in force, or the error of getrlimit/setrlimit.
+Result<uint64_t> RaiseFileDescriptorLimit();
+// Descriptors kept for everything but HTTP connections (RocksDB files, the log's segments,
+// Kafka sockets, stderr, the metrics listener): a quarter of `fd_limit`, at least 256.
+uint64_t ReservedDescriptors(uint64_t fd_limit);
+// Connections an HTTP server may hold under `fd_limit` descriptors: what the reserve leaves
+// (at least 16, so a tiny limit still serves someone).
+size_t ConnectionCap(uint64_t fd_limit);
 
 // Splits "a=1&b=x+y%21" into decoded pairs (also used for form bodies).
 std::multimap<std::string, std::string> ParseQuery(std::string_view query);
