@@ -78,7 +78,7 @@ Result<std::string> LoadOrCreateWebhookKey(const DataDir& dir) {
 Status EnsureInputTopics(store::EventLog& log, int32_t partitions) {
   namespace topic = schemas::topic;
   RETURN_IF_ERROR(log.CreateTopic({.name = std::string(topic::kInputs), .partitions = partitions}));
-  for (auto name : {topic::kStations, topic::kMonitors, topic::kLiaisons}) {
+  for (auto name : {topic::kStations, topic::kMonitors, topic::kLiaisons, topic::kContests, topic::kPvtSamples}) {
     RETURN_IF_ERROR(log.CreateTopic({.name = std::string(name), .partitions = 1, .compacted = true}));
   }
   return log.CreateTopic({.name = std::string(topic::kRejected), .partitions = 1});
