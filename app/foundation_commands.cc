@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <functional>
 #include <algorithm>
@@ -65,11 +66,12 @@ int Serve(const Flags& f) {
   Result<int64_t> partitions = f.GetInt("partitions");
   Result<int64_t> tick_ms = f.GetInt("tick-ms");
   Result<int64_t> duration = f.GetInt("duration");
+  Result<int64_t> stop_timeout = f.GetInt("stop-timeout");
   Result<double> rate = f.GetDouble("rate");
   Result<int64_t> max_body = f.GetInt("max-body-kb");
   Result<int64_t> http_threads = f.GetInt("http-threads");
-  for (const Status& s : {partitions.status(), tick_ms.status(), duration.status(), rate.status(), max_body.status(),
-                          http_threads.status()}) {
+  for (const Status& s : {partitions.status(), tick_ms.status(), duration.status(), stop_timeout.status(),
+                          rate.status(), max_body.status(), http_threads.status()}) {
     if (!s.ok()) return Fail(cmd, s);
   }
   // Signals are taken synchronously by this thread (sigtimedwait), not by a handler; blocked
@@ -129,7 +131,27 @@ int Serve(const Flags& f) {
   }
   ticker.request_stop();
   ticker.join();
+  // Stopping drains the stages; whatever they are doing, the process ends within
+  // --stop-timeout seconds, or at a second signal. Leaving then loses nothing: state and offsets
+  // are committed together, so the next start redoes only what was not committed.
+  std::jthread watchdog([&](std::stop_token stop) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(std::max<int64_t>(*stop_timeout, 1));
+    while (!stop.stop_requested()) {
+      timespec wait{0, 100'000'000};
+      bool again = sigtimedwait(&signals, nullptr, &wait) > 0;
+      if (again || std::chrono::steady_clock::now() >= deadline) {
+        std::fprintf(stderr,
+                     "ewarn serve: %s; exiting without the stages' last commit (the next start resumes from the "
+                     "one before)\n",
+                     again ? "second signal while stopping" : "stages did not stop within --stop-timeout");
+        std::fflush(stderr);
+        std::_Exit(1);
+      }
+    }
+  });
   Status stopped = (*node)->Stop();
+  watchdog.request_stop();
+  watchdog.join();
   if (const auto* stats = (*node)->station_stats()) {
     std::printf("stopped: %lld events processed, %lld duplicates dropped, %lld skipped, %lld commits\n",
                 static_cast<long long>(stats->processed), static_cast<long long>(stats->duplicates),
@@ -443,6 +465,7 @@ std::vector<Command> FoundationCommands() {
         {"metrics", "ADDR:PORT", "serve Prometheus metrics, e.g. 127.0.0.1:9464"},
         {"tick-ms", "MS", "interval of wall-clock ticks (event time) into every partition; 0: none", "1000"},
         {"duration", "SECONDS", "stop after this long (0: until Ctrl-C or SIGTERM)", "0"},
+        {"stop-timeout", "SECONDS", "on stop, exit after this long even if the stages have not drained", "30"},
         {"http", "ADDR:PORT", "serve the ingest HTTP API (JSON, SMS gateways), e.g. 127.0.0.1:8080 (port 0: any)"},
         {"rate", "PER_SECOND", "per-principal submission rate limit (burst: 10x)", "20"},
         {"max-body-kb", "KB", "largest request body accepted", "256"},

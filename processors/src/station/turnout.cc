@@ -1,0 +1,325 @@
+// Turnout detectors (processors/README.md "turnout"): impossible counts, surges (between
+// turnout reports, and at the kit's accreditation count), outliers against the district's
+// stations, over-voting against the kit's accreditations, and integer-percentage heaping
+// across a district's final counts.
+//
+// State: Station.snapshots, registered, latched, surge_latched_ms; Kit.recent_at_ms and
+// recent_accredited (the readings the accreditation surge compares with); District.latched
+// (heaping). It reads, never writes, the kits' counts that kits.cc keeps.
+#include <algorithm>
+#include <cmath>
+#include <unordered_map>
+
+#include "detectors.h"
+#include "station/partition.h"
+
+namespace ewarn::processors::station {
+
+// A station's latest turnout count, kept in an array beside its district's other stations:
+// the outlier test reads every peer's on each turnout report, and a scan of one small array
+// costs a fraction of chasing each peer's state.
+struct LatestTurnout {
+  bool reported = false;
+  int64_t at_ms = 0;
+  int64_t voters_cast = 0;
+  int64_t registered = 0;
+};
+
+// A district's stations with a turnout count, in the order they got one.
+struct TurnoutPeers {
+  std::vector<StationMem*> stations;
+  std::vector<LatestTurnout> latest;  // latest[i] is stations[i]'s
+};
+
+namespace {
+
+// Latch bits in Station.latched and District.latched: a finding is reported once and not
+// again until its condition clears.
+enum Latch : uint32_t {
+  kLatchImpossibleHigh = 1u << 0,
+  kLatchDecreasing = 1u << 1,
+  kLatchOverVoting = 1u << 2,
+  kLatchOutlier = 1u << 3,
+  kDistrictHeaping = 1u << 0,
+};
+
+// A rise of `voters` over `ms` as a share of the registered voters per hour, the elapsed time
+// counted as at least `min_hours`: the measure both surge tests hold against
+// surge_fraction_per_hour.
+double SharePerHour(int64_t voters, int64_t registered, int64_t ms, double min_hours) {
+  return static_cast<double>(voters) / static_cast<double>(registered) /
+         std::max(min_hours, static_cast<double>(ms) / kHour);
+}
+
+// Snapshots are kept in time order (OnTurnout sorts them), so the latest is the last.
+const st::TurnoutSnapshot* LatestSnapshot(const StationMem& s) {
+  return s.state.snapshots().empty() ? nullptr : &*s.state.snapshots().rbegin();
+}
+
+class Turnout final : public Module {
+ public:
+  Turnout(Partition& p, Findings& findings) : p_(p), findings_(findings), rules_(p.rules().turnout()) {}
+
+  Status Validate(const v1::Event& e, const StationRef* station) const override {
+    (void)station;
+    if (e.has_turnout() && e.turnout().voters_cast() < 0) {
+      return Status::InvalidArgument("invalid_field: voters_cast is negative");
+    }
+    return Status::Ok();
+  }
+
+  Status OnEvent(const v1::Event& e, const StationRef* ref, StationMem* s, int64_t t, TaskState& ts) override {
+    if (e.has_kit()) {
+      OnKit(e, *s, t, ts);
+    } else {
+      OnTurnout(e, *ref, *s, t, ts);
+    }
+    return Status::Ok();
+  }
+
+  void OnLoaded(StationMem& s) override {
+    if (!s.state.snapshots().empty()) Enlist(s);
+  }
+
+ private:
+  void OnTurnout(const v1::Event& e, const StationRef& ref, StationMem& s, int64_t t, TaskState& ts) {
+    const v1::TurnoutUpdate& in = e.turnout();
+    int64_t registered = in.registered() > 0 ? in.registered() : ref.registered;
+    s.state.set_registered(registered);
+    const std::string& id = e.header().event_id();
+    auto& snaps = *s.state.mutable_snapshots();
+
+    // (a) impossible: above registered, or a cumulative count that went down.
+    int64_t before = -1;
+    for (const auto& snap : snaps) {
+      if (snap.at_ms() <= t) before = std::max(before, snap.voters_cast());
+    }
+    if (registered > 0 && static_cast<double>(in.voters_cast()) > registered * rules_.max_turnout_fraction()) {
+      if (!(s.state.latched() & kLatchImpossibleHigh)) {
+        s.state.set_latched(s.state.latched() | kLatchImpossibleHigh);
+        Found(s, "turnout.impossible",
+              std::to_string(in.voters_cast()) + " votes cast with " + std::to_string(registered) + " registered",
+              {id}, t, ts);
+      }
+    }
+    if (before > in.voters_cast() && !(s.state.latched() & kLatchDecreasing)) {
+      s.state.set_latched(s.state.latched() | kLatchDecreasing);
+      Found(s, "turnout.impossible",
+            "cumulative votes went down from " + std::to_string(before) + " to " + std::to_string(in.voters_cast()),
+            {id}, t, ts);
+    }
+
+    // (b) surge: the fastest rise against registered voters, as a rate per hour, from any
+    // snapshot of the last hour (or the one before it) over at least a quarter of an hour:
+    // a surge shows within one reporting interval instead of being averaged over the hour.
+    if (registered > 0 && t >= s.state.surge_latched_ms()) {
+      const st::TurnoutSnapshot* base = nullptr;
+      double fastest = 0;
+      const st::TurnoutSnapshot* before_hour = nullptr;
+      for (const auto& snap : snaps) {
+        if (snap.at_ms() >= t) continue;
+        if (snap.at_ms() < t - kHour) {
+          if (before_hour == nullptr || snap.at_ms() > before_hour->at_ms()) before_hour = &snap;
+          continue;
+        }
+        double rate = SharePerHour(in.voters_cast() - snap.voters_cast(), registered, t - snap.at_ms(), 0.25);
+        if (base == nullptr || rate > fastest) base = &snap, fastest = rate;
+      }
+      if (base == nullptr && before_hour != nullptr) {
+        base = before_hour;
+        fastest = SharePerHour(in.voters_cast() - base->voters_cast(), registered, t - base->at_ms(), 1.0);
+      }
+      if (base != nullptr && fastest > rules_.surge_fraction_per_hour()) {
+        double rise = static_cast<double>(in.voters_cast() - base->voters_cast()) / static_cast<double>(registered);
+        s.state.set_surge_latched_ms(t + kHour);
+        Found(s, "turnout.surge",
+              Fmt("turnout rose by %.0f%% of registered voters in %.0f min", 100 * rise,
+                  static_cast<double>(t - base->at_ms()) / kMinute),
+              {base->event_id(), id}, t, ts);
+      }
+    }
+
+    // Keep the last hour's snapshots and the newest.
+    st::TurnoutSnapshot snap;
+    snap.set_at_ms(t);
+    snap.set_voters_cast(in.voters_cast());
+    snap.set_event_id(id);
+    snaps.Add(std::move(snap));
+    std::sort(snaps.begin(), snaps.end(), [](const auto& a, const auto& b) { return a.at_ms() < b.at_ms(); });
+    int64_t newest = snaps.rbegin()->at_ms();
+    while (snaps.size() > 1 && snaps.begin()->at_ms() < newest - kHour - 30 * kMinute) snaps.erase(snaps.begin());
+    if (s.peers == nullptr) Enlist(s);
+    NoteTurnout(s);
+
+    CheckOverVoting(s, t, ts);
+    CheckOutlier(s, t, ts);
+    if (t >= p_.Hours().ClosedAt(t)) CheckHeaping(ref.district_path, t, ts);
+  }
+
+  void OnKit(const v1::Event& e, StationMem& s, int64_t t, TaskState& ts) {
+    st::Kit* kit = nullptr;
+    for (auto& k : *s.state.mutable_kits()) {
+      if (k.kit_id() == e.kit().kit_id()) kit = &k;
+    }
+    if (kit != nullptr) CheckAccreditationSurge(s, *kit, e.kit().accredited_total(), e.header().event_id(), t, ts);
+    CheckOverVoting(s, t, ts);
+  }
+
+  void Found(StationMem& s, const std::string& detector, std::string explanation, std::vector<std::string> ids,
+             int64_t t, TaskState& ts) {
+    findings_.AtStation(s, {.detector = detector, .explanation = std::move(explanation), .event_ids = std::move(ids)}, t,
+                        ts);
+  }
+
+  // Lists a station among its district's (a StationMem never moves, so the pointers stay valid).
+  void Enlist(StationMem& s) {
+    TurnoutPeers& d = peers_[s.ref->district_path];
+    s.peers = &d;
+    s.peer_slot = d.stations.size();
+    d.stations.push_back(&s);
+    d.latest.emplace_back();
+    NoteTurnout(s);
+  }
+
+  // Copies the station's latest snapshot and registered count into its district's array.
+  static void NoteTurnout(const StationMem& s) {
+    LatestTurnout& l = s.peers->latest[s.peer_slot];
+    const st::TurnoutSnapshot* latest = LatestSnapshot(s);
+    l.reported = latest != nullptr;
+    l.at_ms = latest != nullptr ? latest->at_ms() : 0;
+    l.voters_cast = latest != nullptr ? latest->voters_cast() : 0;
+    l.registered = s.state.registered();
+  }
+
+  // (b) surge, as the kit sees it: voters are accredited before they vote, and a kit reports
+  // every few minutes where turnout comes every quarter or half hour, so stuffing shows here
+  // first. The rise since the kit's newest reading at least accreditation_window_ms old (and
+  // within the hour) is a rate per hour against registered voters, by at least
+  // surge_min_voters (a small station's few busy minutes are not a surge). Only readings taken
+  // while polls are open count: a kit's first count of the day holds everyone accredited
+  // before it was switched on.
+  void CheckAccreditationSurge(StationMem& s, st::Kit& kit, int64_t accredited, const std::string& id, int64_t t,
+                               TaskState& ts) {
+    const int64_t window = rules_.accreditation_window_ms();
+    auto& at = *kit.mutable_recent_at_ms();
+    auto& count = *kit.mutable_recent_accredited();
+    int base = -1;  // the newest reading at least a window old
+    for (int i = 0; i < at.size() && at[i] <= t - window; ++i) base = i;
+    int64_t registered = s.state.registered() > 0 ? s.state.registered() : s.ref->registered;
+    const PollingHours hours = p_.Hours();
+    if (base >= 0 && registered > 0 && hours.Open(t) && at[base] >= std::max(hours.OpenedAt(t), t - kHour) &&
+        t >= s.state.surge_latched_ms()) {
+      int64_t rise = accredited - count[base];
+      if (rise >= rules_.surge_min_voters() &&
+          SharePerHour(rise, registered, t - at[base], 0) > rules_.surge_fraction_per_hour()) {
+        s.state.set_surge_latched_ms(t + kHour);
+        Found(s, "turnout.surge",
+              "kit " + kit.kit_id() +
+                  Fmt(" accredited %.0f voters (%.0f%% of registered) in %.0f min", static_cast<double>(rise),
+                      100.0 * static_cast<double>(rise) / static_cast<double>(registered),
+                      static_cast<double>(t - at[base]) / kMinute),
+              {id}, t, ts);
+      }
+    }
+    // Keep this reading, in time order, and what can still be a base: the readings younger
+    // than a window and the newest older one (any older is never the newest base again).
+    int at_index = at.size();
+    at.Add(t);
+    count.Add(accredited);
+    for (; at_index > 0 && at[at_index - 1] > at[at_index]; --at_index) {
+      at.SwapElements(at_index - 1, at_index);
+      count.SwapElements(at_index - 1, at_index);
+    }
+    int newest_old = -1;
+    for (int i = 0; i < at.size() && at[i] <= at[at.size() - 1] - window; ++i) newest_old = i;
+    if (newest_old > 0) {
+      at.erase(at.begin(), at.begin() + newest_old);
+      count.erase(count.begin(), count.begin() + newest_old);
+    }
+  }
+
+  // (d) over-voting: more votes than the kit accredited voters. Only a kit reading within half
+  // an hour of the count is evidence: a stale accreditation count lags the votes by design.
+  void CheckOverVoting(StationMem& s, int64_t t, TaskState& ts) {
+    const st::TurnoutSnapshot* latest = LatestSnapshot(s);
+    if (latest == nullptr) return;
+    int64_t voters = latest->voters_cast();
+    int64_t accredited = 0;
+    for (const auto& k : s.state.kits()) {
+      if (std::abs(k.last_seen_ms() - latest->at_ms()) <= 30 * kMinute) accredited = std::max(accredited, k.accredited_total());
+    }
+    if (accredited <= 0) return;
+    int64_t excess = voters - accredited;
+    bool over = excess >= 10 &&
+                static_cast<double>(voters) > static_cast<double>(accredited) * (1 + rules_.over_voting_margin());
+    if (over && !(s.state.latched() & kLatchOverVoting)) {
+      s.state.set_latched(s.state.latched() | kLatchOverVoting);
+      Found(s, "turnout.over_voting",
+            std::to_string(voters) + " votes cast but the kit accredited " + std::to_string(accredited) + " voters", {},
+            t, ts);
+    } else if (!over && excess < 0) {
+      s.state.set_latched(s.state.latched() & ~kLatchOverVoting);
+    }
+  }
+
+  // (c) outlier among the district's stations with a recent count (robust z on median/MAD).
+  void CheckOutlier(StationMem& s, int64_t t, TaskState& ts) {
+    if (s.state.registered() <= 0 || (s.state.latched() & kLatchOutlier)) return;
+    const st::TurnoutSnapshot* latest = LatestSnapshot(s);
+    if (latest == nullptr) return;
+    double mine = static_cast<double>(latest->voters_cast()) / static_cast<double>(s.state.registered());
+    std::vector<double> peers;
+    const std::vector<LatestTurnout>& latest_of = s.peers->latest;
+    for (size_t i = 0; i < latest_of.size(); ++i) {
+      const LatestTurnout& last = latest_of[i];
+      if (i == s.peer_slot || last.registered <= 0 || !last.reported || last.at_ms < t - kHour) continue;
+      peers.push_back(static_cast<double>(last.voters_cast) / static_cast<double>(last.registered));
+    }
+    if (static_cast<int>(peers.size()) < rules_.outlier_min_peers()) return;
+    double median = Median(peers);
+    double z = RobustZ(mine, std::move(peers));
+    if (std::abs(z) > rules_.outlier_robust_z() && std::abs(mine - median) > 0.15) {
+      s.state.set_latched(s.state.latched() | kLatchOutlier);
+      Found(s, "turnout.outlier",
+            Fmt("turnout %.0f%% against a district median of %.0f%% (robust z %.1f)", 100 * mine, 100 * median, z), {},
+            t, ts);
+    }
+  }
+
+  // (e) integer-percentage heaping across a district's final counts.
+  void CheckHeaping(const std::string& district, int64_t t, TaskState& ts) {
+    DistrictMem& d = p_.District(district);
+    if (d.state.latched() & kDistrictHeaping) return;
+    int64_t closed = p_.Hours().ClosedAt(t);
+    std::vector<std::pair<int64_t, int64_t>> finals;
+    for (const StationMem* st : peers_[district].stations) {
+      if (st->state.snapshots().empty()) continue;
+      const auto& last = *st->state.snapshots().rbegin();
+      if (last.at_ms() < closed || last.at_ms() >= closed + kDay) continue;
+      finals.emplace_back(last.voters_cast(), st->state.registered());
+    }
+    if (static_cast<int>(finals.size()) < rules_.heaping_min_stations()) return;
+    std::sort(finals.begin(), finals.end());  // one summation order, whatever the load order
+    HeapingResult r = IntegerPercentTest(finals, rules_.heaping_tolerance());
+    if (r.p_value >= rules_.heaping_p_value()) return;
+    d.state.set_latched(d.state.latched() | kDistrictHeaping);
+    d.dirty = true;
+    std::string explanation = std::to_string(r.at_integer) + " of " + std::to_string(r.stations) +
+                              " final turnouts at a whole percentage; chance gives " +
+                              Fmt("%.1f (p = %.1e)", r.expected, r.p_value);
+    findings_.AtArea(district, district, {.detector = "turnout.heaping", .explanation = explanation}, t, ts);
+  }
+
+  Partition& p_;
+  Findings& findings_;
+  const v1::TurnoutRules& rules_;
+  std::unordered_map<std::string, TurnoutPeers> peers_;  // per district
+};
+
+}  // namespace
+
+std::unique_ptr<Module> MakeTurnout(Partition& p, Findings& findings) {
+  return std::make_unique<Turnout>(p, findings);
+}
+
+}  // namespace ewarn::processors::station
