@@ -25,6 +25,7 @@ std::vector<Command> IngestCommands();      // token, monitor, import-stations, 
 std::vector<Command> AlertCommands();       // liaison add, alerts history, alerts list
 std::vector<Command> SimCommands();         // simulate, evaluate
 std::vector<Command> AreaCommands();        // import-areas
+std::vector<Command> ResultsCommands();     // import-contests, pvt-sample
 
 // Registers a liaison: appends it to ref.liaisons and creates its `liaison` token (named by its
 // liaison id, for its area). Returns the token and the ref.liaisons offset. AlreadyExists when

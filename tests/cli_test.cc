@@ -94,6 +94,60 @@ TEST(CliTest, ReplayOfAServedDirectoryGivesTheSameDigest) {
   EXPECT_NE(again.out.find("is not empty"), std::string::npos);
 }
 
+TEST(CliTest, ContestsAreImportedAndAPvtSampleIsDrawnAndStored) {
+  ewarn::testing::TempDir dir;
+  std::string stations = "station_id,name,region,district,ward,lat,lon,registered_voters\n";
+  for (const char* region : {"LAGOS", "KANO", "KANO2"}) {
+    for (int i = 0; i < (std::string(region) == "KANO2" ? 3 : 30); ++i) {
+      stations += std::string(region) + "-" + std::to_string(i) + ",S," + region + ",D,W,6.5,3.3,500\n";
+    }
+  }
+  FILE* f = std::fopen(dir.Sub("stations.csv").c_str(), "w");
+  std::fputs(stations.c_str(), f);
+  std::fclose(f);
+  f = std::fopen(dir.Sub("contests.csv").c_str(), "w");
+  std::fputs("contest,candidate,name,party\nPRES-2027,APC,A,All Progressives Congress\nPRES-2027,lp,B,Labour\n,X,,\n", f);
+  std::fclose(f);
+  const std::string data = " --data " + dir.Sub("data");
+  ASSERT_EQ(Ewarn("import-stations" + data + " " + dir.Sub("stations.csv")).code, 0);
+
+  CliRun contests = Ewarn("import-contests" + data + " " + dir.Sub("contests.csv"));
+  ASSERT_EQ(contests.code, 0) << contests.out;
+  EXPECT_NE(contests.out.find("imported 2 of 3 rows, 1 rejected"), std::string::npos) << contests.out;
+  EXPECT_NE(contests.out.find("line 4: missing contest"), std::string::npos) << contests.out;
+  EXPECT_NE(contests.out.find("contest PRES-2027: APC LP"), std::string::npos) << contests.out;
+  CliRun absent = Ewarn("import-contests" + data + " " + dir.Sub("nope.csv"));
+  EXPECT_EQ(absent.code, 1);
+  EXPECT_NE(absent.out.find("nope.csv"), std::string::npos) << absent.out;
+  EXPECT_EQ(Ewarn("import-contests" + data).code, 1);  // no file
+
+  CliRun sample = Ewarn("pvt-sample" + data + " --contest PRES-2027 --size 12 --seed 7");
+  ASSERT_EQ(sample.code, 0) << sample.out;
+  EXPECT_NE(sample.out.find("PVT sample for PRES-2027: 12 stations (seed 7)"), std::string::npos) << sample.out;
+  EXPECT_NE(Line(sample.out, "  KANO2").find(" 2 of       3"), std::string::npos) << sample.out;  // at least two
+  CliRun stat = Ewarn("log stat" + data);
+  EXPECT_NE(Line(stat.out, "ref.pvt_samples").find(" 1 "), std::string::npos) << stat.out;
+  EXPECT_NE(Line(stat.out, "ref.contests").find(" 2 "), std::string::npos) << stat.out;
+  {
+    auto log = store::OpenEmbeddedLog({.dir = dir.Sub("data/log")});
+    ASSERT_TRUE(log.ok());
+    auto got = (*log)->Read({"ref.pvt_samples", 0}, 0, 10);
+    ASSERT_TRUE(got.ok());
+    ASSERT_EQ(got->size(), 1u);
+    auto e = schemas::DecodeEvent((*got)[0].value);
+    ASSERT_TRUE(e.ok());
+    EXPECT_EQ(e->pvt_sample().station_ids_size(), 12);
+    EXPECT_EQ(e->pvt_sample().contest(), "PRES-2027");
+  }
+  CliRun unknown = Ewarn("pvt-sample" + data + " --contest SEN-2027 --size 5 --seed 1");
+  EXPECT_EQ(unknown.code, 1);
+  EXPECT_NE(unknown.out.find("unknown contest 'SEN-2027'"), std::string::npos) << unknown.out;
+  CliRun too_big = Ewarn("pvt-sample" + data + " --contest PRES-2027 --size 500 --seed 1");
+  EXPECT_EQ(too_big.code, 1);
+  EXPECT_NE(too_big.out.find("larger than the 63 stations"), std::string::npos) << too_big.out;
+  EXPECT_EQ(Ewarn("pvt-sample" + data + " --contest PRES-2027 --seed 1").code, 2);  // --size is required
+}
+
 TEST(CliTest, LogCheckNamesACorruptRecordAndExitsNonZero) {
   ewarn::testing::TempDir dir;
   {

@@ -54,12 +54,14 @@ std::string EndpointOf(InputKind kind) {
     case InputKind::kHateSpeech: return "POST /v1/hate-speech";
     case InputKind::kTurnout: return "POST /v1/turnout";
     case InputKind::kKit: return "POST /v1/kit";
+    case InputKind::kResult: return "POST /v1/results";
   }
   return "POST";
 }
 
 Result<InputKind> KindOfEndpoint(std::string_view endpoint) {
-  for (InputKind k : {InputKind::kIncident, InputKind::kHateSpeech, InputKind::kTurnout, InputKind::kKit}) {
+  for (InputKind k : {InputKind::kIncident, InputKind::kHateSpeech, InputKind::kTurnout, InputKind::kKit,
+                     InputKind::kResult}) {
     if (EndpointOf(k) == endpoint) return k;
   }
   return Status::InvalidArgument("dead letters from '" + std::string(endpoint) + "' cannot be re-submitted here");
@@ -83,6 +85,7 @@ std::string StationOf(const v1::Event& e) {
     case v1::Event::kHateSpeech: return e.hate_speech().station_id();
     case v1::Event::kTurnout: return e.turnout().station_id();
     case v1::Event::kKit: return e.kit().station_id();
+    case v1::Event::kResultSheet: return e.result_sheet().station_id();
     default: return "";
   }
 }
@@ -128,6 +131,7 @@ struct Ingestor::Impl {
   std::vector<std::atomic<int64_t>> partition_time;
   std::unique_ptr<RateLimiter> limiter;          // monitors
   std::unique_ptr<RateLimiter> gateway_limiter;  // gateways and operators
+  std::unique_ptr<ContestDirectory> contests;  // what result sheets are checked against
   std::mutex reporters_mu;  // guards reporters
   std::unordered_map<std::string, std::string> reporters;  // principal name -> ReporterOf
   std::mutex inflight_mu;  // guards inflight, unwritten_marks, writing_marks
@@ -341,6 +345,11 @@ struct Ingestor::Impl {
           e.mutable_hate_speech()->set_area(*area);
         }
         partition_key = std::move(station->district_key);
+        if (e.has_result_sheet()) {
+          if (auto error = contests->Check(e.result_sheet(), log)) {
+            return refuse(Refusal(400, error->reason_code, error->message, where + error->field));
+          }
+        }
       } else if (e.has_hate_speech()) {
         Result<std::string> canonical = CanonicalAreaPath(e.hate_speech().area());
         if (!canonical.ok()) return refuse(Refusal(400, "bad_area", canonical.status().message(), where + "area"));
@@ -593,6 +602,7 @@ Result<std::unique_ptr<Ingestor>> Ingestor::Make(store::EventLog& log, store::St
   ASSIGN_OR_RETURN(impl->monitors, MonitorRegistry::Make(state));
   ASSIGN_OR_RETURN(impl->stations, StationDirectory::Make(state));
   RETURN_IF_ERROR(impl->stations->CatchUp(log));
+  ASSIGN_OR_RETURN(impl->contests, ContestDirectory::Make(log));
   impl->limiter = std::make_unique<RateLimiter>(
       RateLimiterOptions{.rate_per_second = impl->options.rate_per_second, .burst = impl->options.rate_burst}, clock);
   impl->gateway_limiter = std::make_unique<RateLimiter>(
@@ -627,6 +637,7 @@ int64_t Ingestor::PartitionEventTime(int32_t partition) const {
 PrincipalRegistry& Ingestor::principals() { return *impl_->principals; }
 MonitorRegistry& Ingestor::monitors() { return *impl_->monitors; }
 StationDirectory& Ingestor::stations() { return *impl_->stations; }
+ContestDirectory& Ingestor::contests() { return *impl_->contests; }
 store::EventLog& Ingestor::log() { return impl_->log; }
 
 Status Ingestor::RefreshStations() {
@@ -737,6 +748,14 @@ SmsOutcome Ingestor::SubmitSms(SmsChannel channel, std::string_view authorizatio
     inc->set_severity(cmd.severity);
     inc->set_description(cmd.text);
     inc->set_place_text(cmd.place);
+  } else if (cmd.kind == SmsCommand::Kind::kResult) {
+    *e.mutable_result_sheet() = ResultSheetFromSms(cmd);
+    if (auto error = impl_->contests->ResolveContest(e.mutable_result_sheet(), impl_->log)) {
+      result.outcome = impl_->DeadLetter(Refusal(400, error->reason_code, error->message, error->field), endpoint,
+                                         gateway->name, text, "text/plain", pseudonym);
+      result.reply = "ewarn: not recorded (" + error->message + ").";
+      return result;
+    }
   } else {
     auto* t = e.mutable_turnout();
     t->set_station_id(cmd.station_id);

@@ -10,6 +10,7 @@
 
 #include "ewarn/base/time.h"
 #include "ewarn/schemas/events.h"
+#include "result_sheet_json.h"
 
 namespace ewarn::ingest {
 namespace {
@@ -320,6 +321,9 @@ std::optional<InputError> DecodeOne(InputKind kind, const json::value& value, co
       if (!located) k->clear_location();
       break;
     }
+    case InputKind::kResult:  // results.cc: the sheet's own fields and arithmetic
+      if (!f.error()) return DecodeResultSheet(value.as_object(), prefix, event->mutable_result_sheet());
+      break;
   }
   return f.error();
 }

@@ -98,7 +98,8 @@ HttpResponse StatusToHttp(const Status& s) {
 void AddIngestRoutes(HttpRouter& router, Ingestor& ingestor, uint64_t max_body_bytes) {
   for (auto [path, kind] : {std::pair{"/v1/incidents", InputKind::kIncident},
                             std::pair{"/v1/hate-speech", InputKind::kHateSpeech},
-                            std::pair{"/v1/turnout", InputKind::kTurnout}, std::pair{"/v1/kit", InputKind::kKit}}) {
+                            std::pair{"/v1/turnout", InputKind::kTurnout}, std::pair{"/v1/kit", InputKind::kKit},
+                            std::pair{"/v1/results", InputKind::kResult}}) {
     router.AddAsync("POST", path, [&ingestor, kind = kind](const HttpRequest& req, HttpRespond respond) {
       ingestor.SubmitJsonAsync(kind, req.Header("authorization"), req.body, req.Header("content-type"),
                                [respond = std::move(respond)](Outcome o) { respond(FromOutcome(o)); });

@@ -114,6 +114,11 @@ constexpr std::array kKeywords = {
     Keyword{"я", SmsCommand::Kind::kTurnout, SmsLanguage::kRussian},
     Keyword{"явка", SmsCommand::Kind::kTurnout, SmsLanguage::kRussian},
     Keyword{"помощь", SmsCommand::Kind::kHelp, SmsLanguage::kRussian},
+    Keyword{"r", SmsCommand::Kind::kResult, SmsLanguage::kEnglish},
+    Keyword{"result", SmsCommand::Kind::kResult, SmsLanguage::kEnglish},
+    Keyword{"resultat", SmsCommand::Kind::kResult, SmsLanguage::kFrench},
+    Keyword{"р", SmsCommand::Kind::kResult, SmsLanguage::kRussian},
+    Keyword{"результат", SmsCommand::Kind::kResult, SmsLanguage::kRussian},
 };
 
 struct CategoryWord {
@@ -245,6 +250,71 @@ std::optional<int64_t> ParseCount(std::string_view s) {
   return v;
 }
 
+// The result form's count words, in every language (as category words are).
+enum class ResultCount { kAccredited, kRejected };
+struct ResultCountWord {
+  std::string_view word;
+  ResultCount count;
+};
+constexpr std::array kResultCountWords = {
+    ResultCountWord{"acc", ResultCount::kAccredited}, ResultCountWord{"акк", ResultCount::kAccredited},
+    ResultCountWord{"rej", ResultCount::kRejected},   ResultCountWord{"nul", ResultCount::kRejected},
+    ResultCountWord{"нед", ResultCount::kRejected},
+};
+
+SmsError ResultError(SmsLanguage language) {
+  switch (language) {
+    case SmsLanguage::kFrench:
+      return {language, "sms_bad_result",
+              "ewarn: résultat non compris. Exemple: R 01/01/01/005 APC 120 PDP 85 ACC 230 NUL 4"};
+    case SmsLanguage::kRussian:
+      return {language, "sms_bad_result",
+              "ewarn: результат не понят. Пример: Р 01/01/01/005 APC 120 PDP 85 АКК 230 НЕД 4"};
+    default:
+      return {language, "sms_bad_result",
+              "ewarn: result not understood. Example: R 01/01/01/005 APC 120 PDP 85 ACC 230 REJ 4"};
+  }
+}
+
+// After "R <station>": [contest] then <candidate> <n> pairs, then ACC n / REJ n in any order.
+std::variant<SmsCommand, SmsError> ParseResultTail(SmsCommand cmd, std::string_view tail) {
+  std::string_view rest;
+  std::vector<std::string_view> words = Words(tail, 2 * 200 + 5, &rest);
+  if (!rest.empty()) return ResultError(cmd.language);
+  auto count_word = [](std::string_view w) -> std::optional<ResultCount> {
+    std::string folded = Fold(w);
+    for (const auto& c : kResultCountWords) {
+      if (c.word == folded) return c.count;
+    }
+    return std::nullopt;
+  };
+  size_t i = 0;
+  // A contest is a code followed by another code, where a pair would have its number.
+  if (words.size() >= 2 && !ParseCount(words[0]) && !ParseCount(words[1]) && !count_word(words[0])) {
+    cmd.contest = UpperAscii(words[0]);
+    i = 1;
+  }
+  for (; i < words.size(); i += 2) {
+    if (i + 1 >= words.size()) return ResultError(cmd.language);
+    auto n = ParseCount(words[i + 1]);
+    if (!n) return ResultError(cmd.language);
+    if (auto which = count_word(words[i])) {
+      std::optional<int64_t>& slot = *which == ResultCount::kAccredited ? cmd.accredited : cmd.rejected;
+      if (slot) return ResultError(cmd.language);  // given twice
+      slot = *n;
+      continue;
+    }
+    if (cmd.accredited || cmd.rejected || !ValidStationId(words[i])) return ResultError(cmd.language);
+    std::string code = UpperAscii(words[i]);
+    for (const auto& [named, _] : cmd.votes) {
+      if (named == code) return ResultError(cmd.language);
+    }
+    cmd.votes.emplace_back(std::move(code), *n);
+  }
+  if (cmd.votes.empty()) return ResultError(cmd.language);
+  return cmd;
+}
+
 }  // namespace
 
 std::variant<SmsCommand, SmsError> ParseSms(std::string_view text) {
@@ -270,6 +340,7 @@ std::variant<SmsCommand, SmsError> ParseSms(std::string_view text) {
     return Error(cmd.language, "sms_missing_station", &Texts::station);
   }
   cmd.station_id = UpperAscii(station[0]);
+  if (cmd.kind == SmsCommand::Kind::kResult) return ParseResultTail(std::move(cmd), after_station);
 
   if (cmd.kind == SmsCommand::Kind::kTurnout) {
     std::string_view tail;

@@ -8,6 +8,7 @@
 #include <unordered_set>
 
 #include "ewarn/ingest/principals.h"
+#include "csv.h"
 #include "ewarn/schemas/events.h"
 
 namespace ewarn::ingest {
@@ -106,6 +107,10 @@ Result<Columns> MapHeader(const std::vector<std::string>& header, StationFormat 
 }
 
 }  // namespace
+
+void NextCsvRecord(std::string_view data, size_t* pos, std::vector<std::string>* fields, int64_t* lines) {
+  NextRecord(data, pos, fields, lines);
+}
 
 std::string AreaSegment(std::string_view name) {
   std::string out;

@@ -27,7 +27,8 @@ std::string DistrictKeyOfArea(std::string_view area_path) {
 
 bool IsInputTopic(std::string_view t) {
   return t == topic::kInputs || t == topic::kStations || t == topic::kMonitors ||
-         t == topic::kLiaisons || t == topic::kAreas || t == topic::kRejected || t == topic::kDeliveries;
+         t == topic::kLiaisons || t == topic::kAreas || t == topic::kRejected || t == topic::kDeliveries ||
+         t == topic::kContests || t == topic::kPvtSamples;
 }
 
 std::string EncodeEvent(const v1::Event& event) { return EncodeDeterministic(event); }
@@ -79,6 +80,10 @@ std::string RecordKey(const v1::Event& e) {
     case v1::Event::kSilence: return e.silence().area();
     case v1::Event::kReview: return e.review().station_id();
     case v1::Event::kBoundary: return e.boundary().area_id();
+    case v1::Event::kResultSheet: return e.result_sheet().station_id();
+    case v1::Event::kContestCandidate:
+      return e.contest_candidate().contest() + "/" + e.contest_candidate().candidate();
+    case v1::Event::kPvtSample: return e.pvt_sample().contest();
     default: return e.header().event_id();
   }
 }
@@ -104,6 +109,24 @@ Result<v1::IncidentCategory> ParseCategory(std::string_view name) {
       "access, other");
 }
 
+namespace {
+constexpr std::array<std::string_view, 4> kSubmitterRoleNames = {"unspecified", "presiding_officer", "observer",
+                                                                  "party_agent"};
+}  // namespace
+
+std::string_view SubmitterRoleName(v1::SubmitterRole role) {
+  auto i = static_cast<size_t>(role);
+  return i < kSubmitterRoleNames.size() ? kSubmitterRoleNames[i] : "unspecified";
+}
+
+Result<v1::SubmitterRole> ParseSubmitterRole(std::string_view name) {
+  for (size_t i = 1; i < kSubmitterRoleNames.size(); ++i) {
+    if (kSubmitterRoleNames[i] == name) return static_cast<v1::SubmitterRole>(i);
+  }
+  return Status::InvalidArgument("unknown submitter_role '" + std::string(name.substr(0, 40)) +
+                                 "'; one of presiding_officer, observer, party_agent");
+}
+
 std::string_view BodyName(const v1::Event& e) {
   switch (e.body_case()) {
     case v1::Event::kIncident: return "incident";
@@ -126,6 +149,9 @@ std::string_view BodyName(const v1::Event& e) {
     case v1::Event::kEnriched: return "enriched";
     case v1::Event::kAlert: return "alert";
     case v1::Event::kDelivery: return "delivery";
+    case v1::Event::kResultSheet: return "result_sheet";
+    case v1::Event::kContestCandidate: return "contest_candidate";
+    case v1::Event::kPvtSample: return "pvt_sample";
     case v1::Event::BODY_NOT_SET: return "empty";
   }
   return "empty";

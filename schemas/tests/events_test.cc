@@ -70,6 +70,42 @@ TEST(EventsTest, InputTopicsAreThoseFromOutside) {
   EXPECT_TRUE(IsInputTopic(topic::kRejected));
   EXPECT_FALSE(IsInputTopic(topic::kRisk));
   EXPECT_FALSE(IsInputTopic("dlq.processing"));
+  EXPECT_TRUE(IsInputTopic(topic::kContests));
+  EXPECT_TRUE(IsInputTopic(topic::kPvtSamples));
+}
+
+TEST(EventsTest, ResultSheetsRoundTripWithAbsentCountsKeptAbsent) {
+  v1::Event e;
+  e.mutable_header()->set_schema_version(kSchemaVersion);
+  e.mutable_header()->set_event_id("sheet-1");
+  auto* sheet = e.mutable_result_sheet();
+  sheet->set_station_id("24/09/05/011");
+  sheet->set_contest("PRES-2027");
+  auto* v = sheet->add_votes();
+  v->set_candidate("APC");
+  v->set_votes(120);
+  sheet->set_ballots_issued(300);
+  sheet->set_submitter_role(v1::SUBMITTER_ROLE_OBSERVER);
+  auto decoded = DecodeEvent(EncodeEvent(e));
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  EXPECT_EQ(BodyName(*decoded), "result_sheet");
+  EXPECT_EQ(RecordKey(*decoded), "24/09/05/011");
+  EXPECT_TRUE(decoded->result_sheet().has_ballots_issued());
+  EXPECT_FALSE(decoded->result_sheet().has_registered());  // "not on the sheet", not zero
+  EXPECT_EQ(decoded->result_sheet().votes(0).votes(), 120);
+
+  v1::Event c;
+  c.mutable_contest_candidate()->set_contest("PRES-2027");
+  c.mutable_contest_candidate()->set_candidate("LP");
+  EXPECT_EQ(RecordKey(c), "PRES-2027/LP");
+}
+
+TEST(EventsTest, SubmitterRolesHaveStableWireNames) {
+  EXPECT_EQ(SubmitterRoleName(v1::SUBMITTER_ROLE_PRESIDING_OFFICER), "presiding_officer");
+  EXPECT_EQ(*ParseSubmitterRole("party_agent"), v1::SUBMITTER_ROLE_PARTY_AGENT);
+  auto bad = ParseSubmitterRole("judge");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("presiding_officer, observer, party_agent"), std::string::npos);
 }
 
 }  // namespace

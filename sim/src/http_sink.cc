@@ -37,6 +37,7 @@ std::string_view PathOf(ingest::InputKind kind) {
     case ingest::InputKind::kHateSpeech: return "/v1/hate-speech";
     case ingest::InputKind::kTurnout: return "/v1/turnout";
     case ingest::InputKind::kKit: return "/v1/kit";
+    case ingest::InputKind::kResult: return "/v1/results";
   }
   return "/";
 }

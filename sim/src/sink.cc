@@ -183,6 +183,7 @@ std::string_view KindName(ingest::InputKind kind) {
     case ingest::InputKind::kHateSpeech: return "hate_speech";
     case ingest::InputKind::kTurnout: return "turnout";
     case ingest::InputKind::kKit: return "kit";
+    case ingest::InputKind::kResult: return "result_sheet";
   }
   return "?";
 }

@@ -30,6 +30,7 @@
 #include "ewarn/ingest/dead_letters.h"
 #include "ewarn/ingest/json_input.h"
 #include "ewarn/ingest/principals.h"
+#include "ewarn/ingest/results.h"
 #include "ewarn/ingest/sms.h"
 #include "ewarn/ingest/stations.h"
 #include "ewarn/store/event_log.h"
@@ -128,6 +129,7 @@ class Ingestor {
   PrincipalRegistry& principals();
   MonitorRegistry& monitors();
   StationDirectory& stations();
+  ContestDirectory& contests();
   // The log it appends to (for POST /v1/ticks, which appends ticks beside the inputs).
   store::EventLog& log();
   // Loads stations appended to ref.stations since the last call (after an import).
@@ -152,7 +154,7 @@ std::string ReportReference(std::string_view event_id);
 class HttpRouter;
 
 // Registers ingest's HTTP API on `router` (README "HTTP API" and ingest/openapi.yaml):
-//   POST /v1/incidents, /v1/hate-speech, /v1/turnout, /v1/kit   JSON, bearer token
+//   POST /v1/incidents, /v1/hate-speech, /v1/turnout, /v1/kit, /v1/results   JSON, bearer token
 //   GET  /v1/sms/kannel?from=&to=&text=&id=&token=               Kannel sms-service; reply in body
 //   POST /v1/sms/twilio                                          Twilio webhook form; TwiML reply
 //   GET  /v1/rejected?from=&limit=, POST /v1/rejected/{offset}/resubmit   operators

@@ -1,4 +1,4 @@
-// Decoding JSON submissions (POST /v1/incidents, /v1/hate-speech, /v1/turnout, /v1/kit) into
+// Decoding JSON submissions (POST /v1/incidents, /v1/hate-speech, /v1/turnout, /v1/kit, /v1/results) into
 // ewarn.v1 events. Pure functions: no I/O, never throw, safe on any bytes (fuzzed).
 #pragma once
 
@@ -11,7 +11,7 @@
 
 namespace ewarn::ingest {
 
-enum class InputKind { kIncident, kHateSpeech, kTurnout, kKit };
+enum class InputKind { kIncident, kHateSpeech, kTurnout, kKit, kResult };
 
 // What is wrong with a submission: answered as 400 {"error": message, "field": field}.
 struct InputError {

@@ -24,6 +24,8 @@ inline constexpr std::string_view kMonitors = "ref.monitors";
 inline constexpr std::string_view kLiaisons = "ref.liaisons";
 inline constexpr std::string_view kAreas = "ref.areas";  // AreaBoundary, keyed by area path
 inline constexpr std::string_view kRejected = "dlq.rejected";
+inline constexpr std::string_view kContests = "ref.contests";        // ContestCandidate
+inline constexpr std::string_view kPvtSamples = "ref.pvt_samples";   // PvtSample per contest
 inline constexpr std::string_view kSituations = "derived.situations";
 inline constexpr std::string_view kIncidents = "derived.incidents";  // EnrichedIncident
 inline constexpr std::string_view kAlerts = "alerts";
@@ -65,6 +67,11 @@ std::string DistrictKeyOfArea(std::string_view area_path);
 // Lower-case wire name of a category ("vote_buying"); ParseCategory accepts those names.
 std::string_view CategoryName(v1::IncidentCategory category);
 Result<v1::IncidentCategory> ParseCategory(std::string_view name);
+
+// Wire name of a result sheet's submitter role ("presiding_officer", "observer", "party_agent");
+// ParseSubmitterRole accepts those names.
+std::string_view SubmitterRoleName(v1::SubmitterRole role);
+Result<v1::SubmitterRole> ParseSubmitterRole(std::string_view name);
 
 // A short name for the body case, for metrics and logs: "incident", "kit", "tick", ...
 std::string_view BodyName(const v1::Event& event);
