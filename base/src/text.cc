@@ -5,6 +5,9 @@
 namespace ewarn {
 
 std::string JsonQuote(std::string_view s) {
+  // Invalid UTF-8 would make the whole document invalid (a client fails on all of it): such
+  // text is rendered losslessly instead (EscapeInvalidUtf8).
+  if (!IsValidUtf8(s)) return JsonQuote(EscapeInvalidUtf8(s));
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out = "\"";
   out.reserve(s.size() + 2);

@@ -10,6 +10,9 @@ TEST(TextTest, JsonQuoteEscapesQuotesBackslashesAndControls) {
   EXPECT_EQ(JsonQuote("say \"hi\"\\n"), "\"say \\\"hi\\\"\\\\n\"");
   EXPECT_EQ(JsonQuote(std::string("a\nb\x01", 4)), "\"a\\nb\\u0001\"");
   EXPECT_EQ(JsonQuote("Москва"), "\"Москва\"");  // UTF-8 as is
+  // Not UTF-8: rendered losslessly, so the literal stays valid JSON (a 404 echoing a path did not).
+  EXPECT_EQ(JsonQuote("/\xfc" "1/x\\"), "\"/\\\\xFC1/x\\\\\\\\\"");
+  EXPECT_TRUE(IsValidUtf8(JsonQuote("\xff\xfe")));
 }
 
 TEST(TextTest, UrlEncodeKeepsUnreservedOnly) {

@@ -3,19 +3,13 @@
 #include "ewarn/base/text.h"
 
 namespace ewarn::ingest {
-namespace {
-
-// A JSON string of text meant for people: as it is when it is UTF-8, else rendered losslessly.
-std::string TextJson(std::string_view s) { return JsonQuote(IsValidUtf8(s) ? std::string(s) : EscapeInvalidUtf8(s)); }
-
-}  // namespace
-
+// JsonQuote renders text that is not UTF-8 as EscapeInvalidUtf8 does, so every field stays valid.
 std::string DeadLetterJson(const RejectedRecord& d) {
   const bool utf8 = IsValidUtf8(d.raw);
   return "{\"offset\":" + std::to_string(d.offset) + ",\"received_ms\":" + std::to_string(d.received_ms) +
-         ",\"endpoint\":" + TextJson(d.endpoint) + ",\"principal\":" + TextJson(d.principal) +
-         ",\"reason\":" + TextJson(d.reason_code) + ",\"message\":" + TextJson(d.reason) +
-         ",\"field\":" + TextJson(d.field) + ",\"content_type\":" + TextJson(d.content_type) +
+         ",\"endpoint\":" + JsonQuote(d.endpoint) + ",\"principal\":" + JsonQuote(d.principal) +
+         ",\"reason\":" + JsonQuote(d.reason_code) + ",\"message\":" + JsonQuote(d.reason) +
+         ",\"field\":" + JsonQuote(d.field) + ",\"content_type\":" + JsonQuote(d.content_type) +
          ",\"raw\":" + (utf8 ? JsonQuote(d.raw) : JsonQuote(EscapeInvalidUtf8(d.raw))) +
          ",\"raw_utf8\":" + (utf8 ? "true" : "false") + ",\"raw_base64\":\"" + Base64Encode(d.raw) + "\"}";
 }

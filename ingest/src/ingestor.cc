@@ -303,7 +303,6 @@ struct Ingestor::Impl {
     batch->content_type = std::string(content_type);
     batch->reporter = reporter;
     batch->events_count = events.size();
-    std::map<int32_t, int64_t> batch_time;  // partition -> its clock as this batch moves it
     for (size_t i = 0; i < events.size(); ++i) {
       v1::Event& e = events[i];
       const std::string where = events.size() > 1 ? "[" + std::to_string(i) + "]." : "";
@@ -373,15 +372,7 @@ struct Ingestor::Impl {
                               .key = schemas::RecordKey(e),
                               .timestamp_ms = e.header().event_time_ms(),
                               .partition_key = std::move(partition_key)};
-      // Checked in order, as processing will see them: an earlier report of this batch moves
-      // its partition's clock for the later ones.
       const int32_t partition = store::EventLog::PartitionOf(record, input_partitions);
-      int64_t& partition_now = batch_time[partition];
-      partition_now = std::max(partition_now, partition_time[partition].load(std::memory_order_relaxed));
-      if (auto late = CheckEventTime(e.header().event_time_ms(), partition_now, now, where)) {
-        return refuse(std::move(*late));
-      }
-      partition_now = std::max(partition_now, e.header().event_time_ms());
       auto* h = e.mutable_header();
       h->set_schema_version(schemas::kSchemaVersion);
       h->set_source(source);
@@ -459,6 +450,21 @@ struct Ingestor::Impl {
         fresh_index.push_back(i);
       }
       outcome.event_ids.push_back(id);
+    }
+    // Only what will be appended is checked against the partitions' clocks (a retry of a stored
+    // report is answered as the duplicate it is, however far the clock has moved), in order, as
+    // processing will see it: an earlier report of this batch moves the clock for the later ones.
+    std::map<int32_t, int64_t> batch_time;  // partition -> its clock as this batch moves it
+    const int64_t now = clock.NowMs();
+    for (size_t i : fresh_index) {
+      int64_t& partition_now = batch_time[batch->partitions[i]];
+      partition_now = std::max(partition_now, partition_time[batch->partitions[i]].load(std::memory_order_relaxed));
+      std::string where = batch->ids.size() > 1 ? "[" + std::to_string(i) + "]." : "";
+      if (auto late = CheckEventTime(batch->times[i], partition_now, now, where)) {
+        return DeadLetterAsync(std::move(*late), batch->endpoint, batch->principal, batch->raw, batch->content_type,
+                               batch->reporter, [this, batch](Outcome o) { Finish(batch, std::move(o)); });
+      }
+      partition_now = std::max(partition_now, batch->times[i]);
     }
     outcome.reference = Reference(outcome.event_ids.empty() ? "" : outcome.event_ids.front());
     if (fresh.empty()) return Finish(batch, std::move(outcome));

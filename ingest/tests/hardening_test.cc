@@ -139,6 +139,10 @@ TEST_F(HardeningTest, BackfillsOfAPastDayWorkOnTheEventsOwnTime) {
   ASSERT_EQ(tick.status, 200) << tick.body;
   EXPECT_EQ(ingestor_->PartitionEventTime(lagos), *ParseRfc3339("2023-11-03T12:00:00Z"));
   EXPECT_EQ(Post("/v1/incidents", monitor_, IncidentAt("day-2-18", "2023-11-02T18:00:00Z")).status, 400);
+  // A retry of a stored report is still the duplicate it is, however far the clock has moved.
+  RawResponse retry = Post("/v1/incidents", monitor_, IncidentAt("day-08", "2023-11-01T08:00:00Z"));
+  EXPECT_EQ(retry.status, 202) << retry.body;
+  EXPECT_NE(retry.body.find("\"duplicates\":1"), std::string::npos) << retry.body;
   EXPECT_EQ(ingestor_->SubmitJson(InputKind::kIncident, monitor_.substr(15), IncidentAt("day-3", "2023-11-03T07:00:00Z"))
                 .http_status,
             202);

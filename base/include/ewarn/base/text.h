@@ -8,7 +8,8 @@
 namespace ewarn {
 
 // A JSON string literal, quotes included: '"' '\' and control characters escaped, UTF-8 passed
-// through as is.
+// through as is. Text that is not UTF-8 is quoted as EscapeInvalidUtf8 renders it, so the
+// literal is always valid JSON.
 std::string JsonQuote(std::string_view s);
 
 // Is `s` well-formed UTF-8 (no overlong forms, surrogates or code points past U+10FFFF)?
