@@ -161,9 +161,17 @@ HttpResponse Get(Context& c, const ingest::HttpRequest& req) {
   auto r = Visible(c, *p, id);
   if (!r.ok()) return ingest::StatusToHttp(r.status());
   if (cap) {
+    // The record's kind is its last lifecycle event (often "routed"); a CAP reader needs the
+    // message type of the alert's state: Alert while it stands as raised, Update once anything
+    // changed, Cancel when resolved.
+    v1::AlertEvent as_cap = r->alert;
+    as_cap.set_kind(r->state == alerts::AlertState::kResolved ? v1::AlertEvent::KIND_RESOLVED
+                    : r->updated_ms == r->raised_ms && r->state == alerts::AlertState::kOpen
+                        ? v1::AlertEvent::KIND_RAISED
+                        : v1::AlertEvent::KIND_UPDATED);
     HttpResponse out;
     out.content_type = "application/cap+xml";
-    out.body = alerts::RenderCap(r->alert, {.sent_ms = r->updated_ms});
+    out.body = alerts::RenderCap(as_cap, {.sent_ms = r->updated_ms});
     return out;
   }
   return Json(200, ToJson(*r));

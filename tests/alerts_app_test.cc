@@ -199,6 +199,11 @@ TEST(AlertsAppTest, LiaisonTokenSeesAndAcknowledgesOnlyItsAreasAlertsAndHistoryS
     EXPECT_NE(r.body.find("\"contribution\":0.8,"), std::string::npos) << r.body;
     EXPECT_EQ(r.body.find("E-"), std::string::npos) << r.body;
     EXPECT_NE(app.Call("GET", "/v1/alerts/Anope", duty).body.find("\"reason\":\"not_found\""), std::string::npos);
+    // As CAP: the state's message type (an open alert is an Alert), not the last event's kind.
+    r = app.Call("GET", "/v1/alerts/" + id + ".cap", ward_token);
+    EXPECT_EQ(r.status, 200);
+    EXPECT_NE(r.body.find("<msgType>Alert</msgType>"), std::string::npos) << r.body;
+    EXPECT_NE(r.body.find("<identifier>ewarn-" + id + "-raised</identifier>"), std::string::npos) << r.body;
 
     // Acknowledging: not from another area; once from its own; a second time is a conflict.
     EXPECT_EQ(app.Call("POST", "/v1/alerts/" + id + "/ack", epe_token, R"({"note":"not mine"})").status, 403);
@@ -230,6 +235,8 @@ TEST(AlertsAppTest, LiaisonTokenSeesAndAcknowledgesOnlyItsAreasAlertsAndHistoryS
     EXPECT_NE(r.body.find("\"count\":1"), std::string::npos) << r.body;
     EXPECT_NE(r.body.find("\"acked_by\":\"ward-police\""), std::string::npos) << r.body;
     EXPECT_NE(r.body.find("\"ack_note\":\"patrol on its way\""), std::string::npos) << r.body;
+    EXPECT_NE(app.Call("GET", "/v1/alerts/" + id + ".cap", duty).body.find("<msgType>Update</msgType>"),
+              std::string::npos);
     r = app.Call("POST", "/v1/alerts/" + id + "/ack", duty, "");
     EXPECT_EQ(r.status, 409);
     EXPECT_NE(r.body.find("already acknowledged (by ward-police)"), std::string::npos) << r.body;

@@ -455,6 +455,19 @@ TEST_F(LifecycleTest, UnacknowledgedAlertEscalatesByTierThenToTheCommissionThenS
   EXPECT_EQ(rec.alert.recipient_ids_size(), 3);
 }
 
+// The summary is for a person reading the alert now: it follows the level up and down.
+TEST_F(LifecycleTest, TheSummaryFollowsTheCurrentLevel) {
+  Tick(1000, StandardLiaisons());
+  Risk(2000, "ST-1", v1::RISK_LEVEL_HIGH);
+  Run();
+  std::string id = OnlyAlert();
+  EXPECT_TRUE(Record(id).alert.summary().starts_with("HIGH at ST-1")) << Record(id).alert.summary();
+  Risk(3000, "ST-1", v1::RISK_LEVEL_CRITICAL);
+  Run();
+  EXPECT_TRUE(Record(id).alert.summary().starts_with("CRITICAL at ST-1")) << Record(id).alert.summary();
+  EXPECT_NE(Record(id).alert.summary().find("(score 0.90)"), std::string::npos) << Record(id).alert.summary();
+}
+
 TEST_F(LifecycleTest, LevelDropResolvesAndTheNextRiseIsANewAlert) {
   Tick(1000, StandardLiaisons());
   Risk(2000, "ST-1", v1::RISK_LEVEL_HIGH);

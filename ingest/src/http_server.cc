@@ -375,7 +375,7 @@ struct HttpServer::Impl {
   // a flood cannot fill the disk with log lines. Touched only by the accept handler, of which
   // one at a time is in flight (Accept is re-armed from it).
   uint64_t shed_unlogged = 0;
-  std::chrono::steady_clock::time_point shed_logged_at{};
+  std::optional<std::chrono::steady_clock::time_point> shed_logged_at;  // none yet: the first is logged
   net::io_context ioc;
   tcp::acceptor acceptor{ioc};
   net::steady_timer sweep_timer{ioc};
@@ -608,7 +608,7 @@ void HttpServer::Impl::Shed(std::string_view why) {
   if (metrics.refused != nullptr) metrics.refused->Increment();
   ++shed_unlogged;
   auto now = std::chrono::steady_clock::now();
-  if (now - shed_logged_at < kShedLogEvery) return;
+  if (shed_logged_at && now - *shed_logged_at < kShedLogEvery) return;
   // Counts only: nothing of the request (its target may hold a ?token=) is read or logged.
   std::fprintf(stderr,
                "ewarn http: shed %llu new connection(s) (%.*s); %zu open, cap %zu of RLIMIT_NOFILE %llu; "
