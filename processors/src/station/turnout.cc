@@ -8,9 +8,14 @@
 // (heaping). It reads, never writes, the kits' counts that kits.cc keeps.
 #include <algorithm>
 #include <cmath>
+#include <map>
+#include <set>
+#include <tuple>
 #include <unordered_map>
 
 #include "detectors.h"
+#include "ewarn/schemas/events.h"
+#include "stats.h"
 #include "station/partition.h"
 
 namespace ewarn::processors::station {
@@ -79,6 +84,9 @@ class Turnout final : public Module {
 
   void OnLoaded(StationMem& s) override {
     if (!s.state.snapshots().empty()) Enlist(s);
+  }
+  void OnLoaded(const std::string& district, DistrictMem& d) override {
+    if (d.state.heaping().close_ms() > 0) QueueLooks(district, d.state.heaping());
   }
 
  private:
@@ -153,7 +161,7 @@ class Turnout final : public Module {
 
     CheckOverVoting(s, t, ts);
     CheckOutlier(s, t, ts);
-    if (t >= p_.Hours().ClosedAt(t)) CheckHeaping(ref.district_path, t, ts);
+    ScheduleLooks(ref.district_path, p_.Hours(ref).ClosedAt(t));
   }
 
   void OnKit(const v1::Event& e, StationMem& s, int64_t t, TaskState& ts) {
@@ -206,7 +214,7 @@ class Turnout final : public Module {
     int base = -1;  // the newest reading at least a window old
     for (int i = 0; i < at.size() && at[i] <= t - window; ++i) base = i;
     int64_t registered = s.state.registered() > 0 ? s.state.registered() : s.ref->registered;
-    const PollingHours hours = p_.Hours();
+    const PollingHours hours = p_.Hours(*s.ref);
     if (base >= 0 && registered > 0 && hours.Open(t) && at[base] >= std::max(hours.OpenedAt(t), t - kHour) &&
         t >= s.state.surge_latched_ms()) {
       int64_t rise = accredited - count[base];
@@ -286,34 +294,166 @@ class Turnout final : public Module {
     }
   }
 
-  // (e) integer-percentage heaping across a district's final counts.
-  void CheckHeaping(const std::string& district, int64_t t, TaskState& ts) {
+  // (e) integer-percentage heaping (Kobak, Shpilkin & Pshenichnikov 2016), processors/README.md
+  // "What the heaping p-value means". Each district is looked at twice per day, at fixed
+  // points of event time: when its polls close, over the counts it has then (reported before
+  // the close or not), and heaping_retest_after_ms later if late counts arrived. Between looks
+  // nothing is tested, so the order in which counts arrive does not matter.
+  void ScheduleLooks(const std::string& district, int64_t close_ms) {
     DistrictMem& d = p_.District(district);
-    if (d.state.latched() & kDistrictHeaping) return;
-    int64_t closed = p_.Hours().ClosedAt(t);
-    std::vector<std::pair<int64_t, int64_t>> finals;
-    for (const StationMem* st : peers_[district].stations) {
-      if (st->state.snapshots().empty()) continue;
-      const auto& last = *st->state.snapshots().rbegin();
-      if (last.at_ms() < closed || last.at_ms() >= closed + kDay) continue;
-      finals.emplace_back(last.voters_cast(), st->state.registered());
-    }
-    if (static_cast<int>(finals.size()) < rules_.heaping_min_stations()) return;
-    std::sort(finals.begin(), finals.end());  // one summation order, whatever the load order
-    HeapingResult r = IntegerPercentTest(finals, rules_.heaping_tolerance());
-    if (r.p_value >= rules_.heaping_p_value()) return;
-    d.state.set_latched(d.state.latched() | kDistrictHeaping);
+    st::HeapingLooks& looks = *d.state.mutable_heaping();
+    if (looks.close_ms() == close_ms) return;
+    if (looks.close_ms() > close_ms) return;  // a late count of an earlier day
+    looks.Clear();
+    looks.set_close_ms(close_ms);
+    d.state.set_latched(d.state.latched() & ~kDistrictHeaping);
     d.dirty = true;
-    std::string explanation = std::to_string(r.at_integer) + " of " + std::to_string(r.stations) +
-                              " final turnouts at a whole percentage; chance gives " +
-                              Fmt("%.1f (p = %.1e)", r.expected, r.p_value);
-    findings_.AtArea(district, district, {.detector = "turnout.heaping", .explanation = explanation}, t, ts);
+    QueueLooks(district, looks);
+  }
+  void QueueLooks(const std::string& district, const st::HeapingLooks& looks) {
+    if (looks.looks() < 1) looks_due_.insert({looks.close_ms(), 1, district});
+    if (looks.looks() < 2) looks_due_.insert({looks.close_ms() + rules_.heaping_retest_after_ms(), 2, district});
+  }
+
+  // What one look tests: each station's latest count of the day and its chance of a whole
+  // percentage under the published null (the count redrawn as Binomial(registered, observed
+  // turnout)), in one order whatever the load order.
+  struct Counts {
+    std::vector<std::pair<int64_t, int64_t>> finals;  // (voters, registered)
+    void Add(const TurnoutPeers& peers, int64_t close_ms) {
+      for (const StationMem* st : peers.stations) {
+        if (st->state.snapshots().empty() || st->state.registered() <= 0) continue;
+        const auto& last = *st->state.snapshots().rbegin();
+        if (last.at_ms() <= close_ms - kDay || last.at_ms() >= close_ms + kDay) continue;
+        finals.emplace_back(last.voters_cast(), st->state.registered());
+      }
+    }
+  };
+  struct Tested {
+    int stations = 0, at_integer = 0;
+    double expected = 0, p_value = 1;
+  };
+  Tested Test(Counts& c) const {
+    std::sort(c.finals.begin(), c.finals.end());
+    Tested r;
+    std::vector<double> chances;
+    for (const auto& [voters, registered] : c.finals) {
+      double rate = std::min(1.0, static_cast<double>(voters) / static_cast<double>(registered));
+      chances.push_back(ChanceOfWholePercent(registered, rate, rules_.heaping_tolerance()));
+      r.expected += chances.back();
+      r.at_integer += AtIntegerPercent(voters, registered, rules_.heaping_tolerance()) ? 1 : 0;
+    }
+    r.stations = static_cast<int>(c.finals.size());
+    r.p_value = PoissonBinomialUpperTail(chances, r.at_integer);
+    return r;
+  }
+
+  void OnMinute(int64_t now, TaskState& ts) override {
+    while (!looks_due_.empty() && std::get<0>(*looks_due_.begin()) <= now) {
+      // One batch: the districts whose look is due at the same time (one close of polls).
+      auto [due, look, first] = *looks_due_.begin();
+      std::vector<std::string> batch;
+      while (!looks_due_.empty() && std::get<0>(*looks_due_.begin()) == due && std::get<1>(*looks_due_.begin()) == look) {
+        batch.push_back(std::get<2>(*looks_due_.begin()));
+        looks_due_.erase(looks_due_.begin());
+      }
+      Look(batch, look, now, ts);
+    }
+  }
+
+  void Look(const std::vector<std::string>& districts, int look, int64_t now, TaskState& ts) {
+    const double alpha = rules_.heaping_p_value() / 2;  // spent over two looks
+    struct Candidate {
+      std::string area;
+      Tested result;
+    };
+    std::vector<Candidate> tested;
+    std::map<std::string, Counts> regions;  // this look's districts, pooled by region
+    for (const std::string& district : districts) {
+      DistrictMem& d = p_.District(district);
+      st::HeapingLooks& looks = *d.state.mutable_heaping();
+      if (looks.looks() >= look) continue;
+      looks.set_looks(look);
+      d.dirty = true;
+      Counts c;
+      if (auto it = peers_.find(district); it != peers_.end()) c.Add(it->second, looks.close_ms());
+      std::string region = district.substr(0, district.find('/'));
+      Counts& pooled = regions[region];
+      pooled.finals.insert(pooled.finals.end(), c.finals.begin(), c.finals.end());
+      // The re-test only when late counts arrived: the same counts are the same answer.
+      bool changed = look == 1 || static_cast<int>(c.finals.size()) > looks.stations_tested();
+      looks.set_stations_tested(static_cast<int>(c.finals.size()));
+      if (looks.flagged() || !changed || static_cast<int>(c.finals.size()) < rules_.heaping_min_stations()) continue;
+      tested.push_back({district, Test(c)});
+    }
+    Decide(tested, alpha, look, now, ts, [&](const Candidate& c) {
+      DistrictMem& d = p_.District(c.area);
+      d.state.mutable_heaping()->set_flagged(true);
+      d.state.set_latched(d.state.latched() | kDistrictHeaping);
+      d.dirty = true;
+      findings_.AtArea(c.area, c.area, {.detector = "turnout.heaping", .explanation = Explain(c.result, look)}, now, ts);
+    });
+    // The region beside its districts: small districts cannot show what their sum can.
+    std::vector<Candidate> regional;
+    auto& region_looks = *p_.meta().mutable_heaping_regions();
+    for (auto& [region, counts] : regions) {
+      st::HeapingLooks& looks = region_looks[region];
+      int64_t close_ms = p_.District(districts.front()).state.heaping().close_ms();
+      if (looks.close_ms() != close_ms) {
+        looks.Clear();
+        looks.set_close_ms(close_ms);
+      }
+      p_.MarkMetaDirty();
+      bool changed = look == 1 || static_cast<int>(counts.finals.size()) > looks.stations_tested();
+      looks.set_looks(look);
+      looks.set_stations_tested(static_cast<int>(counts.finals.size()));
+      if (looks.flagged() || !changed || static_cast<int>(counts.finals.size()) < rules_.heaping_min_stations()) continue;
+      regional.push_back({region, Test(counts)});
+    }
+    Decide(regional, alpha, look, now, ts, [&](const Candidate& c) {
+      region_looks[c.area].set_flagged(true);
+      // An anomaly for the region's districts in this partition (regions span partitions, and
+      // risk is kept per district): its risk goes to no subject, routing sees the anomaly.
+      v1::Event e = Derived("an:turnout.heaping_region:" + c.area + ":p" + std::to_string(p_.id()) + ":" +
+                                std::to_string(now),
+                            now);
+      auto* a = e.mutable_anomaly();
+      a->set_detector("turnout.heaping_region");
+      a->set_subject_id(c.area);
+      a->set_area(c.area);
+      a->set_severity(1.0);
+      a->set_explanation("districts of " + c.area + " in partition " + std::to_string(p_.id()) + ": " +
+                         Explain(c.result, look));
+      ts.Emit(std::string(schemas::topic::kAnomalies), c.area, std::move(e), districts.front());
+    });
+  }
+
+  // Flags those whose exact p-value is within this look's share of the day's budget and
+  // passes Benjamini-Hochberg among everything tested at the look.
+  template <typename Candidate, typename Flag>
+  void Decide(const std::vector<Candidate>& tested, double alpha, int look, int64_t now, TaskState& ts,
+              const Flag& flag) const {
+    (void)look, (void)now, (void)ts;
+    std::vector<double> p;
+    for (const auto& c : tested) p.push_back(c.result.p_value);
+    std::vector<bool> discovered = BenjaminiHochberg(p, rules_.heaping_fdr());
+    for (size_t i = 0; i < tested.size(); ++i) {
+      if (discovered[i] && tested[i].result.p_value <= alpha) flag(tested[i]);
+    }
+  }
+
+  static std::string Explain(const Tested& r, int look) {
+    return std::to_string(r.at_integer) + " of " + std::to_string(r.stations) +
+           (look == 1 ? " counts at the close" : " counts with the late ones") +
+           " at a whole percentage; chance gives " + Fmt("%.1f (exact p = %.1e)", r.expected, r.p_value);
   }
 
   Partition& p_;
   Findings& findings_;
   const v1::TurnoutRules& rules_;
   std::unordered_map<std::string, TurnoutPeers> peers_;  // per district
+  // Heaping looks due: (time, look 1 or 2, district).
+  std::set<std::tuple<int64_t, int, std::string>> looks_due_;
 };
 
 }  // namespace
