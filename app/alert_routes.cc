@@ -1,6 +1,8 @@
 // The alert API (alert_routes.h): a thin HTTP face over the alert stage's state and in.events.
 #include "alert_routes.h"
 
+#include "alert_history.h"
+
 #include <algorithm>
 #include <boost/json.hpp>
 #include <memory>
@@ -155,11 +157,21 @@ HttpResponse Get(Context& c, const ingest::HttpRequest& req) {
   // GET /v1/alerts/{id}.cap: the alert as an OASIS CAP 1.2 document, for public alerting systems.
   bool cap = id.ends_with(".cap");
   if (cap) id.resize(id.size() - 4);
+  // GET /v1/alerts/{id}/history: its lifecycle events from topic `alerts` (alert_history.h).
+  bool history = !cap && id.ends_with("/history");
+  if (history) id.resize(id.size() - 8);
   if (id.empty() || id.find('/') != std::string::npos) return HttpResponse::Error(404, "no such resource");
   auto p = Reader(c, req);
   if (!p.ok()) return ingest::StatusToHttp(p.status());
   auto r = Visible(c, *p, id);
   if (!r.ok()) return ingest::StatusToHttp(r.status());
+  if (history) {
+    auto body = AlertHistoryJson(c.log, id);
+    if (!body.ok()) return ingest::StatusToHttp(body.status());
+    HttpResponse out;
+    out.body = std::move(*body);
+    return out;
+  }
   if (cap) {
     // The record's kind is its last lifecycle event (often "routed"); a CAP reader needs the
     // message type of the alert's state: Alert while it stands as raised, Update once anything

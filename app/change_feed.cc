@@ -15,19 +15,6 @@ namespace {
 
 namespace json = boost::json;
 
-std::string_view KindName(v1::AlertEvent::Kind k) {
-  switch (k) {
-    case v1::AlertEvent::KIND_RAISED: return "raised";
-    case v1::AlertEvent::KIND_UPDATED: return "updated";
-    case v1::AlertEvent::KIND_ROUTED: return "routed";
-    case v1::AlertEvent::KIND_ACKNOWLEDGED: return "acknowledged";
-    case v1::AlertEvent::KIND_ESCALATED: return "escalated";
-    case v1::AlertEvent::KIND_RESOLVED: return "resolved";
-    case v1::AlertEvent::KIND_SILENCED: return "silenced";
-    default: return "unknown";
-  }
-}
-
 std::optional<Change> ChangeOf(const v1::Event& e) {
   if (e.has_risk()) {
     const v1::RiskAssessment& a = e.risk();
@@ -41,7 +28,7 @@ std::optional<Change> ChangeOf(const v1::Event& e) {
   }
   if (e.has_alert()) {
     const v1::AlertEvent& a = e.alert();
-    json::object o{{"alert_id", a.alert_id()}, {"kind", KindName(a.kind())}, {"area", a.area()},
+    json::object o{{"alert_id", a.alert_id()}, {"kind", alerts::KindName(a.kind())}, {"area", a.area()},
                    {"level", alerts::LevelName(a.level())}, {"subject_id", a.subject_id()}};
     return Change{"alert", a.alert_id(), a.area(), json::serialize(o)};
   }

@@ -25,7 +25,7 @@ export class AlertsPanel {
   item(a) {
     const fresh = this.isNew(a.updated_at);
     const li = el('li', { 'data-alert': a.alert_id, 'data-state': a.state, class: fresh ? 'changed' : '' },
-      el('div', {}, levelBadge(a.level, t(`level.${a.level}`)),
+      el('div', {}, levelBadge(a.level, t(`level.${a.level.toLowerCase()}`)),
         el('span', { class: `state state-${a.state}` }, a.tier > 1 ? `${a.state} · tier ${a.tier}` : a.state),
         fresh ? el('span', { class: 'badge' }, t('new')) : null),
       el('div', {}, el('strong', {}, a.area), ' ', a.summary),

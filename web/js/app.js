@@ -59,8 +59,8 @@ async function main() {
   map.setAreas('region', regions);
   map.setAreas('district', districts);
   map.setAreas('ward', wards);
+  map.fit(stations.stations);
   map.setStations(stations.stations);
-  map.fit();
 
   async function refreshRisk() {
     const [risk, points] = await Promise.all([api('/v1/risk'), api('/v1/risk?format=geojson')]);

@@ -52,6 +52,7 @@ export class AssessmentPanel {
       box.append(list);
     }
     this.container.replaceChildren(box);
+    this.container.parentElement.querySelector('.hint')?.remove();
   }
 
   // A report behind a factor: its text when the node knows it (GET /v1/reports/{id}).

@@ -15,8 +15,9 @@ export function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+// The API spells levels "high" (risk) or "HIGH" (alerts): one class either way.
 export function levelBadge(level, label) {
-  return el('span', { class: `level level-${level}` }, label ?? level);
+  return el('span', { class: `level level-${String(level).toLowerCase()}` }, label ?? level);
 }
 
 // "3 min", "2 h 05 min" since `iso` at `now`.

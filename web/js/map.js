@@ -9,10 +9,11 @@ export const LEVELS = ['low', 'elevated', 'high', 'critical'];
 const COLORS = { low: '#9aa5ad', elevated: '#e6b800', high: '#e0620d', critical: '#c4001a' };
 const rank = (level) => Math.max(0, LEVELS.indexOf(level));
 
-// Which level of areas is drawn at a zoom.
-export function areaLevelForZoom(zoom) {
-  if (zoom <= 7) return 'region';
-  if (zoom <= 9) return 'district';
+// Which level of areas is drawn at a zoom: regions at the zoom that shows the whole country
+// (`home`), districts from two steps closer, wards from four.
+export function areaLevelForZoom(zoom, home) {
+  if (zoom < home + 2) return 'region';
+  if (zoom < home + 4) return 'district';
   return 'ward';
 }
 
@@ -29,7 +30,7 @@ export class RiskMap {
     this.areaData = {};               // level -> GeoJSON
     this.markers = new Map();         // station id -> L.Marker
     this.clusters = L.markerClusterGroup({
-      chunkedLoading: true,
+      chunkedLoading: true,  // a country's stations are added in slices, the page stays responsive
       showCoverageOnHover: false,
       maxClusterRadius: 50,
       iconCreateFunction: (cluster) => this.clusterIcon(cluster),
@@ -80,6 +81,7 @@ export class RiskMap {
     const risk = this.areaRisk.get(area);
     const changed = this.changed.has(area);
     return {
+      className: `area area-${area.replace(/[^A-Za-z0-9]+/g, '-')}`,
       color: changed ? '#1d2327' : '#55626b',
       weight: changed ? 3 : 1,
       dashArray: changed ? '6 4' : null,
@@ -89,7 +91,7 @@ export class RiskMap {
   }
 
   showAreasForZoom() {
-    const wanted = areaLevelForZoom(this.map.getZoom());
+    const wanted = areaLevelForZoom(this.map.getZoom(), this.homeZoom ?? this.map.getZoom());
     // Where a level has no boundaries, the nearest coarser one that has.
     const order = ['ward', 'district', 'region'];
     let level = wanted;
@@ -106,14 +108,17 @@ export class RiskMap {
 
   container() { return this.map.getContainer(); }
 
-  fit() {
+  // Fits the country (its boundaries, else its stations: rows as for setStations) and takes
+  // that zoom as the regions' zoom.
+  fit(rows = []) {
     const bounds = L.latLngBounds([]);
     for (const layer of Object.values(this.areaLayers)) {
       const b = layer.getBounds();
       if (b.isValid()) bounds.extend(b);
     }
-    if (!bounds.isValid()) for (const m of this.markers.values()) bounds.extend(m.getLatLng());
-    if (bounds.isValid()) this.map.fitBounds(bounds, { padding: [10, 10] });
+    if (!bounds.isValid()) for (const r of rows) bounds.extend([r[3], r[4]]);
+    if (bounds.isValid()) this.map.fitBounds(bounds, { padding: [10, 10], animate: false });
+    this.homeZoom = this.map.getZoom();
     this.showAreasForZoom();
   }
 

@@ -11,6 +11,7 @@
 
 #include "ewarn/schemas/events.h"
 #include "station/partition.h"
+#include "station/reviews.h"
 
 namespace ewarn::processors::station {
 namespace {
@@ -22,6 +23,7 @@ class Incidents final : public Module {
   Incidents(Partition& p, Findings& findings) : p_(p), findings_(findings), rules_(p.rules()) {}
 
   Status OnEvent(const v1::Event& e, const StationRef* ref, StationMem* s, int64_t t, TaskState& ts) override {
+    if (e.has_review()) return OnReview(e.review(), *ref, *s, t, ts);
     const v1::IncidentReport& in = e.incident();
     s->state.set_incidents(s->state.incidents() + 1);
 
@@ -275,6 +277,7 @@ class Incidents final : public Module {
     std::set<std::string> reporters;
     std::set<uint64_t> texts;
     for (const auto& m : s.members()) {
+      if (m.excluded()) continue;  // judged false or a duplicate by the duty room
       if (!texts.insert(m.text_hash()).second) continue;
       reporters.insert(m.reporter());
     }
@@ -321,7 +324,8 @@ class Incidents final : public Module {
   void Confirm(st::OpenSituation& s, const std::string& district, int64_t t, TaskState& ts) {
     (void)district;
     const v1::Situation& sit = s.situation();
-    if (sit.independent_reporters() < rules_.cluster().min_reporters() || s.max_severity() < 3) return;
+    bool corroborated = sit.independent_reporters() >= rules_.cluster().min_reporters() && s.max_severity() >= 3;
+    if (!corroborated && !HasVerified(s)) return;
     StationMem* station = p_.FindStation(sit.station_id());
     if (station == nullptr) return;
     std::string categories;
@@ -333,12 +337,48 @@ class Incidents final : public Module {
               .explanation = std::to_string(sit.independent_reporters()) + " independent reporters: " + categories +
                              " near " + station->ref->name + " (situation " + sit.situation_id() + ", " +
                              std::to_string(sit.member_event_ids_size()) + " reports)",
-              .event_ids = std::vector<std::string>(sit.member_event_ids().begin(), sit.member_event_ids().end()),
+              .event_ids = CountingIds(s),
               .anomaly = s.confirmed() ? Finding::Anomaly::kNone : Finding::Anomaly::kPlain,
               .assess_now = true};
     if (f.event_ids.size() > 10) f.event_ids.resize(10);
     s.set_confirmed(true);
     findings_.AtStation(*station, f, t, ts);
+  }
+
+  // A duty-room decision on a report of this station: its situation is recounted without it (or
+  // confirmed by it), and the findings it supported are taken back and reported anew.
+  Status OnReview(const v1::ReportReview& review, const StationRef& ref, StationMem& s, int64_t t, TaskState& ts) {
+    const bool excluded = review.status() == v1::REVIEW_STATUS_FALSE || review.status() == v1::REVIEW_STATUS_DUPLICATE;
+    if (excluded) findings_.WithdrawAtStation(s, "incident", review.report_event_id());
+    DistrictMem& d = p_.District(ref.district_path);
+    for (auto& sit : *d.state.mutable_situations()) {
+      if (!ApplyReview(sit, review)) continue;
+      d.dirty = true;
+      Recount(sit, rules_);
+      StationMem* station = p_.FindStation(sit.situation().station_id());
+      if (station != nullptr && sit.confirmed()) findings_.WithdrawAtStation(*station, "cluster", "");
+      bool still = (sit.situation().independent_reporters() >= rules_.cluster().min_reporters() &&
+                    sit.max_severity() >= 3) || HasVerified(sit);
+      if (!still) sit.set_confirmed(false);
+      sit.mutable_situation()->set_state(v1::Situation::STATE_UPDATED);
+      EmitSituation(sit, ref.district_path, t, ts);
+      Confirm(sit, ref.district_path, t, ts);
+      break;
+    }
+    return Status::Ok();
+  }
+
+  // The situation's reports that count (the first ten), for its finding.
+  static std::vector<std::string> CountingIds(const st::OpenSituation& s) {
+    std::set<std::string> excluded;
+    for (const auto& m : s.members()) {
+      if (m.excluded()) excluded.insert(m.event_id());
+    }
+    std::vector<std::string> ids;
+    for (const auto& id : s.situation().member_event_ids()) {
+      if (!excluded.contains(id)) ids.push_back(id);
+    }
+    return ids;
   }
 
   Partition& p_;

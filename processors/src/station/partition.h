@@ -139,6 +139,10 @@ class Findings {
   // About an area (a ward or district path of `district`): re-assessed at once, with its district.
   virtual void AtArea(const std::string& area, const std::string& district, const Finding& f, int64_t t,
                       TaskState& ts) = 0;
+  // Takes back what `detector` found at a station (its factor goes) when the duty room judged
+  // the evidence false: only if the factor cites `event_id`, or whatever it cites when
+  // `event_id` is empty. The station is re-assessed once the event is handled.
+  virtual void WithdrawAtStation(StationMem& s, const std::string& detector, const std::string& event_id) = 0;
 };
 
 // A detector module: owns its slice of the partition's state and reacts to the inputs the

@@ -42,6 +42,20 @@ void RiskModel::AtArea(const std::string& area, const std::string& district, con
   if (area != district) AssessArea(district, t, ts);
 }
 
+void RiskModel::WithdrawAtStation(StationMem& s, const std::string& detector, const std::string& event_id) {
+  auto* factors = s.state.mutable_risk()->mutable_factors();
+  for (int i = factors->size() - 1; i >= 0; --i) {
+    const st::Factor& f = factors->Get(i);
+    if (f.detector() != detector) continue;
+    if (!event_id.empty() && std::find(f.event_ids().begin(), f.event_ids().end(), event_id) == f.event_ids().end()) {
+      continue;
+    }
+    factors->DeleteSubrange(i, 1);
+  }
+  p_.Touch(s);
+  changed_ = true;
+}
+
 void RiskModel::ReportAnomaly(const std::string& detector, const std::string& subject, const std::string& area,
                               const std::string& district, double severity, const std::string& explanation,
                               const std::vector<std::string>& event_ids, int64_t t, TaskState& ts) {

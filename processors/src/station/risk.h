@@ -23,6 +23,7 @@ class RiskModel final : public Findings {
   void AtStation(StationMem& s, const Finding& f, int64_t t, TaskState& ts) override;
   void AtArea(const std::string& area, const std::string& district, const Finding& f, int64_t t,
               TaskState& ts) override;
+  void WithdrawAtStation(StationMem& s, const std::string& detector, const std::string& event_id) override;
 
   // Around each input event: the event's station is re-assessed at the end when a finding (of
   // any station) was reported while it was handled.

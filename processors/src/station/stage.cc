@@ -31,6 +31,7 @@ const std::string& StationIdOf(const v1::Event& e) {
     case v1::Event::kIncident: return e.incident().station_id();
     case v1::Event::kTurnout: return e.turnout().station_id();
     case v1::Event::kKit: return e.kit().station_id();
+    case v1::Event::kReview: return e.review().station_id();
     default: return e.hate_speech().station_id();
   }
 }
@@ -52,7 +53,9 @@ class StationStage final : public Processor {
         incident_route_{incidents_.get()},
         turnout_route_{turnout_.get()},
         kit_route_{kits_.get(), turnout_.get()},
-        hate_speech_route_{hate_speech_.get()} {}
+        hate_speech_route_{hate_speech_.get()},
+        // A duty-room decision on a report is the incidents' (station/reviews.cc).
+        review_route_{incidents_.get()} {}
 
   Status Process(const v1::Event& event, const RecordContext& where, TaskState& ts) override {
     (void)where;
@@ -74,6 +77,7 @@ class StationStage final : public Processor {
       case v1::Event::kIncident: route = &incident_route_; break;
       case v1::Event::kTurnout: route = &turnout_route_; break;
       case v1::Event::kKit: route = &kit_route_; break;
+      case v1::Event::kReview: route = &review_route_; break;
       case v1::Event::kHateSpeech:
         route = &hate_speech_route_;
         keeps_station = false;
@@ -195,7 +199,7 @@ class StationStage final : public Processor {
   RiskModel risk_;
   std::unique_ptr<Module> incidents_, turnout_, kits_, hate_speech_;
   const std::vector<Module*> all_;
-  const std::vector<Module*> incident_route_, turnout_route_, kit_route_, hate_speech_route_;
+  const std::vector<Module*> incident_route_, turnout_route_, kit_route_, hate_speech_route_, review_route_;
   bool loaded_ = false;
 };
 
