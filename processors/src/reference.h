@@ -52,6 +52,13 @@ class ReferenceData {
   // tolerant to case, spacing, accents, Cyrillic transliteration and small typos.
   PlaceMatch MatchPlace(std::string_view district_path, std::string_view text) const;
 
+  // The stations of a district known so far (results.cc counts who has not reported).
+  std::vector<const StationRef*> StationsOf(const std::string& district_path) const {
+    std::shared_lock lk(mu_);
+    auto it = by_district_.find(district_path);
+    return it == by_district_.end() ? std::vector<const StationRef*>() : it->second;
+  }
+
   size_t size() const {
     std::shared_lock lk(mu_);
     return by_id_.size();

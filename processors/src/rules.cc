@@ -36,7 +36,8 @@ const std::vector<std::string>& KnownDetectors() {
       "cluster",           "incident",          "turnout.impossible", "turnout.surge",
       "turnout.outlier",   "turnout.over_voting", "turnout.heaping",  "kit.silent",
       "kit.tamper",        "kit.gps",           "kit.auth_failures",  "kit.battery",
-      "kit.area_down",     "hate.surge"};
+      "kit.area_down",     "hate.surge",        "results.over_voting", "results.conflict",
+      "results.missing"};
   return kDetectors;
 }
 
@@ -72,6 +73,20 @@ Status ValidateRules(const v1::Rules& r, std::string_view source) {
   }
   if (r.hate_speech().baseline_ms() <= r.hate_speech().window_ms()) {
     return bad("hate_speech.baseline_ms", "must be longer than window_ms");
+  }
+  if (r.has_results()) {  // absent: the results detectors are off (README)
+    const auto& res = r.results();
+    if (res.precedence() == v1::RESULT_PRECEDENCE_UNSPECIFIED) {
+      return bad("results.precedence", "is missing (OFFICIAL_THEN_LATEST or LATEST)");
+    }
+    if (res.over_voting_margin() < 0) return bad("results.over_voting_margin", "must not be negative");
+    RETURN_IF_ERROR(positive("results.missing_after_close_ms", static_cast<double>(res.missing_after_close_ms())));
+    if (res.missing_enter_fraction() <= 0 || res.missing_enter_fraction() > 1) {
+      return bad("results.missing_enter_fraction", "must be in (0, 1]");
+    }
+    if (res.missing_leave_fraction() < 0 || res.missing_leave_fraction() >= res.missing_enter_fraction()) {
+      return bad("results.missing_leave_fraction", "must be at least 0 and below missing_enter_fraction");
+    }
   }
   const auto& known = KnownDetectors();
   for (int i = 0; i < r.risk().weights_size(); ++i) {

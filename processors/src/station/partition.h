@@ -183,5 +183,6 @@ std::unique_ptr<Module> MakeIncidents(Partition& p, Findings& findings);
 std::unique_ptr<Module> MakeTurnout(Partition& p, Findings& findings);
 std::unique_ptr<Module> MakeKits(Partition& p, Findings& findings);
 std::unique_ptr<Module> MakeHateSpeech(Partition& p, Findings& findings);
+std::unique_ptr<Module> MakeResults(Partition& p, Findings& findings);
 
 }  // namespace ewarn::processors::station

@@ -32,6 +32,7 @@ const std::string& StationIdOf(const v1::Event& e) {
     case v1::Event::kTurnout: return e.turnout().station_id();
     case v1::Event::kKit: return e.kit().station_id();
     case v1::Event::kReview: return e.review().station_id();
+    case v1::Event::kResultSheet: return e.result_sheet().station_id();
     default: return e.hate_speech().station_id();
   }
 }
@@ -46,16 +47,18 @@ class StationStage final : public Processor {
         turnout_(MakeTurnout(p_, risk_)),
         kits_(MakeKits(p_, risk_)),
         hate_speech_(MakeHateSpeech(p_, risk_)),
+        results_(MakeResults(p_, risk_)),
         // Timers visit the modules in this order; a new detector is a line here and in the
         // routes below.
-        all_{incidents_.get(), turnout_.get(), kits_.get(), hate_speech_.get()},
+        all_{incidents_.get(), turnout_.get(), kits_.get(), hate_speech_.get(), results_.get()},
         // Which modules take an input, in order (a kit's reading is the kits' and turnout's).
         incident_route_{incidents_.get()},
         turnout_route_{turnout_.get()},
         kit_route_{kits_.get(), turnout_.get()},
         hate_speech_route_{hate_speech_.get()},
         // A duty-room decision on a report is the incidents' (station/reviews.cc).
-        review_route_{incidents_.get()} {}
+        review_route_{incidents_.get()},
+        results_route_{results_.get()} {}
 
   Status Process(const v1::Event& event, const RecordContext& where, TaskState& ts) override {
     (void)where;
@@ -78,6 +81,7 @@ class StationStage final : public Processor {
       case v1::Event::kTurnout: route = &turnout_route_; break;
       case v1::Event::kKit: route = &kit_route_; break;
       case v1::Event::kReview: route = &review_route_; break;
+      case v1::Event::kResultSheet: route = &results_route_; break;
       case v1::Event::kHateSpeech:
         route = &hate_speech_route_;
         keeps_station = false;
@@ -197,9 +201,10 @@ class StationStage final : public Processor {
   const std::string prefix_;
   Partition p_;
   RiskModel risk_;
-  std::unique_ptr<Module> incidents_, turnout_, kits_, hate_speech_;
+  std::unique_ptr<Module> incidents_, turnout_, kits_, hate_speech_, results_;
   const std::vector<Module*> all_;
-  const std::vector<Module*> incident_route_, turnout_route_, kit_route_, hate_speech_route_, review_route_;
+  const std::vector<Module*> incident_route_, turnout_route_, kit_route_, hate_speech_route_, review_route_,
+      results_route_;
   bool loaded_ = false;
 };
 
@@ -216,7 +221,7 @@ Result<int64_t> PartitionEventTime(store::StateStore& state, int32_t partition) 
 Pipeline StationPipeline(int32_t partitions, const v1::Rules& rules, store::EventLog& log) {
   Pipeline p;
   p.runtime.input_topic = std::string(schemas::topic::kInputs);
-  p.runtime.stores = {std::string(kStationStageStore), std::string(kRiskStore)};
+  p.runtime.stores = {std::string(kStationStageStore), std::string(kRiskStore), std::string(kResultsStore)};
   // Two threads apply the partitions (issue 4's budget is two cores): tasks share only the
   // reference data, which locks.
   p.runtime.apply_threads = 2;

@@ -46,4 +46,17 @@ inline std::string StationRiskKey(std::string_view ward_path, std::string_view s
   return std::string(ward_path) + "#" + std::string(station_id);
 }
 
+// The result sheet that counts per station and contest (the station stage's results module),
+// as an encoded ewarn.v1.Event with its ResultSheet: what GET /v1/results tabulates. Keyed
+// contest '\0' ward path '#' station id, so one prefix scan returns a contest in an area.
+inline constexpr std::string_view kResultsStore = "results";
+inline std::string CountedResultKey(std::string_view contest, std::string_view ward_path, std::string_view station_id) {
+  std::string key(contest);
+  key.push_back('\0');
+  key.append(ward_path);
+  key.push_back('#');
+  key.append(station_id);
+  return key;
+}
+
 }  // namespace ewarn::processors

@@ -1,0 +1,217 @@
+// Results (processors/README.md "results"): which sheet counts per station and contest, and
+// the findings about it: over-voting against the kits' accreditation, conflicting sheets, and
+// areas missing results after polls close.
+//
+// State: Station.results (CountedResult per contest), District.results_latched; the counted
+// sheet is also written to the `results` store (kResultsStore) for GET /v1/results.
+#include <algorithm>
+
+#include "ewarn/processors/pipeline.h"
+#include "ewarn/schemas/events.h"
+#include "station/partition.h"
+
+namespace ewarn::processors::station {
+namespace {
+
+enum Latch : uint32_t {
+  kOverVoting = 1u << 0,
+  kMissing = 1u << 0,  // in District.results_latched
+};
+
+int64_t VoteTotal(const v1::ResultSheet& sheet) {
+  int64_t total = 0;
+  for (const auto& v : sheet.votes()) total += v.votes();
+  return total;
+}
+
+std::string VotesText(const v1::ResultSheet& sheet) {
+  if (sheet.votes().empty()) return "no votes (document only)";
+  std::string out;
+  for (const auto& v : sheet.votes()) out += (out.empty() ? "" : " ") + v.candidate() + " " + std::to_string(v.votes());
+  return out;
+}
+
+bool SameVotes(const v1::ResultSheet& a, const v1::ResultSheet& b) {
+  if (a.votes_size() != b.votes_size()) return false;
+  for (int i = 0; i < a.votes_size(); ++i) {
+    if (a.votes(i).candidate() != b.votes(i).candidate() || a.votes(i).votes() != b.votes(i).votes()) return false;
+  }
+  return true;
+}
+
+class Results final : public Module {
+ public:
+  Results(Partition& p, Findings& findings) : p_(p), findings_(findings), rules_(p.rules().results()) {}
+
+  Status Validate(const v1::Event& e, const StationRef* station) const override {
+    (void)station;
+    if (e.result_sheet().contest().empty()) return Status::InvalidArgument("missing_field: result sheet without contest");
+    return Status::Ok();
+  }
+
+  Status OnEvent(const v1::Event& e, const StationRef* ref, StationMem* station, int64_t t, TaskState& ts) override {
+    StationMem& s = *station;
+    const v1::ResultSheet& in = e.result_sheet();
+    p_.District(ref->district_path);  // known to the missing-results timer from the first sheet on
+    st::CountedResult* counted = nullptr;
+    for (auto& r : *s.state.mutable_results()) {
+      if (r.sheet().contest() == in.contest()) counted = &r;
+    }
+    st::CountedResult incoming;
+    incoming.set_event_id(e.header().event_id());
+    incoming.set_occurred_ms(t);
+    *incoming.mutable_sheet() = in;
+    if (counted == nullptr) {
+      counted = s.state.add_results();
+      *counted = std::move(incoming);
+      counted->set_versions(1);
+    } else {
+      counted->set_versions(counted->versions() + 1);
+      const bool replaces = Counts(incoming, *counted);
+      const st::CountedResult& winner = replaces ? incoming : *counted;
+      const st::CountedResult& other = replaces ? *counted : incoming;
+      // A disagreement of two sheets with votes: both versions, and which counts by which rule.
+      if (Enabled() && !winner.sheet().votes().empty() && !other.sheet().votes().empty() &&
+          !SameVotes(winner.sheet(), other.sheet())) {
+        findings_.AtStation(
+            s,
+            {.detector = "results.conflict",
+             .explanation = "two " + in.contest() + " sheets disagree: " + Describe(winner) + " counts over " +
+                            Describe(other) + " (" + RuleName() + ")",
+             .event_ids = {winner.event_id(), other.event_id()}},
+            t, ts);
+      }
+      if (replaces) {
+        int32_t versions = counted->versions();
+        // A document-only sheet does not take the votes away from a sheet that has them.
+        if (incoming.sheet().votes().empty() && !counted->sheet().votes().empty()) {
+          *counted->mutable_sheet()->mutable_document() = incoming.sheet().document();
+        } else {
+          // The same numbers again (a re-sent sheet) keep what was reported about them.
+          if (SameVotes(incoming.sheet(), counted->sheet())) incoming.set_latched(counted->latched());
+          *counted = std::move(incoming);
+        }
+        counted->set_versions(versions);
+      }
+    }
+    CheckOverVoting(s, *counted, t, ts);
+    Publish(*ref, *counted, ts);
+    return Status::Ok();
+  }
+
+  void OnLoaded(StationMem& s) override {
+    if (!s.state.results().empty()) p_.District(s.ref->district_path);
+  }
+
+  // Once results are due (polls closed + the deadline), every minute: wards and districts of
+  // this partition with too many stations without a sheet.
+  void OnMinute(int64_t now, TaskState& ts) override {
+    if (!Enabled()) return;
+    const PollingHours hours = p_.Hours();
+    const int64_t due = hours.ClosedAt(now) + rules_.missing_after_close_ms();
+    if (now < due) return;  // (and after midnight UTC, the next day's close is ahead again)
+    for (auto& [district, d] : p_.districts()) {
+      std::map<std::string, std::pair<int, int>> counts;  // area -> (stations, without a sheet)
+      for (const StationRef* ref : p_.reference().StationsOf(district)) {
+        StationMem* s = p_.FindStation(ref->station_id);
+        bool reported = s != nullptr && !s->state.results().empty();
+        for (const std::string* area : {&ref->ward_path, &ref->district_path}) {
+          auto& c = counts[*area];
+          ++c.first;
+          if (!reported) ++c.second;
+        }
+      }
+      for (const auto& [area, c] : counts) Judge(area, district, d, c.first, c.second, now, due, ts);
+    }
+  }
+
+ private:
+  bool Enabled() const { return p_.rules().has_results(); }
+
+  std::string RuleName() const {
+    return rules_.precedence() == v1::LATEST ? "the latest counts" : "official over observer, then the latest";
+  }
+
+  // Whether `a` counts over `b` by the rules' precedence (then the event id, so a tie has one
+  // answer on every run).
+  bool Counts(const st::CountedResult& a, const st::CountedResult& b) const {
+    if (rules_.precedence() != v1::LATEST) {
+      bool a_official = a.sheet().submitter_role() == v1::SUBMITTER_ROLE_PRESIDING_OFFICER;
+      bool b_official = b.sheet().submitter_role() == v1::SUBMITTER_ROLE_PRESIDING_OFFICER;
+      if (a_official != b_official) return a_official;
+    }
+    if (a.occurred_ms() != b.occurred_ms()) return a.occurred_ms() > b.occurred_ms();
+    return a.event_id() > b.event_id();
+  }
+
+  static std::string Describe(const st::CountedResult& r) {
+    return "the " + std::string(schemas::SubmitterRoleName(r.sheet().submitter_role())) + "'s sheet " +
+           r.event_id() + " (" + VotesText(r.sheet()) + ")";
+  }
+
+  // More votes than voters the station's kits accredited (the rule that cancels a polling
+  // unit's result in Nigeria); without kit readings, the sheet's own accredited count.
+  void CheckOverVoting(StationMem& s, st::CountedResult& counted, int64_t t, TaskState& ts) {
+    if (!Enabled() || (counted.latched() & kOverVoting)) return;
+    int64_t accredited = 0;
+    std::string by = "its kits";
+    for (const auto& kit : s.state.kits()) accredited += kit.accredited_total();  // kits.cc's, read only
+    if (s.state.kits().empty()) {
+      if (!counted.sheet().has_accredited()) return;
+      accredited = counted.sheet().accredited();
+      by = "the sheet";
+    }
+    int64_t votes = VoteTotal(counted.sheet());
+    if (counted.sheet().votes().empty() ||
+        static_cast<double>(votes) <= static_cast<double>(accredited) * (1 + rules_.over_voting_margin())) {
+      return;
+    }
+    counted.set_latched(counted.latched() | kOverVoting);
+    std::vector<std::string> ids = {counted.event_id()};
+    for (const auto& kit : s.state.kits()) ids.push_back(kit.last_event_id());
+    findings_.AtStation(s,
+                        {.detector = "results.over_voting",
+                         .explanation = counted.sheet().contest() + " sheet counts " + std::to_string(votes) +
+                                        " votes but " + by + " accredited " + std::to_string(accredited) + " voters",
+                         .event_ids = std::move(ids)},
+                        t, ts);
+  }
+
+  void Judge(const std::string& area, const std::string& district, DistrictMem& d, int stations, int missing,
+             int64_t now, int64_t due, TaskState& ts) {
+    if (stations < rules_.missing_min_stations()) return;
+    uint32_t latched = d.state.results_latched().count(area) ? d.state.results_latched().at(area) : 0;
+    double share = static_cast<double>(missing) / stations;
+    if (!(latched & kMissing) && share >= rules_.missing_enter_fraction()) {
+      (*d.state.mutable_results_latched())[area] = latched | kMissing;
+      d.dirty = true;
+      findings_.AtArea(area, district,
+                       {.detector = "results.missing",
+                        .explanation = std::to_string(missing) + " of " + std::to_string(stations) + Fmt(
+                                           " stations (%.0f%%) have no result %.0f min after polls closed",
+                                           100 * share, static_cast<double>(now - due + rules_.missing_after_close_ms()) / kMinute),
+                        .anomaly = Finding::Anomaly::kPlain},
+                       now, ts);
+    } else if ((latched & kMissing) && share < rules_.missing_leave_fraction()) {
+      (*d.state.mutable_results_latched())[area] = latched & ~kMissing;
+      d.dirty = true;
+    }
+  }
+
+  void Publish(const StationRef& ref, const st::CountedResult& counted, TaskState& ts) {
+    v1::Event e = Derived(counted.event_id(), counted.occurred_ms());
+    *e.mutable_result_sheet() = counted.sheet();
+    ts.Write(kResultsStore, CountedResultKey(counted.sheet().contest(), ref.ward_path, ref.station_id),
+             Deterministic(e));
+  }
+
+  Partition& p_;
+  Findings& findings_;
+  const v1::ResultsRules& rules_;
+};
+
+}  // namespace
+
+std::unique_ptr<Module> MakeResults(Partition& p, Findings& findings) { return std::make_unique<Results>(p, findings); }
+
+}  // namespace ewarn::processors::station

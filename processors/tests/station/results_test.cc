@@ -1,0 +1,177 @@
+// Results: the counted sheet per station and contest (official over observer, then the latest),
+// over-voting against the kits, conflicting sheets, and areas missing results after the deadline.
+#include "station/stage_fixture.h"
+
+namespace ewarn::processors::station_test {
+namespace {
+
+const int64_t kClose = kDay + 17 * 60 * kMin;  // polls close 17:00 UTC (default rules)
+
+class ResultsTest : public StationStageTest {
+ protected:
+  void Sheet(const std::string& id, const std::string& station, int64_t t, int64_t a, int64_t b,
+             v1::SubmitterRole role = v1::SUBMITTER_ROLE_PRESIDING_OFFICER) {
+    v1::Event e = Header(id, t);
+    auto* s = e.mutable_result_sheet();
+    s->set_station_id(station);
+    s->set_contest("PRES-2027");
+    s->set_submitter_role(role);
+    auto* va = s->add_votes();
+    va->set_candidate("A");
+    va->set_votes(a);
+    auto* vb = s->add_votes();
+    vb->set_candidate("B");
+    vb->set_votes(b);
+    Append(e);
+  }
+  // The counted sheet of a station (results store), as GET /v1/results reads it.
+  std::optional<v1::Event> Counted(const std::string& station) {
+    const Station& s = Find(station);
+    auto v = state_->Get(kResultsStore, CountedResultKey("PRES-2027", s.region + "/" + s.district + "/" + s.ward, station));
+    if (!v.ok() || !v->has_value()) return std::nullopt;
+    return schemas::DecodeEvent(**v).value();
+  }
+};
+
+TEST_F(ResultsTest, TheOfficialSheetCountsOverAnObserversAndTheLatestAmendmentOverTheFirst) {
+  ImportStations();
+  Sheet("obs", "IK-1-0", kClose + 10 * kMin, 150, 90, v1::SUBMITTER_ROLE_OBSERVER);
+  Sheet("po", "IK-1-0", kClose + 20 * kMin, 120, 90);
+  Sheet("obs-late", "IK-1-0", kClose + 30 * kMin, 160, 90, v1::SUBMITTER_ROLE_OBSERVER);  // does not displace it
+  Sheet("po-amended", "IK-1-0", kClose + 40 * kMin, 121, 90);
+  Run();
+  auto counted = Counted("IK-1-0");
+  ASSERT_TRUE(counted.has_value());
+  EXPECT_EQ(counted->header().event_id(), "po-amended");
+  EXPECT_EQ(counted->result_sheet().votes(0).votes(), 121);
+  auto conflicts = Anomalies("results.conflict");
+  ASSERT_EQ(conflicts.size(), 3u);  // every disagreeing pair, with both versions
+  EXPECT_EQ(conflicts[0].event_ids(0), "po");
+  EXPECT_EQ(conflicts[0].event_ids(1), "obs");
+  EXPECT_NE(conflicts[0].explanation().find(
+                "the presiding_officer's sheet po (A 120 B 90) counts over the observer's sheet obs (A 150 B 90) "
+                "(official over observer, then the latest)"),
+            std::string::npos)
+      << conflicts[0].explanation();
+  EXPECT_EQ(conflicts[2].event_ids(0), "po-amended");
+}
+
+class LatestRuleTest : public ResultsTest {
+ protected:
+  void SetUp() override {
+    rules_.mutable_results()->set_precedence(v1::LATEST);
+    ResultsTest::SetUp();
+  }
+};
+
+TEST_F(LatestRuleTest, TheLatestRuleFromTheRulesFileCountsWhoeverSentIt) {
+  ImportStations();
+  Sheet("po", "IK-1-0", kClose + 20 * kMin, 120, 90);
+  Sheet("obs-late", "IK-1-0", kClose + 30 * kMin, 160, 90, v1::SUBMITTER_ROLE_OBSERVER);
+  Run();
+  EXPECT_EQ(Counted("IK-1-0")->header().event_id(), "obs-late");
+  ASSERT_EQ(Anomalies("results.conflict").size(), 1u);
+  EXPECT_NE(Anomalies("results.conflict")[0].explanation().find("(the latest counts)"), std::string::npos);
+}
+
+TEST_F(ResultsTest, MoreVotesThanTheKitsAccreditedIsOverVotingOnce) {
+  ImportStations();
+  Kit("k1", "IK-1-1", kOpen + 60 * kMin, 200);
+  Kit("k2", "IK-1-1", kClose - 5 * kMin, 230);
+  Sheet("ok", "IK-1-2", kClose + 5 * kMin, 500, 400);  // no kit, no accredited on the sheet: not judged
+  Sheet("over", "IK-1-1", kClose + 10 * kMin, 180, 60);  // 240 votes, 230 accredited
+  Sheet("over-again", "IK-1-1", kClose + 15 * kMin, 180, 60);  // the same numbers: no second finding
+  Run();
+  auto over = Anomalies("results.over_voting");
+  ASSERT_EQ(over.size(), 1u);
+  EXPECT_EQ(over[0].subject_id(), "IK-1-1");
+  EXPECT_NE(over[0].explanation().find("PRES-2027 sheet counts 240 votes but its kits accredited 230 voters"),
+            std::string::npos)
+      << over[0].explanation();
+  EXPECT_EQ(over[0].event_ids(0), "over");
+  EXPECT_EQ(over[0].event_ids(1), "k2");
+  EXPECT_TRUE(Anomalies("results.conflict").empty());  // same votes: no conflict
+  EXPECT_GE(Risk("IK-1-1").level(), v1::RISK_LEVEL_ELEVATED);
+}
+
+TEST_F(ResultsTest, AWardMissingResultsAfterTheDeadlineStandsOutWithHysteresis) {
+  ImportStations();
+  // IKEJA W1: 12 stations, 4 report (67% missing); W2: 11 of 12 report (8%).
+  for (int i = 0; i < 4; ++i) Sheet("w1-" + std::to_string(i), "IK-1-" + std::to_string(i), kClose + 30 * kMin, 100, 50);
+  for (int i = 0; i < 11; ++i) Sheet("w2-" + std::to_string(i), "IK-2-" + std::to_string(i), kClose + 30 * kMin, 100, 50);
+  const int64_t due = kClose + rules_.results().missing_after_close_ms();
+  TicksEveryMinute(kClose + 31 * kMin, due + 5 * kMin);
+  // Late sheets: W1 at 10 of 12 (17% missing: below the 20% to enter, above the 10% to leave,
+  // so still missing and not reported again), then 11 of 12 (8%: no longer).
+  for (int i = 4; i < 10; ++i) Sheet("late-" + std::to_string(i), "IK-1-" + std::to_string(i), due + 10 * kMin, 100, 50);
+  TicksEveryMinute(due + 11 * kMin, due + 15 * kMin);
+  Sheet("later-10", "IK-1-10", due + 20 * kMin, 100, 50);
+  TicksEveryMinute(due + 21 * kMin, due + 25 * kMin);
+  Run();
+  // Three stations join W1 in the reference data (one heard from): 11 of 15, 27% missing again.
+  std::vector<store::OutRecord> recs;
+  for (int i = 12; i < 15; ++i) {
+    stations_.push_back({"IK-1-" + std::to_string(i), "LAGOS", "IKEJA", "W1", 6.65, 3.36, 1000});
+    v1::Event e = Header("station:IK-1-" + std::to_string(i), kDay);
+    auto* p = e.mutable_station();
+    p->set_station_id(stations_.back().id);
+    p->set_region("LAGOS");
+    p->set_district("IKEJA");
+    p->set_ward("W1");
+    recs.push_back({.topic = "ref.stations", .key = p->station_id(), .value = schemas::EncodeEvent(e), .partition = 0});
+  }
+  ASSERT_TRUE(log_->Append(recs).ok());
+  Kit("new-kit", "IK-1-12", due + 26 * kMin, 10);
+  TicksEveryMinute(due + 27 * kMin, due + 30 * kMin);
+  Run();
+  std::map<std::string, std::vector<v1::Event>> by_subject;
+  for (const auto& e : Read(schemas::topic::kAnomalies)) {
+    if (e.anomaly().detector() == "results.missing") by_subject[e.anomaly().subject_id()].push_back(e);
+  }
+  const auto& w1 = by_subject["LAGOS/IKEJA/W1"];
+  ASSERT_EQ(w1.size(), 2u);  // entered, left, entered again: twice, not every minute
+  EXPECT_NE(w1[0].anomaly().explanation().find("8 of 12 stations (67%) have no result 120 min after polls closed"),
+            std::string::npos)
+      << w1[0].anomaly().explanation();
+  EXPECT_GE(w1[0].header().event_time_ms(), due);  // from the deadline on, not before
+  EXPECT_LE(w1[0].header().event_time_ms(), due + 2 * kMin);
+  EXPECT_NE(w1[1].anomaly().explanation().find("4 of 15 stations (27%)"), std::string::npos)
+      << w1[1].anomaly().explanation();
+  EXPECT_GE(w1[1].header().event_time_ms(), due + 26 * kMin);
+  EXPECT_EQ(by_subject.count("LAGOS/IKEJA/W2"), 0u);
+  EXPECT_EQ(by_subject["LAGOS/IKEJA"].size(), 1u);  // 9 of 24 (38%)
+  EXPECT_EQ(by_subject.count("LAGOS/MUSHIN"), 0u);  // no sheet in its partition yet: nothing judged
+}
+
+TEST_F(ResultsTest, AReplayGivesTheSameCountedSheetsAndFindings) {
+  ImportStations();
+  Kit("k", "IK-1-1", kOpen + 60 * kMin, 100);
+  Sheet("a", "IK-1-1", kClose + 10 * kMin, 180, 60, v1::SUBMITTER_ROLE_OBSERVER);
+  Sheet("b", "IK-1-1", kClose + 12 * kMin, 80, 20);
+  TicksEveryMinute(kClose + 13 * kMin, kClose + 130 * kMin);
+  Run();
+  std::string first = Digest();
+  testing::TempDir other;
+  runtime_.reset();
+  // The same inputs into a fresh directory: the same digest.
+  auto src = std::move(log_);
+  Open(other);
+  for (std::string topic : {"ref.stations", "in.events"}) {
+    int32_t n = *src->PartitionCount(topic);
+    for (int32_t p = 0; p < n; ++p) {
+      auto got = src->Read({topic, p}, 0, 100000);
+      ASSERT_TRUE(got.ok());
+      std::vector<store::OutRecord> recs;
+      for (const auto& r : *got) recs.push_back({.topic = topic, .key = r.key, .value = r.value,
+                                                 .timestamp_ms = r.timestamp_ms, .partition = p});
+      if (!recs.empty()) {
+        ASSERT_TRUE(log_->Append(recs).ok());
+      }
+    }
+  }
+  Run();
+  EXPECT_EQ(Digest(), first);
+}
+
+}  // namespace
+}  // namespace ewarn::processors::station_test
