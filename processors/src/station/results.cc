@@ -107,12 +107,14 @@ class Results final : public Module {
   // this partition with too many stations without a sheet.
   void OnMinute(int64_t now, TaskState& ts) override {
     if (!Enabled()) return;
-    const PollingHours hours = p_.Hours();
-    const int64_t due = hours.ClosedAt(now) + rules_.missing_after_close_ms();
-    if (now < due) return;  // (and after midnight UTC, the next day's close is ahead again)
     for (auto& [district, d] : p_.districts()) {
+      const auto& refs = p_.reference().StationsOf(district);
+      if (refs.empty()) continue;
+      // A district's polling hours are its stations' (one area, one time zone).
+      const int64_t due = p_.Hours(*refs.front()).ClosedAt(now) + rules_.missing_after_close_ms();
+      if (now < due) continue;  // (and after midnight UTC, the next day's close is ahead again)
       std::map<std::string, std::pair<int, int>> counts;  // area -> (stations, without a sheet)
-      for (const StationRef* ref : p_.reference().StationsOf(district)) {
+      for (const StationRef* ref : refs) {
         StationMem* s = p_.FindStation(ref->station_id);
         bool reported = s != nullptr && !s->state.results().empty();
         for (const std::string* area : {&ref->ward_path, &ref->district_path}) {
