@@ -141,7 +141,7 @@ std::optional<InputError> DecodeOne(InputKind kind, const json::value& value, co
   if (!f.error()) {
     Result<TimeMs> t = ParseRfc3339(occurred);
     if (!t.ok()) {
-      f.Fail("bad_time", "occurred_at", "occurred_at must be an RFC 3339 time like 2027-02-25T08:30:00Z, got '" +
+      f.Fail("bad_time", "occurred_at", "occurred_at must be an RFC 3339 time like 2023-02-25T08:30:00Z, got '" +
                                             occurred + "'");
     } else {
       event->mutable_header()->set_event_time_ms(*t);
