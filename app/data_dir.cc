@@ -31,7 +31,9 @@ Status CreateDataDir(const DataDir& dir, bool with_parents) {
   std::error_code ec;
   if (fs::is_directory(dir.root, ec)) return Status::Ok();
   if (fs::exists(dir.root, ec)) return Status::FailedPrecondition("data directory '" + dir.root + "' is not a directory");
-  fs::path parent = fs::path(dir.root).lexically_normal().parent_path();
+  fs::path path = fs::path(dir.root).lexically_normal();
+  if (!path.has_filename()) path = path.parent_path();  // "dir/" names dir
+  fs::path parent = path.parent_path();
   if (parent.empty()) parent = ".";
   if (!with_parents && !fs::is_directory(parent, ec)) {
     return Status::NotFound("cannot create data directory '" + dir.root + "': its parent '" + parent.string() +

@@ -234,8 +234,8 @@ TEST(CliTest, ATypoInDataFailsAndCreatesNothing) {  // issue 13 item 13
   CliRun none = Ewarn("token list --data " + dir.path());
   EXPECT_EQ(none.code, 1) << none.out;
   EXPECT_FALSE(Exists(dir.Sub("ingest")));
-  // The last component alone is created, as mkdir would.
-  CliRun made = Ewarn("token create --data " + dir.Sub("new") + " --role monitor --name amina");
+  // The last component alone is created, as mkdir would ("new/" names it too).
+  CliRun made = Ewarn("token create --data " + dir.Sub("new/") + " --role monitor --name amina");
   EXPECT_EQ(made.code, 0) << made.out;
   EXPECT_EQ(Ewarn("token list --data " + dir.Sub("new")).code, 0);
 }
