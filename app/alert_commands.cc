@@ -267,6 +267,7 @@ int AlertsList(const Flags& f) {
     want = *s;
   }
   DataDir dir{f.Get("data")};
+  if (Status s = RequireDataDir(dir); !s.ok()) return Fail(cmd, s);
   if (Status s = RequireDirectory(dir.state(), "state directory"); !s.ok()) return Fail(cmd, s);
   auto state = store::StateStore::Open({.dir = dir.state()});
   if (!state.ok()) return Fail(cmd, state.status().WithContext("is `ewarn serve` running on " + dir.root + "?"));
@@ -321,7 +322,9 @@ std::vector<Command> AlertCommands() {
         {"state", "STATE", "only alerts in this state: open, acknowledged or resolved", ""},
         {"area", "AREA", "only alerts in this area (path prefix)", ""}},
        "",
-       AlertsList},
+       AlertsList,
+       "it reads the alert stage's state in DIR/state, which stays on the node that runs the stage also when the "
+       "log is on Kafka; give that node's --data (or ask a running node: GET /v1/alerts)"},
   };
 }
 

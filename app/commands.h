@@ -18,6 +18,9 @@ struct Command {
   std::vector<FlagSpec> flags;
   std::string positional;          // usage text for positional arguments, if any
   std::function<int(const Flags&)> run;
+  // For a command that reads a data directory but takes no --kafka: why not. Shown by --help,
+  // and as the error when --kafka is given anyway.
+  std::string without_kafka = "";
 };
 
 std::vector<Command> FoundationCommands();  // serve, log stat, digest, replay

@@ -20,12 +20,82 @@ Status RequireDirectory(const std::string& path, const std::string& what) {
   return Status::Ok();
 }
 
+Status RequireDataDir(const DataDir& dir) {
+  if (dir.root.empty()) return Status::InvalidArgument("--data DIR is empty");
+  return RequireDirectory(dir.root, "data directory");
+}
+
+Status CreateDataDir(const DataDir& dir, bool with_parents) {
+  namespace fs = std::filesystem;
+  if (dir.root.empty()) return Status::InvalidArgument("--data DIR is empty");
+  std::error_code ec;
+  if (fs::is_directory(dir.root, ec)) return Status::Ok();
+  if (fs::exists(dir.root, ec)) return Status::FailedPrecondition("data directory '" + dir.root + "' is not a directory");
+  fs::path path = fs::path(dir.root).lexically_normal();
+  if (!path.has_filename()) path = path.parent_path();  // "dir/" names dir
+  fs::path parent = path.parent_path();
+  if (parent.empty()) parent = ".";
+  if (!with_parents && !fs::is_directory(parent, ec)) {
+    return Status::NotFound("cannot create data directory '" + dir.root + "': its parent '" + parent.string() +
+                            "' does not exist (check the path, or create the parent first)");
+  }
+  if (with_parents) {
+    fs::create_directories(dir.root, ec);
+  } else {
+    fs::create_directory(dir.root, ec);
+  }
+  if (ec) return Status::IOError("cannot create data directory '" + dir.root + "': " + ec.message());
+  return Status::Ok();
+}
+
+NewDataDirGuard::NewDataDirGuard(std::string root) : root_(std::move(root)) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (root_.empty()) {
+    keep_ = true;
+    return;
+  }
+  fs::path path = fs::absolute(root_, ec).lexically_normal();
+  if (ec) {
+    keep_ = true;
+    return;
+  }
+  if (!path.has_filename()) path = path.parent_path();  // "dir/" names dir
+  if (fs::exists(path, ec)) {
+    was_empty_ = fs::is_directory(path, ec) && fs::is_empty(path, ec);
+    if (!was_empty_) keep_ = true;
+    return;
+  }
+  // The topmost missing ancestor: everything from there down is this command's.
+  fs::path top = path;
+  while (top.has_parent_path() && top.parent_path() != top && !fs::exists(top.parent_path(), ec)) top = top.parent_path();
+  remove_ = top.string();
+}
+
+NewDataDirGuard::~NewDataDirGuard() {
+  namespace fs = std::filesystem;
+  if (keep_) return;
+  std::error_code ec;
+  if (!remove_.empty()) {
+    fs::remove_all(remove_, ec);
+    return;
+  }
+  if (was_empty_) {
+    for (const auto& entry : fs::directory_iterator(root_, ec)) fs::remove_all(entry.path(), ec);
+  }
+}
+
 Result<std::unique_ptr<store::EventLog>> OpenLog(const DataDir& dir, const std::string& kafka_bootstrap,
                                                  bool create) {
   if (!kafka_bootstrap.empty()) {
     return store::OpenKafkaLog({.bootstrap_servers = kafka_bootstrap});
   }
-  if (!create) RETURN_IF_ERROR(RequireDirectory(dir.log(), "data directory's log"));
+  if (!create) {
+    RETURN_IF_ERROR(RequireDataDir(dir));
+    RETURN_IF_ERROR(RequireDirectory(dir.log(), "data directory's log"));
+  } else {
+    RETURN_IF_ERROR(CreateDataDir(dir));
+  }
   return store::OpenEmbeddedLog({.dir = dir.log(), .create_if_missing = create});
 }
 
@@ -33,9 +103,7 @@ namespace {
 
 // A 32-byte random key as hex in `path` (mode 0600), created on first use.
 Result<std::string> LoadOrCreateKeyFile(const DataDir& dir, const std::string& path) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir.root, ec);
-  if (ec) return Status::IOError("cannot create data directory '" + dir.root + "': " + ec.message());
+  RETURN_IF_ERROR(CreateDataDir(dir));
   std::ifstream in(path);
   if (in) {
     std::stringstream buf;

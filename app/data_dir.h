@@ -20,7 +20,8 @@ struct DataDir {
 };
 
 // Opens the event log: Kafka when `kafka_bootstrap` is set, else the embedded log in
-// dir.log(). With create=false a missing directory is NotFound naming it.
+// dir.log(). With create=true the data directory is made as CreateDataDir makes it; with
+// create=false a missing directory is NotFound naming it and nothing is created.
 Result<std::unique_ptr<store::EventLog>> OpenLog(const DataDir& dir, const std::string& kafka_bootstrap,
                                                  bool create);
 
@@ -37,5 +38,32 @@ Result<std::string> LoadOrCreateWebhookKey(const DataDir& dir);
 
 // NotFound (naming the path) when `path` is not an existing directory.
 Status RequireDirectory(const std::string& path, const std::string& what);
+
+// For commands that only read a data directory: NotFound naming it when it does not exist.
+Status RequireDataDir(const DataDir& dir);
+
+// Makes dir.root if it is missing. Its parent must exist: a typo in --data must fail, not grow
+// a new tree of directories (NotFound naming the missing parent). `with_parents`: also make
+// missing parents (the demo, which always starts a directory of its own).
+Status CreateDataDir(const DataDir& dir, bool with_parents = false);
+
+// Undoes a failed command's mark on a data directory. Construct it before the command creates
+// anything; call Keep() once the command succeeded. Otherwise, when the directory did not exist
+// or was empty, the destructor removes what was made in it (and the directories it made), so
+// the same command can simply be run again. A directory that already held data is left alone.
+class NewDataDirGuard {
+ public:
+  explicit NewDataDirGuard(std::string root);
+  ~NewDataDirGuard();
+  NewDataDirGuard(const NewDataDirGuard&) = delete;
+  NewDataDirGuard& operator=(const NewDataDirGuard&) = delete;
+  void Keep() { keep_ = true; }
+
+ private:
+  std::string remove_;  // the topmost directory to remove, or "" to remove only root's entries
+  std::string root_;
+  bool was_empty_ = false;
+  bool keep_ = false;
+};
 
 }  // namespace ewarn::app

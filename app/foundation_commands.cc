@@ -12,6 +12,7 @@
 #include <functional>
 #include <algorithm>
 #include <iterator>
+#include <limits>
 #include <map>
 #include <set>
 #include <thread>
@@ -22,6 +23,7 @@
 #include "ewarn/ingest/ingestor.h"
 #include "ewarn/ingest/ticks.h"
 #include "ingest_setup.h"
+#include "listen_check.h"
 #include "node.h"
 #include "pipelines.h"
 #include "risk_routes.h"
@@ -94,8 +96,18 @@ int Serve(const Flags& f) {
                       .deliver = !f.Has("no-deliver"),
                       .process = !f.Has("ingest-only")};
   if (Status s = DeliveryFlags(f, options.delivery); !s.ok()) return Fail(cmd, s);
+  // What can be checked before anything is created is checked first: a mistake must not leave
+  // a half-made data directory behind.
+  if (auto rules = RulesFromFlag(options.rules_path); !rules.ok()) return Fail(cmd, rules.status());
+  for (const char* flag : {"http", "metrics"}) {
+    if (!f.Has(flag)) continue;
+    if (Status s = CheckCanListen(f.Get(flag), std::string("--") + flag); !s.ok()) return Fail(cmd, s);
+  }
+  NewDataDirGuard guard(options.dir.root);
+  if (Status s = CreateDataDir(options.dir); !s.ok()) return Fail(cmd, s);
   auto node = Node::Start(options);
   if (!node.ok()) return Fail(cmd, node.status());
+  guard.Keep();
 
   Status ticker_status;
   // --tick-ms 0: no wall-clock ticker (a simulator drives event time, POST /v1/ticks).
@@ -118,6 +130,8 @@ int Serve(const Flags& f) {
     std::string host = f.Get("http").substr(0, f.Get("http").rfind(':'));
     std::printf("http: http://%s:%u/ (ingest and risk API; the duty room at /, sign in with a duty or liaison token)\n", host.c_str(),
                 static_cast<unsigned>((*node)->http_port()));
+  } else {
+    std::printf("http: none: no --http, so no ingest or query API and no map (e.g. --http 127.0.0.1:8080)\n");
   }
   std::printf("press Ctrl-C to stop\n");
   std::fflush(stdout);
@@ -237,32 +251,51 @@ int LogDump(const Flags& f) {
   DataDir dir{f.Get("data")};
   auto log = OpenLog(dir, f.Get("kafka"), /*create=*/false);
   if (!log.ok()) return Fail(cmd, log.status());
-  auto limit = f.GetInt("limit");
-  if (!limit.ok()) return Fail(cmd, limit.status());
+  auto limit_flag = f.GetInt("limit");
+  if (!limit_flag.ok()) return Fail(cmd, limit_flag.status());
+  if (*limit_flag < 0) return Fail(cmd, Status::InvalidArgument("--limit must be >= 0 (0: every record)"));
+  const int64_t limit = *limit_flag == 0 || f.Has("all") ? std::numeric_limits<int64_t>::max() : *limit_flag;
   const std::string topic = f.Get("topic");
   auto partitions = (*log)->PartitionCount(topic);
   if (!partitions.ok()) return Fail(cmd, partitions.status());
   int64_t printed = 0;
-  google::protobuf::util::JsonPrintOptions options;
-  options.preserve_proto_field_names = true;
-  for (int32_t p = 0; p < *partitions && printed < *limit; ++p) {
+  std::vector<store::PartitionOffsets> offsets;
+  for (int32_t p = 0; p < *partitions; ++p) {
     auto off = (*log)->Offsets({topic, p});
     if (!off.ok()) return Fail(cmd, off.status());
-    int64_t next = off->start;
-    while (next < off->end && printed < *limit) {
+    offsets.push_back(*off);
+  }
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  int64_t left_out = 0;  // records past the limit, by offset
+  for (int32_t p = 0; p < *partitions; ++p) {
+    const store::PartitionOffsets& off = offsets[static_cast<size_t>(p)];
+    int64_t next = off.start;
+    while (next < off.end && printed < limit) {
       auto batch = (*log)->Read({topic, p}, next, 1000);
       if (!batch.ok()) return Fail(cmd, batch.status());
       if (batch->empty()) break;
       for (const auto& r : *batch) {
-        if (printed++ >= *limit) break;
+        if (printed >= limit) break;
+        ++printed;
+        next = r.offset + 1;
         auto e = schemas::DecodeEvent(r.value);
         std::string json;
         if (e.ok()) (void)google::protobuf::util::MessageToJsonString(*e, &json, options);
         std::printf("{\"partition\":%d,\"offset\":%lld,\"key\":\"%s\",\"event\":%s}\n", p,
                     static_cast<long long>(r.offset), r.key.c_str(), e.ok() ? json.c_str() : "null");
       }
-      next = batch->back().offset + 1;
     }
+    left_out += std::max<int64_t>(0, off.end - next);
+  }
+  std::fflush(stdout);
+  // On stderr, so the JSON lines on stdout stay machine-readable.
+  if (left_out > 0) {
+    std::fprintf(stderr,
+                 "ewarn log dump: printed %lld records and stopped at --limit %lld; %lld more in %s were left out "
+                 "(--limit N for more, --limit 0 or --all for every record)\n",
+                 static_cast<long long>(printed), static_cast<long long>(*limit_flag),
+                 static_cast<long long>(left_out), topic.c_str());
   }
   return 0;
 }
@@ -419,6 +452,10 @@ int Replay(const Flags& f) {
     return Fail(cmd, Status::FailedPrecondition("'" + sandbox.root +
                                                 "' is not empty; replay builds into a fresh directory"));
   }
+  auto rules = RulesFromFlag(f.Get("rules"));
+  if (!rules.ok()) return Fail(cmd, rules.status());
+  NewDataDirGuard guard(sandbox.root);  // a failed replay leaves nothing that makes the rerun fail
+  if (Status s = CreateDataDir(sandbox); !s.ok()) return Fail(cmd, s);
   auto to = store::OpenEmbeddedLog({.dir = sandbox.log()});
   if (!to.ok()) return Fail(cmd, to.status());
   auto started = std::chrono::steady_clock::now();
@@ -426,8 +463,6 @@ int Replay(const Flags& f) {
   if (!copied.ok()) return Fail(cmd, copied.status());
   auto partitions = (*to)->PartitionCount(schemas::topic::kInputs);
   if (!partitions.ok()) return Fail(cmd, partitions.status().WithContext("the source log has no inputs"));
-  auto rules = RulesFromFlag(f.Get("rules"));
-  if (!rules.ok()) return Fail(cmd, rules.status());
   std::vector<processors::Pipeline> pipelines = MakePipelines(*partitions, *rules, **to);
   if (Status s = CreateOutputs(**to, pipelines); !s.ok()) return Fail(cmd, s);
   auto state = store::StateStore::Open({.dir = sandbox.state(), .stores = StoresOf(pipelines)});
@@ -445,6 +480,7 @@ int Replay(const Flags& f) {
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   auto d = ComputeDigest(**to, **state);
   if (!d.ok()) return Fail(cmd, d.status());
+  guard.Keep();
   if (f.Has("rules")) PrintWhatIf(**from, **to);
   std::printf("replayed %lld input records into %s in %.2f s (%.0f events/s): %lld processed, "
               "%lld duplicates dropped, %lld skipped\n%s\n",
@@ -488,7 +524,8 @@ std::vector<Command> FoundationCommands() {
       {{"log", "dump"},
        "print a topic's records as JSON lines",
        {kDataFlag, kKafkaFlag, {"topic", "TOPIC", "the topic, e.g. derived.anomalies", "", true},
-        {"limit", "N", "at most this many records", "1000"}},
+        {"limit", "N", "at most this many records (0: all); how many were left out goes to stderr", "1000"},
+        {"all", "", "every record of the topic (as --limit 0)"}},
        "",
        LogDump},
       {{"log", "check"},

@@ -18,6 +18,13 @@ const FlagSpec kData{"data", "DIR", "the data directory", "", true};
 const FlagSpec kKafka{"kafka", "HOST:PORT,...", "use Apache Kafka at these brokers instead of the embedded log", "",
                       false};
 
+// Tokens and monitors of a data directory that must already hold some: reading commands never
+// create a directory (a typo in --data fails instead of answering "no tokens").
+Status RequireIngestState(const DataDir& dir) {
+  RETURN_IF_ERROR(RequireDataDir(dir));
+  return RequireDirectory(dir.ingest(), "no tokens or monitors yet: ingest state");
+}
+
 Result<std::unique_ptr<store::StateStore>> OpenIngestState(const DataDir& dir) {
   auto state = store::StateStore::Open({.dir = dir.ingest(), .stores = ingest::Ingestor::StoreNames(), .sync = true});
   if (!state.ok() && state.status().message().find("lock") != std::string::npos) {
@@ -32,6 +39,8 @@ int TokenCreate(const Flags& f) {
   auto role = ingest::ParseRole(f.Get("role"));
   if (!role.ok()) return Fail(cmd, role.status());
   DataDir dir{f.Get("data")};
+  NewDataDirGuard guard(dir.root);
+  if (Status s = CreateDataDir(dir); !s.ok()) return Fail(cmd, s);
   auto state = OpenIngestState(dir);
   if (!state.ok()) return Fail(cmd, state.status());
   auto registry = ingest::PrincipalRegistry::Make(**state);
@@ -39,6 +48,7 @@ int TokenCreate(const Flags& f) {
   SystemClock clock;
   auto token = (*registry)->CreateToken(f.Get("name"), *role, f.Get("area"), clock.NowMs());
   if (!token.ok()) return Fail(cmd, token.status());
+  guard.Keep();
   std::printf("created %s token for '%s'%s; it is shown once, store it safely:\n%s\n", f.Get("role").c_str(),
               f.Get("name").c_str(), f.Get("area").empty() ? "" : (" (area " + f.Get("area") + ")").c_str(),
               token->c_str());
@@ -49,6 +59,7 @@ int TokenRevoke(const Flags& f) {
   const std::string cmd = "token revoke";
   if (f.positional().size() != 1) return Fail(cmd, Status::InvalidArgument("give one token name or id"));
   DataDir dir{f.Get("data")};
+  if (Status s = RequireIngestState(dir); !s.ok()) return Fail(cmd, s);
   auto state = OpenIngestState(dir);
   if (!state.ok()) return Fail(cmd, state.status());
   auto registry = ingest::PrincipalRegistry::Make(**state);
@@ -61,6 +72,7 @@ int TokenRevoke(const Flags& f) {
 int TokenList(const Flags& f) {
   const std::string cmd = "token list";
   DataDir dir{f.Get("data")};
+  if (Status s = RequireIngestState(dir); !s.ok()) return Fail(cmd, s);
   auto state = OpenIngestState(dir);
   if (!state.ok()) return Fail(cmd, state.status());
   auto registry = ingest::PrincipalRegistry::Make(**state);
@@ -78,6 +90,7 @@ int TokenList(const Flags& f) {
 int MonitorAdd(const Flags& f) {
   const std::string cmd = "monitor add";
   DataDir dir{f.Get("data")};
+  NewDataDirGuard guard(dir.root);
   auto secret = LoadOrCreateSecret(dir);
   if (!secret.ok()) return Fail(cmd, secret.status());
   auto state = OpenIngestState(dir);
@@ -91,6 +104,7 @@ int MonitorAdd(const Flags& f) {
   m.set_language(f.Get("language"));
   m.set_phone_pseudonym(ingest::MonitorRegistry::PhonePseudonym(*secret, f.Get("phone")));
   if (Status s = (*monitors)->Register(m); !s.ok()) return Fail(cmd, s);
+  guard.Keep();
   // The number itself is not stored anywhere; only its keyed pseudonym.
   std::printf("registered monitor '%s' (pseudonym %s)\n", m.name().c_str(), m.phone_pseudonym().c_str());
   return 0;
@@ -108,6 +122,8 @@ int ImportStations(const Flags& f) {
     return Fail(cmd, Status::InvalidArgument("--format must be generic or inec, not '" + f.Get("format") + "'"));
   }
   DataDir dir{f.Get("data")};
+  NewDataDirGuard guard(dir.root);
+  if (Status s = CreateDataDir(dir); !s.ok()) return Fail(cmd, s);
   auto log = OpenLog(dir, f.Get("kafka"), /*create=*/true);
   if (!log.ok()) return Fail(cmd, log.status());
   auto state = OpenIngestState(dir);
@@ -118,6 +134,7 @@ int ImportStations(const Flags& f) {
   auto started = std::chrono::steady_clock::now();
   auto summary = ingest::ImportStations(**log, **directory, f.positional()[0], format, clock.NowMs());
   if (!summary.ok()) return Fail(cmd, summary.status());
+  guard.Keep();
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   std::printf("imported %lld of %lld rows in %.2f s: %lld without a usable location (kept), %lld rejected\n",
               static_cast<long long>(summary->imported), static_cast<long long>(summary->rows), secs,
@@ -134,6 +151,7 @@ int RejectedList(const Flags& f) {
   if (!from.ok()) return Fail(cmd, from.status());
   if (!limit.ok()) return Fail(cmd, limit.status());
   DataDir dir{f.Get("data")};
+  if (Status s = RequireDataDir(dir); !s.ok()) return Fail(cmd, s);
   auto node = OpenIngestNode(dir, f.Get("kafka"), {});
   if (!node.ok()) return Fail(cmd, node.status());
   auto got = (*node)->ingestor->ListRejected(*from, static_cast<size_t>(*limit));
@@ -167,6 +185,7 @@ int RejectedResubmit(const Flags& f) {
     replacement = std::move(body);
   }
   DataDir dir{f.Get("data")};
+  if (Status s = RequireDataDir(dir); !s.ok()) return Fail(cmd, s);
   auto node = OpenIngestNode(dir, f.Get("kafka"), {});
   if (!node.ok()) return Fail(cmd, node.status());
   auto outcome = (*node)->ingestor->Resubmit(*offset, replacement);

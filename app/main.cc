@@ -1,4 +1,5 @@
 // ewarn: the command-line entry point. Thin: it finds the subcommand and parses its flags.
+#include <algorithm>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -19,6 +20,28 @@ std::string Overview(const std::vector<ewarn::app::Command>& commands) {
     out += "  " + name + " " + c.summary + "\n";
   }
   out += "\nRun 'ewarn <command> --help' for its flags.\n";
+  return out;
+}
+
+// The commands under a group word ("log": log stat, log check, log dump); empty when `word`
+// starts none.
+std::vector<ewarn::app::Command> Group(const std::vector<ewarn::app::Command>& commands, const std::string& word) {
+  std::vector<ewarn::app::Command> group;
+  for (const auto& c : commands) {
+    if (c.words.size() > 1 && c.words[0] == word) group.push_back(c);
+  }
+  return group;
+}
+
+std::string GroupUsage(const std::string& word, const std::vector<ewarn::app::Command>& group) {
+  std::string out = "Usage: ewarn " + word + " <command> [flags]\n\nCommands:\n";
+  for (const auto& c : group) {
+    std::string name;
+    for (const auto& w : c.words) name += (name.empty() ? "" : " ") + w;
+    name.resize(std::max<size_t>(name.size(), 18), ' ');
+    out += "  " + name + " " + c.summary + "\n";
+  }
+  out += "\nRun 'ewarn " + word + " <command> --help' for its flags.\n";
   return out;
 }
 
@@ -48,21 +71,46 @@ int main(int argc, char** argv) {
     if (best == nullptr || c.words.size() > best->words.size()) best = &c;
   }
   if (best == nullptr) {
+    // "ewarn log", "ewarn log --help", "ewarn log frob": what the group offers.
+    if (auto group = Group(commands, args[0]); !group.empty()) {
+      bool help = args.size() > 1 && (args[1] == "--help" || args[1] == "-h" || args[1] == "help");
+      if (help) {
+        std::fputs(GroupUsage(args[0], group).c_str(), stdout);
+        return 0;
+      }
+      if (args.size() > 1) std::fprintf(stderr, "ewarn %s: unknown command '%s'\n\n", args[0].c_str(), args[1].c_str());
+      std::fputs(GroupUsage(args[0], group).c_str(), stderr);
+      return 2;
+    }
     std::fprintf(stderr, "ewarn: unknown command '%s'\n\n%s", args[0].c_str(), Overview(commands).c_str());
     return 2;
   }
   std::string name;
   for (const auto& w : best->words) name += (name.empty() ? "" : " ") + w;
   std::vector<std::string> rest(args.begin() + static_cast<long>(best->words.size()), args.end());
+  auto usage = [&] {
+    std::string text = ewarn::app::Usage(name, best->summary, best->flags, best->positional);
+    if (!best->without_kafka.empty()) text += "\nNo --kafka: " + best->without_kafka + "\n";
+    return text;
+  };
   ewarn::Result<ewarn::app::Flags> flags = ewarn::app::Flags::Parse(rest, best->flags);
   if (!flags.ok()) {
-    std::fprintf(stderr, "ewarn %s: %s\n\n%s", name.c_str(), flags.status().message().c_str(),
-                 ewarn::app::Usage(name, best->summary, best->flags, best->positional).c_str());
+    std::string message = flags.status().message();
+    if (!best->without_kafka.empty() && message.starts_with("unknown flag --kafka ")) {
+      message = "--kafka is not taken here: " + best->without_kafka;
+    }
+    std::fprintf(stderr, "ewarn %s: %s\n\n%s", name.c_str(), message.c_str(), usage().c_str());
     return 2;
   }
   if (flags->help()) {
-    std::fputs(ewarn::app::Usage(name, best->summary, best->flags, best->positional).c_str(), stdout);
+    std::fputs(usage().c_str(), stdout);
     return 0;
+  }
+  // A stray word is a mistake (a flag without its "--", a value too many), never ignored.
+  if (best->positional.empty() && !flags->positional().empty()) {
+    std::fprintf(stderr, "ewarn %s: unexpected argument '%s' (this command takes flags only)\n\n%s", name.c_str(),
+                 flags->positional()[0].c_str(), usage().c_str());
+    return 2;
   }
   return best->run(*flags);
 }

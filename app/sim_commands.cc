@@ -18,6 +18,7 @@
 #include "ewarn/sim/scenario.h"
 #include "ewarn/sim/sink.h"
 #include "ingest_setup.h"
+#include "listen_check.h"
 #include "node.h"
 #include "ewarn/alerts/lifecycle.h"
 #include "ewarn/base/hash.h"
@@ -31,6 +32,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <filesystem>
 #include <mutex>
 #include <set>
@@ -84,12 +86,10 @@ Result<SimFlags> ParseSimFlags(const Flags& f, int64_t now_ms) {
   ASSIGN_OR_RETURN(out.scenario.hours, f.GetDouble("hours"));
   ASSIGN_OR_RETURN(out.scenario.sms_fraction, f.GetDouble("sms-fraction"));
   ASSIGN_OR_RETURN(out.stations, f.GetInt("stations"));
-  ASSIGN_OR_RETURN(out.max_stations, f.GetInt("max-stations"));
   ASSIGN_OR_RETURN(out.tick_ms, f.GetInt("tick-ms"));
-  ASSIGN_OR_RETURN(out.connections, f.GetInt("connections"));
   if (seed < 0) return Status::InvalidArgument("--seed must be >= 0");
   if (out.speed < 0) return Status::InvalidArgument("--speed must be >= 0 (0: as fast as possible)");
-  if (out.stations < 0 || out.max_stations <= 0) return Status::InvalidArgument("--stations >= 0, --max-stations > 0");
+  if (out.stations < 0) return Status::InvalidArgument("--stations must be >= 0");
   if (out.scenario.sms_fraction < 0 || out.scenario.sms_fraction > 1) {
     return Status::InvalidArgument("--sms-fraction must be from 0 to 1");
   }
@@ -171,6 +171,12 @@ int Simulate(const Flags& f) {
   auto parsed = ParseSimFlags(f, clock.NowMs());
   if (!parsed.ok()) return Fail(cmd, parsed.status());
   SimFlags& sf = *parsed;
+  for (auto [flag, value] : {std::pair{"max-stations", &sf.max_stations}, std::pair{"connections", &sf.connections}}) {
+    auto n = f.GetInt(flag);
+    if (!n.ok()) return Fail(cmd, n.status());
+    if (*n <= 0) return Fail(cmd, Status::InvalidArgument(std::string("--") + flag + " must be > 0"));
+    *value = *n;
+  }
   auto progress = [&](int64_t sim_ms) {
     if (sf.speed > 0 && sim_ms % sim::kHourMs == 0) {
       std::printf("  simulated %s\n", FormatRfc3339(sim_ms).substr(11, 5).c_str());
@@ -462,6 +468,35 @@ void PrintSummary(Node& node, LiaisonDesk& desk, int64_t sim_ms, double events_p
   std::fflush(stdout);
 }
 
+// `s` as one shell word: as it is when it is plain, else in single quotes.
+std::string ShellWord(const std::string& s) {
+  bool plain = !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || std::string_view("/._-+:=,@").find(c) != std::string_view::npos;
+  });
+  if (plain) return s;
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+// The closing "Next:" lines, runnable as printed and again: the binary and the directories by
+// absolute path (ewarn need not be on PATH), the replay into a new temporary directory each time.
+void PrintNext(const DataDir& dir, const std::string& truth_path) {
+  std::error_code ec;
+  std::string self = std::filesystem::read_symlink("/proc/self/exe", ec).string();
+  if (ec || self.empty()) self = "ewarn";
+  auto absolute = [](const std::string& path) {
+    std::error_code e;
+    std::filesystem::path p = std::filesystem::absolute(path, e);
+    return e ? path : p.lexically_normal().string();
+  };
+  const std::string bin = ShellWord(self), data = ShellWord(absolute(dir.root));
+  std::printf("\nNext:\n  %s evaluate --data %s --truth %s\n  %s digest --data %s\n"
+              "  R=$(mktemp -d) && %s replay --data %s --into \"$R\" && %s digest --data \"$R\"   # the same line\n",
+              bin.c_str(), data.c_str(), ShellWord(absolute(truth_path)).c_str(), bin.c_str(), data.c_str(),
+              bin.c_str(), data.c_str(), bin.c_str());
+}
+
 int Demo(const Flags& f) {
   const std::string cmd = "demo";
   StopOnSignal interrupt;  // before any thread starts
@@ -478,6 +513,13 @@ int Demo(const Flags& f) {
     return Fail(cmd, Status::FailedPrecondition("'" + dir.root + "' already holds a log; the demo starts from an "
                                                 "empty directory (remove it, or give another --data)"));
   }
+  // Busy ports are found before the directory is made, and anything made before the day starts
+  // is removed on failure, so the same command works once the port is free.
+  for (const char* flag : {"http", "metrics"}) {
+    if (Status s = CheckCanListen(f.Get(flag), std::string("--") + flag); !s.ok()) return Fail(cmd, s);
+  }
+  NewDataDirGuard guard(dir.root);
+  if (Status s = CreateDataDir(dir, /*with_parents=*/true); !s.ok()) return Fail(cmd, s);
   auto node = Node::Start({.dir = dir, .http = f.Get("http"), .rate_per_second = 1e9, .metrics = f.Get("metrics")});
   if (!node.ok()) return Fail(cmd, node.status());
   Node& n = **node;
@@ -525,6 +567,7 @@ int Demo(const Flags& f) {
   if (Status s = WriteTruth(truth_path, *scenario); !s.ok()) return Fail(cmd, s);
   auto duty = n.ingestor().principals().CreateToken("demo-duty-room", ingest::Role::kDuty, "", clock.NowMs());
   if (!duty.ok()) return Fail(cmd, duty.status());
+  guard.Keep();  // the day starts: what it writes is worth keeping, even if it stops early
 
   std::string base = "http://" + api_host + ":" + std::to_string(n.http_port());
   std::printf("ewarn demo: %zu stations in %zu districts of %zu regions (a police liaison each, the commission "
@@ -589,9 +632,7 @@ int Demo(const Flags& f) {
                   FormatRfc3339(sim_ms).substr(11, 5).c_str());
     }
   }
-  std::printf("\nNext: ewarn evaluate --data %s --truth %s\n      ewarn replay --data %s --into /tmp/ewarn-replay "
-              "&& ewarn digest --data %s\n",
-              dir.root.c_str(), truth_path.c_str(), dir.root.c_str(), dir.root.c_str());
+  PrintNext(dir, truth_path);
   return 0;
 }
 }  // namespace
@@ -640,11 +681,11 @@ std::vector<Command> SimCommands() {
         {"sms-fraction", "F",
          "fraction of background incidents sent as SMS; an SMS is dated when the gateway receives it, so use it "
          "with --speed 1 (a compressed day would put those reports hours ahead of the rest)", "0"},
-        {"max-stations", "N", "(not used by the demo)", "2000"},
-        {"connections", "N", "(not used by the demo)", "8"},
         {"truth", "FILE", "where to write the ground truth (default DIR/truth.jsonl)"}},
        "",
-       Demo},
+       Demo,
+       "the demo makes a node of its own on the embedded log in --data; for Kafka, run `ewarn serve --kafka` and "
+       "`ewarn simulate --http`"},
   };
 }
 

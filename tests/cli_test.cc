@@ -3,13 +3,25 @@
 #include <gtest/gtest.h>
 #include <rocksdb/db.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <array>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
 
 #include "../processors/testing/counting_processor.h"
 #include "ewarn/base/bytes.h"
+#include "ewarn/base/time.h"
 #include "ewarn/schemas/events.h"
 #include "ewarn/store/event_log.h"
+#include "child_process.h"
 #include "cli_run.h"
 #include "ewarn_testing.h"
 
@@ -42,7 +54,7 @@ TEST(CliTest, UsageErrorsExitTwoAndFailuresExitOne) {
   EXPECT_NE(missing.out.find("--into is required"), std::string::npos);
   CliRun nodir = Ewarn("digest --data /nonexistent/ewarn");
   EXPECT_EQ(nodir.code, 1);
-  EXPECT_NE(nodir.out.find("'/nonexistent/ewarn/log' does not exist"), std::string::npos) << nodir.out;
+  EXPECT_NE(nodir.out.find("data directory '/nonexistent/ewarn' does not exist"), std::string::npos) << nodir.out;
   CliRun nobroker = Ewarn("log stat --data /tmp --kafka 127.0.0.1:1");
   EXPECT_EQ(nobroker.code, 1);
   EXPECT_NE(nobroker.out.find("127.0.0.1:1"), std::string::npos) << nobroker.out;
@@ -220,6 +232,309 @@ TEST(CliTest, SimulateIsDeterministicIdempotentAndEvaluated) {
   EXPECT_EQ(Ewarn("simulate --stations 5").code, 1);  // neither --data nor --http
   EXPECT_EQ(Ewarn("evaluate --data " + dir.Sub("a")).code, 2);  // --truth is required
   EXPECT_EQ(Ewarn("simulate --help").code, 0);
+}
+
+// --- what a new user meets first (issue 13 items 12, 13, 17; issue 17 item 7) ---
+
+bool Exists(const std::string& path) {
+  std::error_code ec;
+  return std::filesystem::exists(path, ec);
+}
+
+// A port on 127.0.0.1 that something else listens on while this lives.
+class BusyPort {
+ public:
+  BusyPort() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 && ::listen(fd_, 1) == 0 &&
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
+      port_ = ntohs(a.sin_port);
+    }
+  }
+  ~BusyPort() { ::close(fd_); }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  int fd_ = -1;
+  uint16_t port_ = 0;
+};
+
+// A port that was free a moment ago (for commands whose port cannot be 0).
+std::string FreeAddress() { return BusyPort().address(); }
+
+TEST(CliTest, ATypoInDataFailsAndCreatesNothing) {  // issue 13 item 13
+  ewarn::testing::TempDir dir;
+  CliRun serve = Ewarn("serve --data " + dir.Sub("no/such/dir") + " --duration 1");
+  EXPECT_EQ(serve.code, 1) << serve.out;
+  EXPECT_NE(serve.out.find("its parent '" + dir.Sub("no/such") + "' does not exist"), std::string::npos) << serve.out;
+  EXPECT_FALSE(Exists(dir.Sub("no")));
+  CliRun create = Ewarn("token create --data " + dir.Sub("no/such") + " --role monitor --name amina");
+  EXPECT_EQ(create.code, 1) << create.out;
+  EXPECT_FALSE(Exists(dir.Sub("no")));
+  // Commands that only read never create the directory.
+  for (const std::string cmd : {"token list", "token revoke amina", "log stat", "log dump --topic in.events",
+                                "digest", "alerts list", "rejected list"}) {
+    CliRun r = Ewarn(cmd + " --data " + dir.Sub("typo"));
+    EXPECT_EQ(r.code, 1) << cmd << ": " << r.out;
+    EXPECT_NE(r.out.find("'" + dir.Sub("typo") + "' does not exist"), std::string::npos) << cmd << ": " << r.out;
+    EXPECT_FALSE(Exists(dir.Sub("typo"))) << cmd;
+  }
+  // A data directory without tokens is not an empty token list.
+  ASSERT_EQ(Ewarn("log stat --data " + dir.path()).code, 1);
+  CliRun none = Ewarn("token list --data " + dir.path());
+  EXPECT_EQ(none.code, 1) << none.out;
+  EXPECT_FALSE(Exists(dir.Sub("ingest")));
+  // The last component alone is created, as mkdir would ("new/" names it too).
+  CliRun made = Ewarn("token create --data " + dir.Sub("new/") + " --role monitor --name amina");
+  EXPECT_EQ(made.code, 0) << made.out;
+  EXPECT_EQ(Ewarn("token list --data " + dir.Sub("new")).code, 0);
+}
+
+TEST(CliTest, StrayArgumentsAndGroupsAreAnswered) {  // issue 13 item 13
+  ewarn::testing::TempDir dir;
+  CliRun junk = Ewarn("serve --data " + dir.Sub("d") + " junk --duration 1");
+  EXPECT_EQ(junk.code, 2) << junk.out;
+  EXPECT_NE(junk.out.find("unexpected argument 'junk'"), std::string::npos) << junk.out;
+  EXPECT_FALSE(Exists(dir.Sub("d")));
+  CliRun log = Ewarn("log");
+  EXPECT_EQ(log.code, 2) << log.out;
+  CliRun help = Ewarn("log --help");
+  EXPECT_EQ(help.code, 0) << help.out;
+  CliRun frob = Ewarn("log frob");
+  EXPECT_EQ(frob.code, 2) << frob.out;
+  EXPECT_NE(frob.out.find("unknown command 'frob'"), std::string::npos) << frob.out;
+  for (const CliRun* r : {&log, &help, &frob}) {
+    EXPECT_EQ(r->out.find("unknown command 'log'"), std::string::npos) << r->out;
+    for (const char* sub : {"log stat", "log check", "log dump"}) EXPECT_NE(r->out.find(sub), std::string::npos) << r->out;
+  }
+  EXPECT_NE(Ewarn("token --help").out.find("token list"), std::string::npos);
+}
+
+TEST(CliTest, ServeWithoutHttpSaysSo) {  // issue 13 item 13
+  ewarn::testing::TempDir dir;
+  CliRun serve = Ewarn("serve --data " + dir.Sub("d") + " --duration 1");
+  EXPECT_EQ(serve.code, 0) << serve.out;
+  EXPECT_NE(serve.out.find("no --http, so no ingest or query API"), std::string::npos) << serve.out;
+}
+
+TEST(CliTest, BusyPortsAreNamedBeforeAnythingIsCreated) {  // issue 13 item 13
+  ewarn::testing::TempDir dir;
+  BusyPort busy;
+  CliRun metrics = Ewarn("serve --data " + dir.Sub("d") + " --duration 1 --metrics " + busy.address());
+  EXPECT_EQ(metrics.code, 1) << metrics.out;
+  EXPECT_NE(metrics.out.find("--metrics " + busy.address() + ": the port is in use"), std::string::npos) << metrics.out;
+  EXPECT_EQ(metrics.out.find("null context"), std::string::npos) << metrics.out;
+  CliRun http = Ewarn("serve --data " + dir.Sub("d") + " --duration 1 --http " + busy.address());
+  EXPECT_EQ(http.code, 1) << http.out;
+  EXPECT_NE(http.out.find("give another with --http"), std::string::npos) << http.out;
+  EXPECT_FALSE(Exists(dir.Sub("d")));
+  // The demo on a busy port: told to use --http, and the same command works once it is free.
+  const std::string demo = "demo --stations 30 --speed 0 --hours 2 --metrics 127.0.0.1:0 --data " + dir.Sub("demo/run");
+  CliRun refused = Ewarn(demo + " --http " + busy.address());
+  EXPECT_EQ(refused.code, 1) << refused.out;
+  EXPECT_NE(refused.out.find("--http"), std::string::npos) << refused.out;
+  EXPECT_FALSE(Exists(dir.Sub("demo")));
+  CliRun rerun = Ewarn(demo + " --http 127.0.0.1:0");
+  EXPECT_EQ(rerun.code, 0) << rerun.out;
+}
+
+// Lines after "Next:" in the demo's output, as printed.
+std::vector<std::string> NextCommands(const std::string& out) {
+  std::vector<std::string> lines;
+  size_t at = out.find("\nNext:\n");
+  if (at == std::string::npos) return lines;
+  std::istringstream in(out.substr(at + 7));
+  for (std::string line; std::getline(in, line) && line.starts_with("  ");) lines.push_back(line.substr(2));
+  return lines;
+}
+
+TEST(CliTest, TheDemosNextLinesRunAsPrintedAndAgain) {  // issue 13 item 17
+  ewarn::testing::TempDir dir;
+  CliRun help = Ewarn("demo --help");
+  EXPECT_EQ(help.out.find("not used"), std::string::npos) << help.out;
+  EXPECT_EQ(help.out.find("--connections"), std::string::npos) << help.out;
+  EXPECT_EQ(help.out.find("--max-stations"), std::string::npos) << help.out;
+  CliRun demo = Ewarn("demo --stations 30 --speed 0 --hours 3 --http 127.0.0.1:0 --metrics 127.0.0.1:0 --data " +
+                      dir.Sub("demo"));
+  ASSERT_EQ(demo.code, 0) << demo.out;
+  std::vector<std::string> next = NextCommands(demo.out);
+  ASSERT_EQ(next.size(), 3u) << demo.out;
+  // With an empty PATH, from another directory, twice: no bare `ewarn`, no fixed directory.
+  for (int round = 0; round < 2; ++round) {
+    for (const auto& line : next) {
+      CliRun r = testing::RunCli("cd / && env PATH=/usr/bin:/bin TMPDIR=" + dir.path() + " sh -c '" +
+                                 std::regex_replace(line, std::regex("'"), "'\\''") + "'");
+      EXPECT_EQ(r.code, 0) << line << "\n" << r.out;
+    }
+  }
+}
+
+TEST(CliTest, CommandsWithoutKafkaSayWhy) {  // issue 13 item 17
+  for (const char* cmd : {"alerts list --data /tmp", "demo"}) {
+    CliRun r = Ewarn(std::string(cmd) + " --kafka 127.0.0.1:9092");
+    EXPECT_EQ(r.code, 2) << r.out;
+    EXPECT_NE(r.out.find("--kafka is not taken here: "), std::string::npos) << r.out;
+    EXPECT_EQ(r.out.find("unknown flag"), std::string::npos) << r.out;
+  }
+  EXPECT_NE(Ewarn("alerts list --help").out.find("No --kafka: "), std::string::npos);
+}
+
+TEST(CliTest, LogDumpSaysWhatTheLimitLeftOut) {  // issue 17 item 7
+  ewarn::testing::TempDir dir;
+  {
+    auto log = store::OpenEmbeddedLog({.dir = dir.Sub("data/log")});
+    ASSERT_TRUE(log.ok());
+    ASSERT_TRUE((*log)->CreateTopic({.name = "in.events", .partitions = 2}).ok());
+    std::vector<store::OutRecord> recs;
+    for (int i = 0; i < 1300; ++i) {
+      v1::Event e = processors::testing::MakeIncident("ev-" + std::to_string(i), "st-1", 2, i);
+      recs.push_back({.topic = "in.events", .key = "st-1", .value = schemas::EncodeEvent(e), .partition = i % 2});
+    }
+    ASSERT_TRUE((*log)->Append(recs).ok());
+  }
+  auto lines = [](const std::string& out) {
+    return std::count(out.begin(), out.end(), '\n');
+  };
+  const std::string dump = EWARN_BIN + std::string(" log dump --data ") + dir.Sub("data") + " --topic in.events";
+  CliRun capped = testing::RunCli(dump + " 2>" + dir.Sub("err") + " | wc -l");
+  EXPECT_EQ(std::stoi(capped.out), 1000);
+  std::string note = ReadAll(dir.Sub("err"));
+  EXPECT_NE(note.find("printed 1000 records and stopped at --limit 1000; 300 more in in.events were left out"),
+            std::string::npos) << note;
+  EXPECT_NE(note.find("--limit 0 or --all"), std::string::npos) << note;
+  for (const char* all : {" --all", " --limit 0"}) {
+    CliRun r = Ewarn(std::string("log dump --data ") + dir.Sub("data") + " --topic in.events" + all);
+    EXPECT_EQ(r.code, 0);
+    EXPECT_EQ(lines(r.out), 1300) << all;
+    EXPECT_EQ(r.out.find("left out"), std::string::npos) << all;
+  }
+  CliRun ten = Ewarn(std::string("log dump --data ") + dir.Sub("data") + " --topic in.events --limit 10");
+  EXPECT_NE(ten.out.find("1290 more"), std::string::npos) << ten.out;
+}
+
+// --- the README, pasted ---
+
+std::string Readme() { return ReadAll(std::string(EWARN_SOURCE_DIR) + "/README.md"); }
+
+// The flags of a command's --help (without --help itself).
+std::set<std::string> HelpFlags(const std::string& command) {
+  std::set<std::string> flags;
+  std::string help = Ewarn(command + " --help").out;
+  std::regex flag("\n  (--[a-z0-9-]+)");
+  for (auto it = std::sregex_iterator(help.begin(), help.end(), flag); it != std::sregex_iterator(); ++it) {
+    if ((*it)[1] != "--help") flags.insert((*it)[1]);
+  }
+  return flags;
+}
+
+TEST(CliTest, TheReadmeCommandTableMatchesHelp) {  // issue 13 item 17
+  const std::string readme = Readme();
+  ASSERT_FALSE(readme.empty());
+  std::regex row(R"(\n\| `ewarn ([a-z -]+?) ([-(\[][^`]*)` \|)");
+  std::regex flag("--[a-z0-9-]+");
+  int rows = 0;
+  bool serve_seen = false;
+  for (auto it = std::sregex_iterator(readme.begin(), readme.end(), row); it != std::sregex_iterator(); ++it) {
+    std::string command = (*it)[1], synopsis = (*it)[2];
+    std::set<std::string> listed;
+    for (auto f = std::sregex_iterator(synopsis.begin(), synopsis.end(), flag); f != std::sregex_iterator(); ++f) {
+      listed.insert((*f)[0]);
+    }
+    std::set<std::string> help = HelpFlags(command);
+    ++rows;
+    for (const auto& f : listed) EXPECT_TRUE(help.count(f)) << "README lists " << f << " for " << command;
+    if (command == "serve") {  // serve's synopsis is complete
+      serve_seen = true;
+      for (const auto& f : help) EXPECT_TRUE(listed.count(f)) << "README's serve synopsis lacks " << f;
+    }
+  }
+  EXPECT_GE(rows, 9);
+  EXPECT_TRUE(serve_seen);
+}
+
+// The README's report examples, run as a user pastes them (on a free port instead of 8080).
+TEST(CliTest, TheReadmeReportExamplesWorkWhenPasted) {  // issue 13 item 12
+  const std::string readme = Readme();
+  size_t start = readme.find("```sh\nexport PATH=\"$PWD/build/app:$PATH\"");
+  ASSERT_NE(start, std::string::npos);
+  start += 6;
+  std::string script = readme.substr(start, readme.find("```", start) - start);
+  ASSERT_NE(script.find("curl"), std::string::npos);
+  EXPECT_EQ(script.find("2027"), std::string::npos);
+  const std::string port = FreeAddress();
+  script = std::regex_replace(script, std::regex("127\\.0\\.0\\.1:8080"), port);
+  int posts = 0;
+  for (size_t at = script.find("\ncurl -s -w"); at != std::string::npos; at = script.find("\ncurl -s -w", at + 1)) ++posts;
+  EXPECT_EQ(posts, 4);
+  ewarn::testing::TempDir dir;
+  { std::ofstream(dir.Sub("readme.sh")) << script; }
+  const std::string bin_dir = std::filesystem::path(EWARN_BIN).parent_path().string();
+  CliRun r = testing::RunCli("cd " + std::string(EWARN_SOURCE_DIR) + " && env PATH=" + bin_dir + ":$PATH TMPDIR=" +
+                             dir.path() + " timeout 60 bash -e " + dir.Sub("readme.sh"));
+  EXPECT_EQ(r.code, 0) << r.out;
+  int accepted = 0;
+  for (size_t at = r.out.find("{\"status\":\"accepted\""); at != std::string::npos;
+       at = r.out.find("{\"status\":\"accepted\"", at + 1)) {
+    ++accepted;
+  }
+  EXPECT_EQ(accepted, posts) << r.out;
+  EXPECT_EQ(r.out.find(" 400\n"), std::string::npos) << r.out;
+}
+
+// The times an answer names, in ms.
+std::vector<int64_t> TimesIn(const std::string& text) {
+  std::vector<int64_t> out;
+  std::regex t(R"([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?Z)");
+  for (auto it = std::sregex_iterator(text.begin(), text.end(), t); it != std::sregex_iterator(); ++it) {
+    auto ms = ParseRfc3339((*it)[0].str());
+    if (ms.ok()) out.push_back(*ms);
+  }
+  return out;
+}
+
+TEST(CliTest, TimeErrorsNeverSuggestAFutureDate) {  // issue 13 item 12
+  ewarn::testing::TempDir dir;
+  const std::string data = dir.Sub("data");
+  { std::ofstream(dir.Sub("s.csv")) << "station_id,name,region,district,ward,lat,lon,registered_voters\nS1,One,LAGOS,IKEJA,W1,6.6,3.35,500\n"; }
+  ASSERT_EQ(Ewarn("import-stations --data " + data + " " + dir.Sub("s.csv")).code, 0);
+  CliRun token = Ewarn("token create --data " + data + " --role monitor --name amina");
+  ASSERT_EQ(token.code, 0) << token.out;
+  std::string t = token.out.substr(0, token.out.size() - 1);
+  t = t.substr(t.rfind('\n') + 1);
+  const std::string address = FreeAddress();
+  testing::ChildProcess serve({EWARN_BIN, "serve", "--data", data, "--http", address});
+  ASSERT_TRUE(serve.started());
+  bool listening = false;
+  while (auto line = serve.ReadLine(std::chrono::seconds(20))) {
+    if (line->starts_with("http: http://")) {
+      listening = true;
+      break;
+    }
+  }
+  ASSERT_TRUE(listening);
+  const std::string post = "curl -s -m 5 -H 'Authorization: Bearer " + t +
+                           "' http://" + address + "/v1/incidents -d ";
+  int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::system_clock::now().time_since_epoch()).count();
+  CliRun future = testing::RunCli(post + "'{\"event_id\":\"f-1\",\"occurred_at\":\"" + FormatRfc3339(now + 2 * 86'400'000) +
+                                  "\",\"station_id\":\"S1\",\"category\":\"violence\",\"severity\":3}'");
+  EXPECT_NE(future.out.find("\"future_time\""), std::string::npos) << future.out;
+  CliRun garbled = testing::RunCli(post + "'{\"event_id\":\"f-2\",\"occurred_at\":\"yesterday\",\"station_id\":\"S1\","
+                                   "\"category\":\"violence\",\"severity\":3}'");
+  EXPECT_NE(garbled.out.find("\"bad_time\""), std::string::npos) << garbled.out;
+  // The future answer names the submitted time and the server's clock; nothing else ahead of now.
+  std::vector<int64_t> named = TimesIn(future.out);
+  EXPECT_EQ(named.size(), 2u) << future.out;
+  int ahead = 0;
+  for (int64_t ms : named) ahead += ms > now + 5 * 60'000;
+  EXPECT_EQ(ahead, 1) << future.out;
+  for (int64_t ms : TimesIn(garbled.out)) EXPECT_LE(ms, now) << garbled.out;
+  kill(serve.pid(), SIGTERM);
+  EXPECT_EQ(serve.Wait(), 0);
 }
 
 }  // namespace

@@ -46,7 +46,7 @@ Result<TimeMs> ParseRfc3339(std::string_view s) {
   auto bad = [&] {
     std::string msg = "'";
     msg.append(s.substr(0, 64));
-    msg.append("' is not an RFC 3339 time such as 2027-02-25T08:30:00Z");
+    msg.append("' is not an RFC 3339 time such as 2023-02-25T08:30:00Z");
     return Status::InvalidArgument(std::move(msg));
   };
   int year, mon, day, hh, mm, ss;

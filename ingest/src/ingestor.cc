@@ -307,8 +307,12 @@ struct Ingestor::Impl {
       v1::Event& e = events[i];
       const std::string where = events.size() > 1 ? "[" + std::to_string(i) + "]." : "";
       if (e.header().event_time_ms() > now + options.max_future_ms) {
-        return refuse(Refusal(400, "future_time", "occurred_at is in the future (" +
-                                                      FormatRfc3339(e.header().event_time_ms()) + ")",
+        // Names the server's clock, never an example date: the fix is the time it happened.
+        return refuse(Refusal(400, "future_time",
+                              "occurred_at " + FormatRfc3339(e.header().event_time_ms()) +
+                                  " is ahead of the server's clock (now " + FormatRfc3339(now) + "; up to " +
+                                  std::to_string(options.max_future_ms / 1000) +
+                                  " s ahead is accepted): send the time it happened, in UTC or with its offset",
                               where + "occurred_at"));
       }
       std::string partition_key;
