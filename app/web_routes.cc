@@ -14,6 +14,10 @@
 namespace ewarn::app {
 namespace {
 
+constexpr std::string_view kPagePolicy =
+    "default-src 'self'; img-src 'self' data:; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; "
+    "form-action 'self'";
+
 namespace json = boost::json;
 using ingest::HttpRequest;
 using ingest::HttpResponse;
@@ -181,6 +185,9 @@ void DutyRoom::AddRoutesAndSessions(ingest::HttpRouter& router) {
       r.content_type = std::string(asset.content_type);
       r.body = std::string(asset.body);
       r.headers.emplace_back("Cache-Control", "no-cache");
+      // The duty room runs only its own files (no inline script or style, nothing from
+      // elsewhere); the API's answers keep the server's stricter default-src 'none'.
+      if (r.content_type.starts_with("text/html")) r.headers.emplace_back("Content-Security-Policy", kPagePolicy);
       return r;
     };
     router.Add("GET", std::string(asset.path), serve);

@@ -263,7 +263,9 @@ class ReviewTest : public ::testing::Test {
     log_ = std::move(store::OpenEmbeddedLog({.dir = dir_.Sub("log")})).value();
     state_ = std::move(store::StateStore::Open({.dir = dir_.Sub("ingest"), .stores = ingest::Ingestor::StoreNames()})).value();
     processor_state_ = std::move(store::StateStore::Open({.dir = dir_.Sub("state"), .stores = {"station_stage"}})).value();
-    ingestor_ = std::move(ingest::Ingestor::Make(*log_, *state_, clock_, {.pseudonym_secret = "review-test"}, 4)).value();
+    auto ingestor = ingest::Ingestor::Make(*log_, *state_, clock_, {.pseudonym_secret = "review-test-secret-0123456789"}, 4);
+    ASSERT_TRUE(ingestor.ok()) << ingestor.status().ToString();
+    ingestor_ = std::move(*ingestor);
     std::ofstream csv(dir_.Sub("stations.csv"));
     csv << "station_id,name,region,district,ward,lat,lon,registered_voters\n"
            "S1,One,LAGOS,IKEJA,W1,6.6,3.35,1\nS2,Two,LAGOS,EPE,E1,6.6,3.95,1\n";
@@ -278,7 +280,9 @@ class ReviewTest : public ::testing::Test {
     epe_ = Token("epe-police", ingest::Role::kLiaison, "LAGOS/EPE");
   }
   std::string Token(const std::string& name, ingest::Role role, const std::string& area) {
-    return "Bearer " + *ingestor_->principals().CreateToken(name, role, area, clock_.NowMs());
+    auto token = ingestor_->principals().CreateToken(name, role, area, clock_.NowMs());
+    EXPECT_TRUE(token.ok()) << token.status().ToString();
+    return token.ok() ? "Bearer " + *token : std::string();
   }
   ingest::HttpResponse Call(const std::string& method, const std::string& path, const std::string& auth,
                             const std::string& body = "") {

@@ -43,8 +43,8 @@ for f in "${node[@]}"; do
 done
 wait
 obj() { echo "$out/ingest-$1.o"; }
-clang++ "${flags[@]}" "$src/ingest/fuzz/fuzz_sms.cc" "$(obj sms.cc)" "${common_objects[@]}" "${libs[@]}" -o "$out/fuzz_sms" &
-clang++ "${flags[@]}" "$src/ingest/fuzz/fuzz_json.cc" "$(obj json_input.cc)" "${common_objects[@]}" "${libs[@]}" -o "$out/fuzz_json" &
+clang++ "${flags[@]}" "$src/ingest/fuzz/fuzz_sms.cc" "${node_objects[@]}" "${common_objects[@]}" "${node_libs[@]}" "${libs[@]}" -o "$out/fuzz_sms" &
+clang++ "${flags[@]}" "$src/ingest/fuzz/fuzz_json.cc" "${node_objects[@]}" "${common_objects[@]}" "${node_libs[@]}" "${libs[@]}" -o "$out/fuzz_json" &
 wait %1 && wait %2
 clang++ "${flags[@]}" "$src/ingest/fuzz/fuzz_dead_letter.cc" "$(obj dead_letters.cc)" "${common_objects[@]}" "${libs[@]}" \
   -o "$out/fuzz_dead_letter" &
