@@ -172,7 +172,7 @@ TEST_F(AreasTest, KenyasCountiesAndConstituenciesImportWithItsPollingPlaces) {
     std::getline(in, line);
     int n = 0;
     auto quoted = [](std::string s) {
-      for (char& c : s) c = c == ',' ? ' ' : c;
+      for (char& c : s) c = c == ',' ? ' ' : c == '/' ? '-' : c;  // '/' separates an area path
       return s;
     };
     while (std::getline(in, line)) {
@@ -194,8 +194,8 @@ TEST_F(AreasTest, KenyasCountiesAndConstituenciesImportWithItsPollingPlaces) {
   ASSERT_TRUE(summary.ok()) << summary.status().ToString();
   EXPECT_EQ(summary->imported, 24583);
 
-  const std::map<std::string, std::string> county_alias = {{"ELEGEYO-MARAKWET", "ELGEYO/MARAKWET"},
-                                                           {"ELGEYO-MARAKWET", "ELGEYO/MARAKWET"}};
+  // The polling places' ELGEYO/MARAKWET is ELGEYO-MARAKWET above: '/' separates an area path.
+  const std::map<std::string, std::string> county_alias = {{"ELEGEYO-MARAKWET", "ELGEYO-MARAKWET"}};
   const std::map<std::string, std::string> constituency_alias = {
       {"BARINGO NORTH", "BARINGO  NORTH"}, {"WEBUTE WEST", "WEBUYE WEST"}, {"LUNGA LUNGA", "LUNGALUNGA"}};
   // The source's one feature without a name (the diaspora) is no area of the polling places.
