@@ -7,6 +7,7 @@
 #include <boost/json.hpp>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <map>
 
 #include "json_text.h"
@@ -264,6 +265,29 @@ HttpResponse Ack(Context& c, const ingest::HttpRequest& req) {
 }
 
 
+// Puts a silence's `*area` in the one canonical form and refuses it unless it is an area of the
+// station list inside the principal's (issue 13.4): a raw "LAGOS/IKEJA/../../KANO" passes a
+// LAGOS/IKEJA liaison's prefix check, and a misspelt area silently mutes nothing. Refused, not
+// resolved, as ingest does for hate-speech areas. "" (everywhere) is only for principals
+// without an area (duty, operators).
+std::optional<HttpResponse> CheckSilenceArea(Context& c, const ingest::Principal& p, std::string* area) {
+  while (!area->empty() && area->back() == '/') area->pop_back();  // "LAGOS/" is LAGOS, as tokens read it
+  if (!area->empty()) {
+    auto canonical = ingest::CanonicalAreaPath(*area);
+    if (!canonical.ok()) return HttpResponse::Error(400, canonical.status().message(), "area", "bad_area");
+    *area = *std::move(canonical);
+    if (!c.ingestor.stations().IsKnownArea(*area)) {
+      return HttpResponse::Error(400, "area " + *area + " is not a region, district or ward of the station list",
+                                 "area", "unknown_area");
+    }
+  }
+  if (!ingest::AreaCovers(p.area, *area)) {
+    return HttpResponse::Error(403, "'" + p.name + "' may silence within '" + p.area + "' only", "area",
+                               "outside_area");
+  }
+  return std::nullopt;
+}
+
 // POST /v1/silences {"area":"LAGOS/IKEJA","category":"kit","until":"RFC 3339","note":"..."}
 HttpResponse PostSilence(Context& c, const ingest::HttpRequest& req) {
   auto p = Reader(c, req);
@@ -278,16 +302,15 @@ HttpResponse PostSilence(Context& c, const ingest::HttpRequest& req) {
     const json::value* v = o.if_contains(key);
     return v != nullptr && v->is_string() ? std::string(v->as_string()) : "";
   };
+  std::string area = text("area");
+  if (auto refused = CheckSilenceArea(c, *p, &area)) return *refused;
   v1::Silence silence;
-  silence.set_area(text("area"));
+  silence.set_area(area);
   silence.set_category(text("category"));
   silence.set_note(text("note"));
   auto until = ParseRfc3339(text("until"));
   if (!until.ok()) return HttpResponse::Error(400, "until must be an RFC 3339 time: " + until.status().message(), "until");
   silence.set_until_ms(*until);
-  if (!ingest::AreaCovers(p->area, silence.area())) {
-    return HttpResponse::Error(403, "'" + p->name + "' may silence within '" + p->area + "' only", "area");
-  }
   int64_t now = c.clock.NowMs();
   silence.set_silence_id("S" + Sha256Hex(p->name + "\n" + req.body + "\n" + std::to_string(now)).substr(0, 12));
   auto appended = AppendSilence(c.log, c.partitions, silence, p->name, now);

@@ -7,6 +7,7 @@
 
 #include <array>
 #include <cstdio>
+#include <fstream>
 
 #include "../app/alert_routes.h"
 #include "ewarn/alerts/lifecycle.h"
@@ -258,6 +259,60 @@ TEST(AlertsAppTest, LiaisonTokenSeesAndAcknowledgesOnlyItsAreasAlertsAndHistoryS
   EXPECT_NE(listed.out.find(id), std::string::npos) << listed.out;
   EXPECT_NE(listed.out.find("ward-police"), std::string::npos) << listed.out;
   EXPECT_NE(Ewarn("alerts list --data " + data + " --state open").out.find("0 alerts"), std::string::npos);
+}
+
+// Issue 13.4 for silences: an area is a region, district or ward of the station list in one
+// canonical form, inside the caller's area; a path with "..", an unknown area or another
+// area's is refused naming the field, and what is stored is the canonical form.
+TEST(AlertsAppTest, SilenceAreasMustBeCanonicalKnownAndInsideTheCallersArea) {
+  ewarn::testing::TempDir dir;
+  AlertsApp app(dir.Sub("data"));
+  {
+    std::ofstream csv(dir.Sub("stations.csv"));
+    csv << "station_id,name,region,district,ward,lat,lon,registered_voters\n"
+        << "S1,One,LAGOS,IKEJA,W1,6.6,3.35,1000\n"
+        << "S2,Two,KANO,NASSARAWA,W2,12.0,8.5,1000\n";
+  }
+  ASSERT_TRUE(ingest::ImportStations(*app.log, app.ingestor->stations(), dir.Sub("stations.csv"),
+                                     ingest::StationFormat::kGeneric, 1000)
+                  .ok());
+  std::string duty = *app.ingestor->principals().CreateToken("duty-room", ingest::Role::kDuty, "", 0);
+  std::string ikeja = *app.ingestor->principals().CreateToken("ikeja-police", ingest::Role::kLiaison, "LAGOS/IKEJA", 0);
+  auto silence = [&](const std::string& token, const std::string& area) {
+    return app.Call("POST", "/v1/silences", token,
+                    R"({"area":")" + area + R"(","until":"2030-01-01T00:00:00Z","note":"kits replaced"})");
+  };
+
+  for (const char* bad : {"LAGOS/IKEJA/../../KANO", "LAGOS/IKEJA/./W1", "LAGOS//IKEJA", "LAGOS/IKEJA/W1/X"}) {
+    for (const std::string* token : {&duty, &ikeja}) {
+      ingest::HttpResponse r = silence(*token, bad);
+      EXPECT_EQ(r.status, 400) << bad << ": " << r.body;
+      EXPECT_NE(r.body.find("\"field\":\"area\""), std::string::npos) << r.body;
+      EXPECT_NE(r.body.find("\"reason\":\"bad_area\""), std::string::npos) << r.body;
+    }
+  }
+  ingest::HttpResponse r = silence(duty, "LAGOS/EPE");  // canonical, but no station lies there
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_NE(r.body.find("\"reason\":\"unknown_area\""), std::string::npos) << r.body;
+  r = silence(ikeja, "KANO/NASSARAWA");
+  EXPECT_EQ(r.status, 403) << r.body;
+  EXPECT_NE(r.body.find("\"field\":\"area\""), std::string::npos) << r.body;
+  EXPECT_EQ(silence(ikeja, "LAGOS").status, 403);  // the region is wider than the liaison's district
+  EXPECT_EQ(silence(ikeja, "").status, 403);       // everywhere: duty and operators only
+  EXPECT_EQ(app.log->Offsets({"in.events", PartitionForKey("LAGOS/IKEJA", kPartitions)})->end, 0);
+
+  // Accepted in any spelling, stored canonical.
+  r = silence(ikeja, " lagos / ikeja /w1/");
+  ASSERT_EQ(r.status, 202) << r.body;
+  auto in = app.log->Read({"in.events", PartitionForKey("LAGOS/IKEJA", kPartitions)}, 0, 10);
+  ASSERT_TRUE(in.ok());
+  ASSERT_EQ(in->size(), 1u);
+  v1::Event stored = *schemas::DecodeEvent((*in)[0].value);
+  ASSERT_TRUE(stored.has_silence());
+  EXPECT_EQ(stored.silence().area(), "LAGOS/IKEJA/W1");
+  EXPECT_EQ((*in)[0].key, "LAGOS/IKEJA/W1");
+  EXPECT_EQ(silence(duty, "").status, 202);
+  EXPECT_EQ(silence(duty, "kano").status, 202);
 }
 
 }  // namespace
