@@ -426,5 +426,33 @@ TEST(ReadModelTest, OverKafkaAnAckThroughAnyNodeShowsOnEveryNode) {
   EXPECT_EQ((*one)->alert.actor(), "ikeja-police");
 }
 
+// Over the wire a record appended by another client is in the answers well within a second (the
+// acknowledgement budget is 2 s end to end, and the stages take their share first).
+TEST(ReadModelTest, OverKafkaAnAppendedAlertIsAnsweredWithinASecond) {
+  auto cluster = testing::MockKafkaCluster::Start(3);
+  ASSERT_TRUE(cluster.ok()) << cluster.status().ToString();
+  auto writer = store::OpenKafkaLog((*cluster)->LogOptions(2s));
+  auto reader = store::OpenKafkaLog((*cluster)->LogOptions(2s));
+  ASSERT_TRUE(writer.ok() && reader.ok());
+  for (std::string topic : {"risk", "alerts"}) ASSERT_TRUE((*writer)->CreateTopic({.name = topic, .partitions = 8}).ok());
+  auto model = ReadModel::Start(**reader);
+  ASSERT_TRUE(WaitFor([&] { return model->caught_up(); }, 20s)) << model->health().ToString();
+  for (int i = 0; i < 6; ++i) {
+    const std::string id = "A" + std::to_string(i);
+    v1::Event e = Header(id + "/0", kOpen + i);
+    e.mutable_alert()->set_alert_id(id);
+    e.mutable_alert()->set_kind(v1::AlertEvent::KIND_RAISED);
+    e.mutable_alert()->set_area("LAGOS/IKEJA/W1");
+    store::OutRecord r{.topic = "alerts", .key = id, .value = schemas::EncodeEvent(e), .timestamp_ms = kOpen, .partition = i};
+    ASSERT_TRUE((*writer)->Append(std::span(&r, 1)).ok());
+    auto appended = std::chrono::steady_clock::now();
+    EXPECT_TRUE(WaitFor([&] { return model->ReadAlert(id).value().has_value(); }, 1s)) << id;
+    std::printf("%s answered %lld ms after its append\n", id.c_str(),
+                static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                           std::chrono::steady_clock::now() - appended).count()));
+    std::this_thread::sleep_for(std::chrono::milliseconds(100 * i));  // at different points of a pass
+  }
+}
+
 }  // namespace
 }  // namespace ewarn::readside

@@ -248,7 +248,12 @@ Result<std::unique_ptr<EventLog>> KafkaLog::Open(const KafkaLogOptions& options)
                                       {"enable.auto.offset.store", "false"},
                                       {"auto.offset.reset", "earliest"},
                                       {"allow.auto.create.topics", "false"},
-                                      {"enable.partition.eof", "true"}}));
+                                      {"enable.partition.eof", "true"},
+                                      // A Read wants what is there now: a fetch held open for
+                                      // the default 500 ms delays the offset queries queued
+                                      // behind it on that broker (a read model's pass of 16
+                                      // partitions took seconds, issue 14.6).
+                                      {"fetch.wait.max.ms", "10"}}));
   ASSIGN_OR_RETURN(log->reader_, NewHandle(RD_KAFKA_CONSUMER, rconf, &log->reader_errors_));
   rd_kafka_poll_set_consumer(log->reader_.get());
   KafkaLog* self = log.get();
