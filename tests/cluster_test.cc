@@ -1,0 +1,86 @@
+// Cluster mode as an operator meets it: `ewarn dev-kafka` hosting the Kafka protocol for several
+// `serve` processes, the topic plan checked at start, and the shared keys required.
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "cluster_harness.h"
+
+namespace ewarn {
+namespace {
+
+std::string HttpCode(const std::string& url) {
+  return testing::RunCli("curl -s -o /dev/null -w '%{http_code}' " + url).out;
+}
+
+TEST(ClusterTest, ThreeServeProcessesShareOneDevKafkaClusterWhoseTopicsCheckOut) {
+  auto cluster = testing::Cluster::Start(3, {.partitions = 4});
+  ASSERT_NE(cluster, nullptr);
+  for (size_t i = 0; i < cluster->size(); ++i) {
+    EXPECT_EQ(HttpCode(cluster->node(i).base() + "/healthz"), "200") << "node " << i;
+  }
+  testing::CliRun check = cluster->Ewarn("topics check");
+  EXPECT_EQ(check.code, 0) << check.out;
+  EXPECT_NE(check.out.find("every ewarn topic is there"), std::string::npos) << check.out;
+  // A clean stop from every node: each leaves the group and drains.
+  for (size_t i = 0; i < cluster->size(); ++i) EXPECT_EQ(cluster->node(i).Terminate(), 0) << "node " << i;
+}
+
+TEST(ClusterTest, ServeOnKafkaRefusesWithoutTheSharedKeysOrWithADifferentOne) {
+  auto cluster = testing::Cluster::Start(0, {.partitions = 2});
+  ASSERT_NE(cluster, nullptr);
+  const std::string data = cluster->dir().Sub("lonely");
+  testing::CliRun no_keys = cluster->Ewarn("serve --data " + data + " --duration 1");
+  EXPECT_EQ(no_keys.code, 1) << no_keys.out;
+  EXPECT_NE(no_keys.out.find("--secret-file FILE is missing"), std::string::npos) << no_keys.out;
+
+  const std::string keys = " --secret-file " + cluster->secret_file() + " --webhook-key-file " +
+                           cluster->webhook_key_file();
+  testing::CliRun ok = cluster->Ewarn("serve --data " + data + " --duration 1" + keys);
+  EXPECT_EQ(ok.code, 0) << ok.out;
+  EXPECT_NE(ok.out.find("in.events with 2 partitions"), std::string::npos) << ok.out;  // the cluster's count
+
+  const std::string other = cluster->dir().Sub("other.key");
+  std::ofstream(other) << std::string(64, 'c') << "\n";
+  testing::CliRun wrong = cluster->Ewarn("serve --data " + data + " --duration 1 --secret-file " + other +
+                                         " --webhook-key-file " + cluster->webhook_key_file());
+  EXPECT_EQ(wrong.code, 1) << wrong.out;
+  EXPECT_NE(wrong.out.find("holds another key"), std::string::npos) << wrong.out;
+
+  std::ofstream(other, std::ios::trunc) << "short\n";
+  testing::CliRun short_key = cluster->Ewarn("serve --data " + cluster->dir().Sub("fresh") +
+                                             " --duration 1 --webhook-key-file " + cluster->webhook_key_file() +
+                                             " --secret-file " + other);
+  EXPECT_EQ(short_key.code, 1) << short_key.out;
+  EXPECT_NE(short_key.out.find("at least 32 characters"), std::string::npos) << short_key.out;
+}
+
+TEST(ClusterTest, AClusterWithoutEwarnsTopicsIsNamedAndServeRefusesToStart) {
+  // A bare Kafka-protocol cluster: nothing has made ewarn's topics yet.
+  auto bare = testing::MockKafkaCluster::Start(1);
+  ASSERT_TRUE(bare.ok()) << bare.status().message();
+  const std::string kafka = " --kafka " + (*bare)->bootstrap_servers();
+  testing::CliRun check = testing::RunCli(std::string(EWARN_BIN) + " topics check" + kafka);
+  EXPECT_EQ(check.code, 1) << check.out;
+  EXPECT_NE(check.out.find("topic 'in.events' is missing"), std::string::npos) << check.out;
+  EXPECT_NE(check.out.find("topic 'ref.monitors' is missing"), std::string::npos) << check.out;
+  EXPECT_NE(check.out.find("ewarn topics create"), std::string::npos) << check.out;
+
+  testing::TempDir dir;
+  std::ofstream(dir.Sub("k")) << std::string(64, 'a') << "\n";
+  testing::CliRun serve = testing::RunCli(std::string(EWARN_BIN) + " serve --data " + dir.Sub("d") + kafka +
+                                          " --duration 1 --secret-file " + dir.Sub("k") + " --webhook-key-file " +
+                                          dir.Sub("k"));
+  EXPECT_EQ(serve.code, 1) << serve.out;
+  EXPECT_NE(serve.out.find("topic 'in.events' is missing"), std::string::npos) << serve.out;
+  EXPECT_NE(serve.out.find("ewarn topics create --kafka"), std::string::npos) << serve.out;
+}
+
+TEST(ClusterTest, AnUnreachableClusterIsNamed) {
+  testing::CliRun check = testing::RunCli(std::string(EWARN_BIN) + " topics check --kafka 127.0.0.1:1");
+  EXPECT_EQ(check.code, 1) << check.out;
+  EXPECT_NE(check.out.find("127.0.0.1:1"), std::string::npos) << check.out;
+}
+
+}  // namespace
+}  // namespace ewarn
