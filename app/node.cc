@@ -23,6 +23,7 @@ Result<std::pair<std::string, uint16_t>> ParseHostPort(const std::string& addres
 Result<std::unique_ptr<Node>> Node::Start(const NodeOptions& o) {
   std::unique_ptr<Node> n(new Node());
   n->registry_ = std::make_shared<prometheus::Registry>();
+  n->on_kafka_ = !o.kafka.empty();
   ASSIGN_OR_RETURN(std::unique_ptr<store::EventLog> opened, OpenLog(o.dir, o.kafka, /*create=*/true));
   n->log_ = store::WithMetrics(std::move(opened), *n->registry_);
   RETURN_IF_ERROR(EnsureInputTopics(*n->log_, o.partitions));
@@ -118,6 +119,13 @@ Status Node::Stop() {
   }
   for (const Status& st : runtime_status_) RETURN_IF_ERROR(st);
   return delivery_status_;
+}
+
+std::vector<int32_t> Node::TickPartitions() const {
+  if (on_kafka_) return runtimes_.empty() ? std::vector<int32_t>{} : runtimes_.front()->OwnedPartitions();
+  std::vector<int32_t> all(static_cast<size_t>(partitions_));
+  for (int32_t p = 0; p < partitions_; ++p) all[static_cast<size_t>(p)] = p;
+  return all;
 }
 
 Node::~Node() { (void)Stop(); }
