@@ -153,7 +153,8 @@ int Serve(const Flags& f) {
   std::jthread ticker([&](std::stop_token stop) {
     SystemClock clock;
     while (*tick_ms > 0 && !stop.stop_requested()) {
-      ticker_status = (*node)->ingestor().AppendTicks(clock.NowMs());
+      // Only the partitions this node's station stage owns: one clock per partition (issue 14.7).
+      ticker_status = (*node)->ingestor().AppendTicks(clock.NowMs(), (*node)->TickPartitions());
       if (!ticker_status.ok()) return;
       for (int64_t waited = 0; waited < *tick_ms && !stop.stop_requested(); waited += 50) {
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -538,7 +539,7 @@ std::vector<Command> FoundationCommands() {
        {kDataFlag, kKafkaFlag,
         {"partitions", "N", "partitions of in.events when creating it (with --kafka: the cluster's own)", "8"},
         {"metrics", "ADDR:PORT", "serve Prometheus metrics, e.g. 127.0.0.1:9464"},
-        {"tick-ms", "MS", "interval of wall-clock ticks (event time) into every partition; 0: none", "1000"},
+        {"tick-ms", "MS", "interval of wall-clock ticks (event time) into the partitions this node processes (on Kafka: those its station stage owns; all on the embedded log); 0: none", "1000"},
         {"duration", "SECONDS", "stop after this long (0: until Ctrl-C or SIGTERM)", "0"},
         {"stop-timeout", "SECONDS", "on stop, exit after this long even if the stages have not drained", "30"},
         {"http", "ADDR:PORT", "serve the ingest HTTP API (JSON, SMS gateways), e.g. 127.0.0.1:8080 (port 0: any)"},

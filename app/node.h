@@ -67,6 +67,10 @@ class Node {
   const processors::RuntimeStats* station_stats() const {
     return runtimes_.empty() ? nullptr : &runtimes_.front()->stats();
   }
+  // The in.events partitions this node's ticker ticks now: on Kafka those its station stage
+  // owns (none on an ingest-only node), so each partition has one clock however many nodes
+  // run; on the embedded log, one process per directory, all of them. Thread-safe.
+  std::vector<int32_t> TickPartitions() const;
   // Null when the node does not deliver.
   const alerts::DeliveryWorker* delivery() const { return delivery_.get(); }
 
@@ -81,6 +85,7 @@ class Node {
   std::unique_ptr<IngestNode> ingest_;
   std::string secret_;
   int32_t partitions_ = 0;
+  bool on_kafka_ = false;
   std::vector<std::unique_ptr<processors::TaskRuntime>> runtimes_;
   // What the query routes read (readside/README.md): the read model of `risk` and `alerts`
   // on every node; on the embedded log merged with this node's own state. Before the routes.
