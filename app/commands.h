@@ -29,6 +29,7 @@ std::vector<Command> AlertCommands();       // liaison add, alerts history, aler
 std::vector<Command> SimCommands();         // simulate, evaluate
 std::vector<Command> AreaCommands();        // import-areas
 std::vector<Command> ResultsCommands();     // import-contests, pvt-sample
+std::vector<Command> ClusterCommands();     // topics create|check, dev-kafka
 
 // Registers a liaison: appends it to ref.liaisons and creates its `liaison` token (named by its
 // liaison id, for its area). Returns the token and the ref.liaisons offset. AlreadyExists when

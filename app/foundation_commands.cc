@@ -23,6 +23,9 @@
 #include "ewarn/ingest/ingestor.h"
 #include "ewarn/ingest/ticks.h"
 #include "ingest_setup.h"
+#include "key_files.h"
+#include "topic_plan.h"
+#include "ewarn/schemas/events.h"
 #include "listen_check.h"
 #include "node.h"
 #include "pipelines.h"
@@ -101,8 +104,44 @@ int Serve(const Flags& f) {
     if (!f.Has(flag)) continue;
     if (Status s = CheckCanListen(f.Get(flag), std::string("--") + flag); !s.ok()) return Fail(cmd, s);
   }
+  if (f.Has("kafka")) {
+    // Every node of a cluster must hold the same keys, and the topics are made once, by an
+    // operator, with the settings the design relies on (`ewarn topics create`).
+    for (const char* flag : {"secret-file", "webhook-key-file"}) {
+      if (f.Has(flag)) continue;
+      return Fail(cmd, Status::InvalidArgument(
+                           std::string("with --kafka every node needs the cluster's keys: --") + flag +
+                           " FILE is missing (give every node the same --secret-file and --webhook-key-file; make "
+                           "each once with: head -c 32 /dev/urandom | xxd -p -c 64 > FILE)"));
+    }
+    auto log = store::OpenKafkaLog({.bootstrap_servers = f.Get("kafka")});
+    if (!log.ok()) return Fail(cmd, log.status());
+    auto problems = CheckClusterTopics(**log);
+    if (!problems.ok()) return Fail(cmd, problems.status());
+    if (!problems->empty()) {
+      std::string all;
+      for (const auto& p : *problems) all += (all.empty() ? "" : "; ") + p;
+      return Fail(cmd, Status::FailedPrecondition(all + ": run `ewarn topics create --kafka " + f.Get("kafka") +
+                                                  " --partitions N --replication-factor 3` first"));
+    }
+    auto inputs = (*log)->PartitionCount(schemas::topic::kInputs);
+    if (!inputs.ok()) return Fail(cmd, inputs.status());
+    options.partitions = *inputs;  // the cluster's, whatever --partitions says
+  }
   NewDataDirGuard guard(options.dir.root);
   if (Status s = CreateDataDir(options.dir); !s.ok()) return Fail(cmd, s);
+  if (f.Has("secret-file")) {
+    if (Status s = InstallKeyFile(options.dir, "--secret-file", f.Get("secret-file"), options.dir.secret()); !s.ok()) {
+      return Fail(cmd, s);
+    }
+  }
+  if (f.Has("webhook-key-file")) {
+    if (Status s = InstallKeyFile(options.dir, "--webhook-key-file", f.Get("webhook-key-file"),
+                                  options.dir.root + "/webhook.key");
+        !s.ok()) {
+      return Fail(cmd, s);
+    }
+  }
   auto node = Node::Start(options);
   if (!node.ok()) return Fail(cmd, node.status());
   guard.Keep();
@@ -112,7 +151,8 @@ int Serve(const Flags& f) {
   std::jthread ticker([&](std::stop_token stop) {
     SystemClock clock;
     while (*tick_ms > 0 && !stop.stop_requested()) {
-      ticker_status = (*node)->ingestor().AppendTicks(clock.NowMs());
+      // Only the partitions this node's station stage owns: one clock per partition (issue 14.7).
+      ticker_status = (*node)->ingestor().AppendTicks(clock.NowMs(), (*node)->TickPartitions());
       if (!ticker_status.ok()) return;
       for (int64_t waited = 0; waited < *tick_ms && !stop.stop_requested(); waited += 50) {
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -495,9 +535,9 @@ std::vector<Command> FoundationCommands() {
       {{"serve"},
        "run ingest, processors and the ticker on a data directory",
        {kDataFlag, kKafkaFlag,
-        {"partitions", "N", "partitions of in.events when creating it", "8"},
+        {"partitions", "N", "partitions of in.events when creating it (with --kafka: the cluster's own)", "8"},
         {"metrics", "ADDR:PORT", "serve Prometheus metrics, e.g. 127.0.0.1:9464"},
-        {"tick-ms", "MS", "interval of wall-clock ticks (event time) into every partition; 0: none", "1000"},
+        {"tick-ms", "MS", "interval of wall-clock ticks (event time) into the partitions this node processes (on Kafka: those its station stage owns; all on the embedded log); 0: none", "1000"},
         {"duration", "SECONDS", "stop after this long (0: until Ctrl-C or SIGTERM)", "0"},
         {"stop-timeout", "SECONDS", "on stop, exit after this long even if the stages have not drained", "30"},
         {"http", "ADDR:PORT", "serve the ingest HTTP API (JSON, SMS gateways), e.g. 127.0.0.1:8080 (port 0: any)"},
@@ -505,6 +545,8 @@ std::vector<Command> FoundationCommands() {
         {"max-body-kb", "KB", "largest request body accepted", "256"},
         {"http-threads", "N", "network threads of the HTTP API (parsing, validation, answers)", "1"},
         kRulesFlag,
+        {"secret-file", "FILE", "the pseudonym key (required with --kafka: the same file on every node); default DIR/secret, made on first use"},
+        {"webhook-key-file", "FILE", "the webhook signing key (required with --kafka: the same on every node); default DIR/webhook.key"},
         {"no-deliver", "", "do not deliver alerts (another node does)"},
         {"ingest-only", "", "accept and store submissions only: no processing stages, no delivery (an ingest tier)"},
         {"sms-url", "URL", "Kannel sendsms for SMS alerts, e.g. http://127.0.0.1:13013/cgi-bin/sendsms"},

@@ -61,6 +61,7 @@ int main(int argc, char** argv) {
   for (auto& c : ewarn::app::SimCommands()) commands.push_back(std::move(c));
   for (auto& c : ewarn::app::AreaCommands()) commands.push_back(std::move(c));
   for (auto& c : ewarn::app::ResultsCommands()) commands.push_back(std::move(c));
+  for (auto& c : ewarn::app::ClusterCommands()) commands.push_back(std::move(c));
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
     std::fputs(Overview(commands).c_str(), args.empty() ? stderr : stdout);
     return args.empty() ? 2 : 0;

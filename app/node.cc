@@ -23,6 +23,7 @@ Result<std::pair<std::string, uint16_t>> ParseHostPort(const std::string& addres
 Result<std::unique_ptr<Node>> Node::Start(const NodeOptions& o) {
   std::unique_ptr<Node> n(new Node());
   n->registry_ = std::make_shared<prometheus::Registry>();
+  n->on_kafka_ = !o.kafka.empty();
   ASSIGN_OR_RETURN(std::unique_ptr<store::EventLog> opened, OpenLog(o.dir, o.kafka, /*create=*/true));
   n->log_ = store::WithMetrics(std::move(opened), *n->registry_);
   RETURN_IF_ERROR(EnsureInputTopics(*n->log_, o.partitions));
@@ -52,10 +53,23 @@ Result<std::unique_ptr<Node>> Node::Start(const NodeOptions& o) {
                                            .io_threads = o.http_threads};
     ingest::HttpRouter router;
     ingest::AddIngestRoutes(router, *n->ingest_->ingestor, http_options.max_body_bytes);
-    AddRiskRoutes(router, *n->ingest_->ingestor, *n->state_);
-    AddAlertRoutes(router, *n->ingest_->ingestor, *n->state_, *n->log_, n->partitions_);
+    // Queries from any node (issue 14.6): every node folds `risk` and `alerts` itself. Only on
+    // the embedded log, where this one process owns every partition, is its own state newer.
+    n->read_model_ = readside::ReadModel::Start(*n->log_);
+    readside::QuerySource* queries = n->read_model_.get();
+    if (o.kafka.empty()) {
+      n->local_queries_ = readside::LocalQueries(*n->state_);
+      n->merged_queries_ = readside::Freshest(*n->read_model_, *n->local_queries_);
+      queries = n->merged_queries_.get();
+    }
+    AddRiskRoutes(router, *n->ingest_->ingestor, *queries);
+    AddAlertRoutes(router, *n->ingest_->ingestor, *queries, *n->log_, n->partitions_);
     AddReviewRoutes(router, *n->ingest_->ingestor, *n->log_, *n->state_, n->partitions_);
-    ASSIGN_OR_RETURN(n->duty_room_, DutyRoom::Make(*n->ingest_->ingestor, *n->log_, n->secret_));
+    // The live feed announces a change once the read model shows it (a browser reloads then).
+    const readside::ReadModel* model = n->read_model_.get();
+    ChangeFeed::Options feed;
+    feed.shown = [model](const store::TopicPartition& tp, int64_t next) { return model->HasApplied(tp, next); };
+    ASSIGN_OR_RETURN(n->duty_room_, DutyRoom::Make(*n->ingest_->ingestor, *n->log_, n->secret_, feed));
     n->duty_room_->AddRoutesAndSessions(router);  // last: it lets the routes above read sessions
     ASSIGN_OR_RETURN(n->http_, ingest::HttpServer::Start(http_options, std::move(router), n->registry_.get()));
   }
@@ -119,6 +133,13 @@ Status Node::Stop() {
   }
   for (const Status& st : runtime_status_) RETURN_IF_ERROR(st);
   return delivery_status_;
+}
+
+std::vector<int32_t> Node::TickPartitions() const {
+  if (on_kafka_) return runtimes_.empty() ? std::vector<int32_t>{} : runtimes_.front()->OwnedPartitions();
+  std::vector<int32_t> all(static_cast<size_t>(partitions_));
+  for (int32_t p = 0; p < partitions_; ++p) all[static_cast<size_t>(p)] = p;
+  return all;
 }
 
 Node::~Node() { (void)Stop(); }

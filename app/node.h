@@ -19,6 +19,7 @@
 #include "ewarn/base/status.h"
 #include "ewarn/ingest/http_server.h"
 #include "ewarn/processors/runtime.h"
+#include "ewarn/readside/read_model.h"
 #include "ewarn/store/event_log.h"
 #include "ewarn/store/state_store.h"
 #include "ingest_setup.h"
@@ -66,6 +67,10 @@ class Node {
   const processors::RuntimeStats* station_stats() const {
     return runtimes_.empty() ? nullptr : &runtimes_.front()->stats();
   }
+  // The in.events partitions this node's ticker ticks now: on Kafka those its station stage
+  // owns (none on an ingest-only node), so each partition has one clock however many nodes
+  // run; on the embedded log, one process per directory, all of them. Thread-safe.
+  std::vector<int32_t> TickPartitions() const;
   // Null when the node does not deliver.
   const alerts::DeliveryWorker* delivery() const { return delivery_.get(); }
 
@@ -80,7 +85,12 @@ class Node {
   std::unique_ptr<IngestNode> ingest_;
   std::string secret_;
   int32_t partitions_ = 0;
+  bool on_kafka_ = false;
   std::vector<std::unique_ptr<processors::TaskRuntime>> runtimes_;
+  // What the query routes read (readside/README.md): the read model of `risk` and `alerts`
+  // on every node; on the embedded log merged with this node's own state. Before the routes.
+  std::unique_ptr<readside::ReadModel> read_model_;
+  std::unique_ptr<readside::QuerySource> local_queries_, merged_queries_;
   std::unique_ptr<DutyRoom> duty_room_;  // before http_: its feed answers browsers through the server
   std::unique_ptr<ingest::HttpServer> http_;
   std::unique_ptr<prometheus::Exposer> exposer_;

@@ -671,6 +671,14 @@ Status Ingestor::AppendTicks(int64_t event_time_ms) {
   return Status::Ok();
 }
 
+Status Ingestor::AppendTicks(int64_t event_time_ms, const std::vector<int32_t>& partitions) {
+  RETURN_IF_ERROR(ingest::AppendTicks(impl_->log, event_time_ms, partitions));
+  for (int32_t p : partitions) {
+    if (p < impl_->input_partitions) RaiseTo(impl_->partition_time[p], event_time_ms);
+  }
+  return Status::Ok();
+}
+
 int64_t Ingestor::PartitionEventTime(int32_t partition) const {
   if (partition < 0 || partition >= impl_->input_partitions) return 0;
   return impl_->partition_time[partition].load();

@@ -300,5 +300,24 @@ TEST_F(IngestTest, HealthzAnswers) {
   EXPECT_NE(r.body.find("\"stations\":3"), std::string::npos) << r.body;
 }
 
+// With several nodes each ticks only the partitions it owns (issue 14.7): ticks go to those
+// partitions alone and move only their clocks; a partition in.events lacks is refused by name.
+TEST_F(IngestTest, TicksForSomePartitionsTouchOnlyThose) {
+  const int64_t t = kNow;
+  ASSERT_TRUE(ingestor_->AppendTicks(t, {1, 3}).ok());
+  for (int32_t p = 0; p < 4; ++p) {
+    auto got = log_->Read({"in.events", p}, 0, 100);
+    ASSERT_TRUE(got.ok());
+    size_t ticks = 0;
+    for (const auto& r : *got) ticks += schemas::DecodeEvent(r.value)->has_tick();
+    EXPECT_EQ(ticks, p == 1 || p == 3 ? 1u : 0u) << "partition " << p;
+    EXPECT_EQ(ingestor_->PartitionEventTime(p), p == 1 || p == 3 ? t : 0) << "partition " << p;
+  }
+  EXPECT_TRUE(ingestor_->AppendTicks(t + 1000, {}).ok());  // a node that owns nothing ticks nothing
+  Status bad = ingestor_->AppendTicks(t, {4});
+  EXPECT_EQ(bad.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.message().find("in.events has 4 partitions"), std::string::npos) << bad.ToString();
+}
+
 }  // namespace
 }  // namespace ewarn::ingest

@@ -314,6 +314,7 @@ std::vector<int64_t> TaskRuntime::OnAssigned(const std::vector<store::TopicParti
     starts.push_back(start);
   }
   AssignLanes();
+  NoteOwned();
   return starts;
 }
 
@@ -323,6 +324,19 @@ void TaskRuntime::OnRevoked(const std::vector<store::TopicPartition>& parts) {
   (void)WaitForLanes();  // Commit waited for them already; the tasks go away below
   for (const auto& tp : parts) tasks_.erase(tp.partition);
   AssignLanes();
+  NoteOwned();
+}
+
+void TaskRuntime::NoteOwned() {
+  std::vector<int32_t> owned;
+  for (const auto& [partition, task] : tasks_) owned.push_back(partition);
+  std::lock_guard lk(owned_mu_);
+  owned_ = std::move(owned);
+}
+
+std::vector<int32_t> TaskRuntime::OwnedPartitions() const {
+  std::lock_guard lk(owned_mu_);
+  return owned_;
 }
 
 // --- runtime ---
@@ -617,6 +631,7 @@ Status TaskRuntime::Close() {
   Status closed = consumer_->Close();
   consumer_.reset();
   tasks_.clear();
+  NoteOwned();
   RETURN_IF_ERROR(st);
   return closed;
 }

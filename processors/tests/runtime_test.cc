@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <prometheus/registry.h>
 
+#include <set>
+
 #include "../testing/counting_processor.h"
 #include "ewarn_testing.h"
 
@@ -328,6 +330,56 @@ TEST_F(RuntimeTest, ExportsMetrics) {
     }
   }
   EXPECT_TRUE(found);
+}
+
+// A ticker asks the runtime which partitions it owns (issue 14.7: one clock per partition): the
+// answer follows the group's assignment, disjoint across members, and is empty once closed.
+TEST(RuntimeOwnershipTest, OwnedPartitionsFollowTheGroupsAssignment) {
+  auto cluster = ewarn::testing::MockKafkaCluster::Start(3);
+  ASSERT_TRUE(cluster.ok()) << cluster.status().ToString();
+  store::KafkaLogOptions options = (*cluster)->LogOptions();
+  options.properties = {{"session.timeout.ms", "6000"}, {"heartbeat.interval.ms", "300"}};
+  auto log = store::OpenKafkaLog(options);
+  ASSERT_TRUE(log.ok()) << log.status().ToString();
+  ASSERT_TRUE((*log)->CreateTopic({.name = "in.events", .partitions = 4}).ok());
+  ASSERT_TRUE((*log)->CreateTopic({.name = std::string(kSummaryTopic), .partitions = 4}).ok());
+  ewarn::testing::TempDir dir;
+  std::vector<std::unique_ptr<store::StateStore>> states;
+  std::vector<std::unique_ptr<TaskRuntime>> members;
+  for (std::string name : {"a", "b"}) {
+    auto state = store::StateStore::Open({.dir = dir.Sub(name), .stores = {std::string(kCountsStore), std::string(kSeenStore)}});
+    ASSERT_TRUE(state.ok()) << state.status().ToString();
+    states.push_back(std::move(state).value());
+    auto rt = TaskRuntime::Make(
+        **log, *states.back(), [](int32_t) { return std::make_unique<CountingProcessor>(); },
+        {.input_topic = "in.events", .stores = {std::string(kCountsStore)}}, nullptr);
+    ASSERT_TRUE(rt.ok()) << rt.status().ToString();
+    EXPECT_TRUE((*rt)->OwnedPartitions().empty());  // nothing before the group assigns
+    members.push_back(std::move(rt).value());
+  }
+  auto settle = [&](size_t a, size_t b) {
+    auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (std::chrono::steady_clock::now() < deadline &&
+           !(members[0]->OwnedPartitions().size() == a && members[1]->OwnedPartitions().size() == b)) {
+      if (a > 0) {
+        ASSERT_TRUE(members[0]->RunOnce(100ms).ok());
+      }
+      ASSERT_TRUE(members[1]->RunOnce(100ms).ok());
+    }
+  };
+  settle(2, 2);
+  std::vector<int32_t> a = members[0]->OwnedPartitions(), b = members[1]->OwnedPartitions();
+  ASSERT_EQ(a.size(), 2u);
+  ASSERT_EQ(b.size(), 2u);
+  std::set<int32_t> all(a.begin(), a.end());
+  for (int32_t p : b) EXPECT_TRUE(all.insert(p).second) << "partition " << p << " owned twice";
+  EXPECT_EQ(all, (std::set<int32_t>{0, 1, 2, 3}));
+  // A leaves: it owns nothing at once, and B takes everything over.
+  ASSERT_TRUE(members[0]->Close().ok());
+  EXPECT_TRUE(members[0]->OwnedPartitions().empty());
+  settle(0, 4);
+  EXPECT_EQ(members[1]->OwnedPartitions(), (std::vector<int32_t>{0, 1, 2, 3}));
+  ASSERT_TRUE(members[1]->Close().ok());
 }
 
 }  // namespace

@@ -338,10 +338,13 @@ Status KafkaLog::AdminCreateTopic(const TopicSpec& spec) {
   rd_kafka_NewTopic_t* topic =
       rd_kafka_NewTopic_new(spec.name.c_str(), spec.partitions, options_.replication_factor, err, sizeof err);
   if (topic == nullptr) return Status::InvalidArgument("topic '" + spec.name + "': " + err);
-  if (spec.retention_ms >= 0) {
-    rd_kafka_NewTopic_set_config(topic, "retention.ms", std::to_string(spec.retention_ms).c_str());
-  }
+  // Always explicit: the broker's default (7 days) would silently cut the inputs that a
+  // rebuild replays from offset 0.
+  rd_kafka_NewTopic_set_config(topic, "retention.ms", std::to_string(spec.retention_ms).c_str());
+  if (spec.retention_ms < 0) rd_kafka_NewTopic_set_config(topic, "retention.bytes", "-1");
   if (spec.compacted) rd_kafka_NewTopic_set_config(topic, "cleanup.policy", "compact");
+  // An acknowledged write survives one broker's loss only if two replicas had it.
+  if (options_.replication_factor >= 3) rd_kafka_NewTopic_set_config(topic, "min.insync.replicas", "2");
   rd_kafka_queue_t* queue = rd_kafka_queue_new(producer_.get());
   rd_kafka_AdminOptions_t* admin = rd_kafka_AdminOptions_new(producer_.get(), RD_KAFKA_ADMIN_OP_CREATETOPICS);
   rd_kafka_AdminOptions_set_request_timeout(admin, static_cast<int>(options_.request_timeout.count()), err,

@@ -4,6 +4,10 @@
 // timers, and the routing of each input to the detector modules that use it. Modules report
 // findings to the risk model (risk.cc) and never call each other.
 //
+// Inputs are idempotent by event id within the partition (station/dedupe.h): a repeat of an id
+// processed within the allowed lateness is dropped before any module sees it, whichever ingest
+// replica appended it.
+//
 // Everything runs on event time: the partition's clock is the largest event time seen, and
 // timers run whenever it passes the next whole minute, so a replay makes the same decisions
 // at the same points.
@@ -12,6 +16,7 @@
 #include "ewarn/base/time.h"
 #include "ewarn/processors/pipeline.h"
 #include "ewarn/schemas/events.h"
+#include "station/dedupe.h"
 #include "station/partition.h"
 #include "station/risk.h"
 
@@ -42,6 +47,7 @@ class StationStage final : public Processor {
   StationStage(int32_t partition, const v1::Rules& rules, ReferenceData& ref)
       : prefix_(PartitionPrefix(partition)),
         p_(partition, rules, ref),
+        recent_(rules.time().allowed_lateness_ms()),
         risk_(p_),
         incidents_(MakeIncidents(p_, risk_)),
         turnout_(MakeTurnout(p_, risk_)),
@@ -75,6 +81,8 @@ class StationStage final : public Processor {
         return Status::Ok();
       case v1::Event::kAck:
       case v1::Event::kSilence:
+        if (IsRepeat(event)) return Status::Ok();
+        recent_.Remember(event.header().event_id(), t, p_.now());
         ForwardToAlerts(event, ts);
         return Status::Ok();
       case v1::Event::kIncident: route = &incident_route_; break;
@@ -90,6 +98,8 @@ class StationStage final : public Processor {
         return Status::InvalidArgument("wrong_body: in.events does not carry '" +
                                        std::string(schemas::BodyName(event)) + "' events");
     }
+    // Before the time check: a retry of a stored report is a repeat, not a late report.
+    if (IsRepeat(event)) return Status::Ok();
     RETURN_IF_ERROR(CheckTime(event, t));
     risk_.BeginEvent();
     const std::string& station_id = StationIdOf(event);
@@ -99,6 +109,8 @@ class StationStage final : public Processor {
       if (ref == nullptr) return UnknownStation(station_id);
     }
     for (Module* m : *route) RETURN_IF_ERROR(m->Validate(event, ref));
+    // Only accepted inputs are remembered: a refused one's retry is refused again the same way.
+    recent_.Remember(event.header().event_id(), t, p_.now());
     Advance(t, ts);
     StationMem* s = nullptr;
     if (keeps_station) {
@@ -113,6 +125,7 @@ class StationStage final : public Processor {
 
   Status Flush(TaskState& ts) override {
     p_.Flush(ts, prefix_);
+    recent_.Flush(ts, prefix_);
     risk_.Flush(ts);
     return Status::Ok();
   }
@@ -143,6 +156,9 @@ class StationStage final : public Processor {
         risk_.OnLoaded(id, d);
       } else if (kind == 'm') {
         ok = p_.meta().ParseFromArray(value.data(), static_cast<int>(value.size()));
+      } else if (kind == 'e') {
+        parse_error = recent_.Restore(id, value);
+        return parse_error.ok();
       }
       if (!ok) parse_error = Status::Corruption("station stage state for key '" + id + "' does not parse");
       return ok;
@@ -167,12 +183,18 @@ class StationStage final : public Processor {
     return Status::Ok();
   }
 
+  // An input without an id cannot be recognised again (ingest gives every input one).
+  bool IsRepeat(const v1::Event& event) const {
+    return !event.header().event_id().empty() && recent_.Contains(event.header().event_id());
+  }
+
   // Moves the partition's clock forward. Timers run when it passes a whole minute: a function
   // of the clock alone, so a task restarted from committed state runs them exactly where an
   // uninterrupted one did.
   void Advance(int64_t t, TaskState& ts) {
     int64_t previous = p_.MoveClock(t);
     if (t <= previous) return;
+    recent_.Forget(t);
     if (previous > 0 && t / kMinute > previous / kMinute) {
       for (Module* m : all_) m->OnMinute(t, ts);
       risk_.OnMinute(t, ts);
@@ -200,6 +222,7 @@ class StationStage final : public Processor {
 
   const std::string prefix_;
   Partition p_;
+  RecentEventIds recent_;
   RiskModel risk_;
   std::unique_ptr<Module> incidents_, turnout_, kits_, hate_speech_, results_;
   const std::vector<Module*> all_;

@@ -126,6 +126,8 @@ class Ingestor {
   // event time, so later reports are checked against it. Use this rather than AppendTicks
   // wherever an Ingestor runs.
   Status AppendTicks(int64_t event_time_ms);
+  // The same for `partitions` only (ingest::AppendTicks), raising only their event times.
+  Status AppendTicks(int64_t event_time_ms, const std::vector<int32_t>& partitions);
   // The event time of partition `partition` of in.events as this Ingestor knows it: the
   // latest event time it appended there (ticks included), also across restarts; 0 for none.
   int64_t PartitionEventTime(int32_t partition) const;

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "ewarn/base/status.h"
 #include "ewarn/store/event_log.h"
@@ -20,5 +21,9 @@ namespace ewarn::ingest {
 // the liaisons known at this point on a replay too. NotFound when in.events does not exist;
 // the log's error when the append fails. Thread-safe as the log is.
 Status AppendTicks(store::EventLog& log, int64_t event_time_ms);
+// The same, into `partitions` of in.events only (nothing for none): with several nodes each
+// partition is ticked by one of them, its owner (DESIGN §8 "one clock"). InvalidArgument for a
+// partition in.events does not have.
+Status AppendTicks(store::EventLog& log, int64_t event_time_ms, const std::vector<int32_t>& partitions);
 
 }  // namespace ewarn::ingest

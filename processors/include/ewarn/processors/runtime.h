@@ -188,6 +188,10 @@ class TaskRuntime {
   Status Close();
 
   const RuntimeStats& stats() const { return stats_; }
+  // The input partitions this runtime has tasks for now (what the consumer group assigned it),
+  // in order; empty before the first assignment. Thread-safe, unlike the rest: for a ticker on
+  // another thread (`ewarn serve` ticks only the partitions its station stage owns, issue 14.7).
+  std::vector<int32_t> OwnedPartitions() const;
 
  private:
   class Listener;
@@ -219,6 +223,8 @@ class TaskRuntime {
   Result<bool> IsRepeat(const v1::Event& event, int32_t partition, TaskState& ts);
   std::vector<int64_t> OnAssigned(const std::vector<store::TopicPartition>& parts);
   void OnRevoked(const std::vector<store::TopicPartition>& parts);
+  // Publishes tasks_' partitions for OwnedPartitions.
+  void NoteOwned();
 
   struct Task {
     std::unique_ptr<Processor> processor;
@@ -250,6 +256,9 @@ class TaskRuntime {
   // The commit being written and published (its output count); last, so it is waited for
   // before the members it uses go away.
   std::future<Result<size_t>> in_flight_;
+  // Guards owned_, a copy of tasks_' keys for other threads (OwnedPartitions).
+  mutable std::mutex owned_mu_;
+  std::vector<int32_t> owned_;
   // Sticky: after a failed commit the processors' memory is ahead of the store (the failed
   // batch's state is gone from their caches), so no later commit may claim offsets past it.
   Status commit_error_;

@@ -1,0 +1,63 @@
+#include "topic_plan.h"
+
+#include <algorithm>
+
+#include "ewarn/processors/runtime.h"
+#include "ewarn/schemas/events.h"
+#include "pipelines.h"
+
+namespace ewarn::app {
+
+Result<std::vector<store::TopicSpec>> ClusterTopics(store::EventLog& log, int32_t partitions) {
+  namespace topic = schemas::topic;
+  if (partitions < 1) return Status::InvalidArgument("--partitions must be at least 1");
+  std::vector<store::TopicSpec> specs;
+  specs.push_back({.name = std::string(topic::kInputs), .partitions = partitions});
+  for (auto name : {topic::kStations, topic::kMonitors, topic::kLiaisons, topic::kAreas, topic::kContests,
+                    topic::kPvtSamples}) {
+    specs.push_back({.name = std::string(name), .partitions = 1, .compacted = true});
+  }
+  specs.push_back({.name = std::string(topic::kRejected), .partitions = 1});
+  specs.push_back({.name = std::string(processors::kProcessingDlqTopic), .partitions = 1});
+  ASSIGN_OR_RETURN(v1::Rules rules, RulesFromFlag(""));
+  for (const auto& pipeline : MakePipelines(partitions, rules, log)) {
+    for (const auto& spec : pipeline.outputs) specs.push_back(spec);
+  }
+  // The delivery workers' queue (when no stage declared it) and their record of what went out.
+  auto declared = [&](std::string_view name) {
+    return std::any_of(specs.begin(), specs.end(), [&](const store::TopicSpec& s) { return s.name == name; });
+  };
+  if (!declared(topic::kOutbox)) specs.push_back({.name = std::string(topic::kOutbox), .partitions = partitions});
+  // One deliveries partition per outbox partition: a new owner of an outbox partition reads
+  // only its own partition's outcomes to learn where to resume.
+  if (!declared(topic::kDeliveries)) {
+    specs.push_back({.name = std::string(topic::kDeliveries), .partitions = partitions});
+  }
+  return specs;
+}
+
+Status CreateClusterTopics(store::EventLog& log, int32_t partitions) {
+  ASSIGN_OR_RETURN(auto specs, ClusterTopics(log, partitions));
+  for (const auto& spec : specs) RETURN_IF_ERROR(log.CreateTopic(spec));
+  return Status::Ok();
+}
+
+Result<std::vector<std::string>> CheckClusterTopics(store::EventLog& log) {
+  std::vector<std::string> problems;
+  Result<int32_t> inputs = log.PartitionCount(schemas::topic::kInputs);
+  if (!inputs.ok() && inputs.status().code() != StatusCode::kNotFound) return inputs.status();
+  ASSIGN_OR_RETURN(auto specs, ClusterTopics(log, inputs.ok() ? *inputs : 8));
+  for (const auto& spec : specs) {
+    Result<int32_t> count = log.PartitionCount(spec.name);
+    if (!count.ok() && count.status().code() != StatusCode::kNotFound) return count.status();
+    if (!count.ok()) {
+      problems.push_back("topic '" + spec.name + "' is missing");
+    } else if (*count != spec.partitions) {
+      problems.push_back("topic '" + spec.name + "' has " + std::to_string(*count) + " partitions, not " +
+                         std::to_string(spec.partitions));
+    }
+  }
+  return problems;
+}
+
+}  // namespace ewarn::app
