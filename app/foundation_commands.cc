@@ -114,7 +114,7 @@ int Serve(const Flags& f) {
                            " FILE is missing (give every node the same --secret-file and --webhook-key-file; make "
                            "each once with: head -c 32 /dev/urandom | xxd -p -c 64 > FILE)"));
     }
-    auto log = store::OpenKafkaLog({.bootstrap_servers = f.Get("kafka")});
+    auto log = OpenLog(options.dir, options.kafka, /*create=*/false);
     if (!log.ok()) return Fail(cmd, log.status());
     auto problems = CheckClusterTopics(**log);
     if (!problems.ok()) return Fail(cmd, problems.status());

@@ -248,6 +248,42 @@ TEST_F(KafkaPrincipalsTest, AnIngestorAcceptsANewTokenRefusesARevokedOneAndKnows
   EXPECT_LT(took, std::chrono::seconds(5));
 }
 
+// Issue 14 "bad input": a node that cannot reach Kafka answers 503 with a reason, never 202,
+// once the producer gives up (message.timeout.ms: KafkaLogOptions::request_timeout, or a
+// --kafka-property), and accepts again when the brokers are back.
+TEST_F(KafkaPrincipalsTest, AnIngestorThatCannotReachKafkaAnswers503WithAReason) {
+  auto log = store::OpenKafkaLog(cluster_->LogOptions(std::chrono::seconds(3)));
+  ASSERT_TRUE(log.ok()) << log.status().ToString();
+  auto state = store::StateStore::Open({.dir = dir_.Sub("node"), .stores = Ingestor::StoreNames()});
+  ASSERT_TRUE(state.ok());
+  std::ofstream(dir_.Sub("stations.csv")) << "station_id,name,region,district,ward,lat,lon,registered_voters\n"
+                                             "S1,Ikeja Primary,LAGOS,IKEJA,ANIFOWOSHE,6.60,3.35,800\n";
+  ManualClock clock(kNow);
+  auto ingestor = Ingestor::Make(**log, **state, clock, {.pseudonym_secret = kSecret}, 4);
+  ASSERT_TRUE(ingestor.ok()) << ingestor.status().ToString();
+  ASSERT_TRUE(ImportStations(**log, (*ingestor)->stations(), dir_.Sub("stations.csv"), StationFormat::kGeneric, kNow).ok());
+  auto token = (*ingestor)->principals().CreateToken("amina", Role::kMonitor, "", kNow);
+  ASSERT_TRUE(token.ok());
+  int n = 0;
+  auto submit = [&] {
+    std::string body = R"({"event_id":"d-)" + std::to_string(++n) +
+                       R"(","occurred_at":"2023-11-14T21:00:00Z","station_id":"S1","category":"violence","severity":3})";
+    return (*ingestor)->SubmitJson(InputKind::kIncident, "Bearer " + *token, body);
+  };
+  ASSERT_EQ(submit().http_status, 202);
+  for (int b = 1; b <= cluster_->broker_count(); ++b) ASSERT_TRUE(cluster_->SetBrokerDown(b).ok());
+  auto started = std::chrono::steady_clock::now();
+  Outcome down = submit();
+  EXPECT_EQ(down.http_status, 503) << down.ToJson();
+  EXPECT_EQ(down.reason_code, "log_unavailable") << down.ToJson();
+  EXPECT_NE(down.message.find("retry"), std::string::npos) << down.message;
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(10));
+  for (int b = 1; b <= cluster_->broker_count(); ++b) ASSERT_TRUE(cluster_->SetBrokerUp(b).ok());
+  int status = 0;
+  WaitFor([&] { return (status = submit().http_status) == 202; }, std::chrono::seconds(30));
+  EXPECT_EQ(status, 202) << "not accepting again once the brokers are back";
+}
+
 TEST(RateLimiterTest, BurstThenRefillAtTheRate) {
   ManualClock clock(0);
   RateLimiter limiter({.rate_per_second = 2, .burst = 4}, clock);
