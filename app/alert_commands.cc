@@ -20,8 +20,6 @@ namespace ewarn::app {
 namespace {
 
 const FlagSpec kData{"data", "DIR", "the data directory", "", true};
-const FlagSpec kKafka{"kafka", "HOST:PORT,...", "use Apache Kafka at these brokers instead of the embedded log", "",
-                      false};
 
 Result<v1::LiaisonRole> ParseLiaisonRole(std::string_view name) {
   if (name == "police") return v1::LIAISON_ROLE_POLICE;
@@ -102,10 +100,9 @@ Status CheckEmail(std::string_view email) {
 
 }  // namespace
 
-Result<std::pair<std::string, int64_t>> RegisterLiaison(ingest::Ingestor& ingestor, store::EventLog& log,
+Result<std::pair<std::string, int64_t>> RegisterLiaison(ingest::PrincipalRegistry& principals, store::EventLog& log,
                                                         const v1::Liaison& l, int64_t now) {
   const std::string& name = l.liaison_id();
-  ingest::PrincipalRegistry& principals = ingestor.principals();
   // Refuse before writing anything: a liaison's id is its token's name.
   ASSIGN_OR_RETURN(auto existing, principals.List());
   for (const auto& p : existing) {
@@ -178,11 +175,15 @@ int LiaisonAdd(const Flags& f) {
   l.set_language(language);
 
   DataDir dir{f.Get("data")};
-  auto node = OpenIngestNode(dir, f.Get("kafka"), {});
-  if (!node.ok()) return Fail(cmd, node.status());
-  int64_t now = (*node)->clock.NowMs();
-  auto registered = RegisterLiaison(*(*node)->ingestor, *(*node)->owned_log, l, now);
+  NewDataDirGuard guard(dir.root);
+  auto access = OpenReference(dir, KafkaOf(f), /*create=*/true);
+  if (!access.ok()) return Fail(cmd, access.status());
+  auto principals = ingest::PrincipalRegistry::Make(*access->state, *access->log);
+  if (!principals.ok()) return Fail(cmd, principals.status());
+  SystemClock clock;
+  auto registered = RegisterLiaison(**principals, *access->log, l, clock.NowMs());
   if (!registered.ok()) return Fail(cmd, registered.status());
+  guard.Keep();
   const std::string& token = registered->first;
   const auto* pos = &registered->second;
   std::string channels;
@@ -210,7 +211,7 @@ int AlertsHistory(const Flags& f) {
   if (f.positional().size() != 1) return Fail(cmd, Status::InvalidArgument("give one alert id"));
   const std::string id = f.positional()[0];
   DataDir dir{f.Get("data")};
-  auto log = OpenLog(dir, f.Get("kafka"), /*create=*/false);
+  auto log = OpenLog(dir, KafkaOf(f), /*create=*/false);
   if (!log.ok()) return Fail(cmd, log.status());
   const std::string topic(schemas::topic::kAlerts);
   auto partitions = (*log)->PartitionCount(topic);
@@ -298,8 +299,8 @@ std::vector<Command> AlertCommands() {
   return {
       {{"liaison", "add"},
        "register a security liaison (ref.liaisons) and create its token; prints the token as the last line",
-       {kData,
-        kKafka,
+       {{"data", "DIR", "the data directory (not needed with --kafka)", ""},
+        kKafkaFlag,
         {"name", "NAME", "liaison id, also its token's name (unique)", "", true},
         {"role", "ROLE", "police, peacekeeping or commission", "", true},
         {"area", "AREA", "area path it covers, e.g. LAGOS/IKEJA", "", true},
@@ -313,7 +314,7 @@ std::vector<Command> AlertCommands() {
        LiaisonAdd},
       {{"alerts", "history"},
        "print every lifecycle event of an alert: who was told, who acknowledged, when, with which note",
-       {kData, kKafka},
+       {kData, kKafkaFlag},
        "ALERT_ID",
        AlertsHistory},
       {{"alerts", "list"},

@@ -32,7 +32,7 @@ int ImportAreas(const Flags& f) {
   if (options.properties.empty()) return Fail(cmd, Status::InvalidArgument("--property names no property"));
 
   DataDir dir{f.Get("data")};
-  auto log = OpenLog(dir, f.Get("kafka"), /*create=*/false);
+  auto log = OpenLog(dir, KafkaOf(f), /*create=*/false);
   if (!log.ok()) return Fail(cmd, log.status());
   auto known = KnownAreas(**log);
   if (!known.ok()) return Fail(cmd, known.status());
@@ -65,7 +65,7 @@ std::vector<Command> AreaCommands() {
       {{"import-areas"},
        "import area boundaries (a GeoJSON FeatureCollection) into ref.areas for the duty room's map",
        {{"data", "DIR", "the data directory", "", true},
-        {"kafka", "HOST:PORT,...", "use Apache Kafka at these brokers instead of the embedded log", ""},
+        kKafkaFlag,
         {"property", "NAME[,NAME...]",
          "the feature property holding the area path (e.g. NAIROBI/WESTLANDS), or several naming one level each",
          "area"}},

@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "commands.h"
+#include "data_dir.h"
 #include "ewarn/store/dev_kafka.h"
 #include "topic_plan.h"
 
@@ -22,7 +23,8 @@ int TopicsCreate(const Flags& f) {
   if (!replication.ok()) return Fail(cmd, replication.status());
   if (*replication < 1) return Fail(cmd, Status::InvalidArgument("--replication-factor must be at least 1"));
   auto log = store::OpenKafkaLog({.bootstrap_servers = f.Get("kafka"),
-                                  .replication_factor = static_cast<int32_t>(*replication)});
+                                  .replication_factor = static_cast<int32_t>(*replication),
+                                  .properties = KafkaOf(f).properties});
   if (!log.ok()) return Fail(cmd, log.status());
   if (Status s = CreateClusterTopics(**log, static_cast<int32_t>(*partitions)); !s.ok()) return Fail(cmd, s);
   auto specs = ClusterTopics(**log, static_cast<int32_t>(*partitions));
@@ -38,7 +40,7 @@ int TopicsCreate(const Flags& f) {
 
 int TopicsCheck(const Flags& f) {
   const std::string cmd = "topics check";
-  auto log = store::OpenKafkaLog({.bootstrap_servers = f.Get("kafka")});
+  auto log = store::OpenKafkaLog({.bootstrap_servers = f.Get("kafka"), .properties = KafkaOf(f).properties});
   if (!log.ok()) return Fail(cmd, log.status());
   auto problems = CheckClusterTopics(**log);
   if (!problems.ok()) return Fail(cmd, problems.status());

@@ -34,7 +34,7 @@ std::vector<Command> ClusterCommands();     // topics create|check, dev-kafka
 // Registers a liaison: appends it to ref.liaisons and creates its `liaison` token (named by its
 // liaison id, for its area). Returns the token and the ref.liaisons offset. AlreadyExists when
 // the name has an active token.
-Result<std::pair<std::string, int64_t>> RegisterLiaison(ingest::Ingestor& ingestor, store::EventLog& log,
+Result<std::pair<std::string, int64_t>> RegisterLiaison(ingest::PrincipalRegistry& principals, store::EventLog& log,
                                                         const v1::Liaison& liaison, int64_t now_ms);
 
 // Prints "ewarn <command>: <status>" to stderr and returns 1.

@@ -85,10 +85,46 @@ NewDataDirGuard::~NewDataDirGuard() {
   }
 }
 
-Result<std::unique_ptr<store::EventLog>> OpenLog(const DataDir& dir, const std::string& kafka_bootstrap,
-                                                 bool create) {
-  if (!kafka_bootstrap.empty()) {
-    return store::OpenKafkaLog({.bootstrap_servers = kafka_bootstrap});
+namespace {
+
+// "KEY=VALUE" split at its first '=' (values such as sasl.jaas.config hold more).
+std::pair<std::string, std::string> SplitProperty(const std::string& text) {
+  size_t eq = text.find('=');
+  if (eq == std::string::npos) return {text, ""};
+  return {text.substr(0, eq), text.substr(eq + 1)};
+}
+
+}  // namespace
+
+Status CheckKafkaFlags(const Flags& flags) {
+  std::vector<std::string> given = flags.GetAll(kKafkaPropertyFlag.name);
+  if (!given.empty() && flags.Get(kKafkaFlag.name).empty()) {
+    return Status::InvalidArgument("--kafka-property needs --kafka BROKERS (it configures the Kafka clients)");
+  }
+  for (const std::string& text : given) {
+    auto [key, value] = SplitProperty(text);
+    if (text.find('=') == std::string::npos || key.empty()) {
+      return Status::InvalidArgument("--kafka-property '" + text + "' is not KEY=VALUE, e.g. security.protocol=SSL");
+    }
+    if (key == "bootstrap.servers") {
+      return Status::InvalidArgument("--kafka-property bootstrap.servers: give the brokers with --kafka instead");
+    }
+    if (Status st = store::CheckKafkaProperty(key, value); !st.ok()) {
+      return Status::InvalidArgument("--kafka-property " + key + ": " + st.message());
+    }
+  }
+  return Status::Ok();
+}
+
+KafkaConnection KafkaOf(const Flags& flags) {
+  KafkaConnection kafka{.brokers = flags.Get(kKafkaFlag.name)};
+  for (const std::string& text : flags.GetAll(kKafkaPropertyFlag.name)) kafka.properties.push_back(SplitProperty(text));
+  return kafka;
+}
+
+Result<std::unique_ptr<store::EventLog>> OpenLog(const DataDir& dir, const KafkaConnection& kafka, bool create) {
+  if (kafka.enabled()) {
+    return store::OpenKafkaLog({.bootstrap_servers = kafka.brokers, .properties = kafka.properties});
   }
   if (!create) {
     RETURN_IF_ERROR(RequireDataDir(dir));
@@ -146,8 +182,8 @@ Result<std::string> LoadOrCreateWebhookKey(const DataDir& dir) {
 Status EnsureInputTopics(store::EventLog& log, int32_t partitions) {
   namespace topic = schemas::topic;
   RETURN_IF_ERROR(log.CreateTopic({.name = std::string(topic::kInputs), .partitions = partitions}));
-  for (auto name : {topic::kStations, topic::kMonitors, topic::kLiaisons, topic::kAreas, topic::kContests,
-                    topic::kPvtSamples}) {
+  for (auto name : {topic::kStations, topic::kMonitors, topic::kLiaisons, topic::kTokens, topic::kAreas,
+                    topic::kContests, topic::kPvtSamples}) {
     RETURN_IF_ERROR(log.CreateTopic({.name = std::string(name), .partitions = 1, .compacted = true}));
   }
   return log.CreateTopic({.name = std::string(topic::kRejected), .partitions = 1});

@@ -8,6 +8,7 @@
 #include "ewarn/base/status.h"
 #include "ewarn/store/event_log.h"
 #include "ewarn/store/state_store.h"
+#include "flags.h"
 
 namespace ewarn::app {
 
@@ -19,11 +20,31 @@ struct DataDir {
   std::string secret() const { return root + "/secret"; }
 };
 
-// Opens the event log: Kafka when `kafka_bootstrap` is set, else the embedded log in
-// dir.log(). With create=true the data directory is made as CreateDataDir makes it; with
-// create=false a missing directory is NotFound naming it and nothing is created.
-Result<std::unique_ptr<store::EventLog>> OpenLog(const DataDir& dir, const std::string& kafka_bootstrap,
-                                                 bool create);
+// Kafka as the command line names it: `--kafka BROKERS` and every `--kafka-property KEY=VALUE`
+// (librdkafka settings such as security.protocol, applied to every client after ewarn's own).
+struct KafkaConnection {
+  std::string brokers;  // empty: the embedded log
+  std::vector<std::pair<std::string, std::string>> properties;
+  bool enabled() const { return !brokers.empty(); }
+};
+
+// The two flags, for every command that can use Kafka (they always go together).
+inline const FlagSpec kKafkaFlag{"kafka", "HOST:PORT,...",
+                                 "use Apache Kafka at these brokers instead of the embedded log", "", false};
+inline const FlagSpec kKafkaPropertyFlag{"kafka-property", "KEY=VALUE",
+                                         "a librdkafka setting for every Kafka client, e.g. security.protocol=SSL",
+                                         "", false, /*repeated=*/true};
+
+// Refuses a --kafka-property that is not KEY=VALUE, that librdkafka does not know or take (the
+// error names it), or that comes without --kafka. main() runs it before any command that takes
+// the flag, so the commands can read them with KafkaOf.
+Status CheckKafkaFlags(const Flags& flags);
+KafkaConnection KafkaOf(const Flags& flags);
+
+// Opens the event log: Kafka when `kafka` is enabled, else the embedded log in dir.log(). With
+// create=true the data directory is made as CreateDataDir makes it; with create=false a missing
+// directory is NotFound naming it and nothing is created.
+Result<std::unique_ptr<store::EventLog>> OpenLog(const DataDir& dir, const KafkaConnection& kafka, bool create);
 
 // Creates the input and reference topics (idempotent). `partitions` for in.events.
 Status EnsureInputTopics(store::EventLog& log, int32_t partitions);

@@ -41,6 +41,7 @@ Result<Flags> Flags::Parse(const std::vector<std::string>& args, const std::vect
       value = args[++i];
     }
     f.values_[name] = value;
+    if (it->second->repeated) f.repeated_[name].push_back(value);
   }
   if (!f.help_) {
     for (const auto& s : specs) {
@@ -54,6 +55,11 @@ std::string Flags::Get(const std::string& name) const {
   if (auto it = values_.find(name); it != values_.end()) return it->second;
   if (auto it = defaults_.find(name); it != defaults_.end()) return it->second;
   return "";
+}
+
+std::vector<std::string> Flags::GetAll(const std::string& name) const {
+  if (auto it = repeated_.find(name); it != repeated_.end()) return it->second;
+  return {};
 }
 
 Result<int64_t> Flags::GetInt(const std::string& name) const {
@@ -87,6 +93,7 @@ std::string Usage(const std::string& command, const std::string& summary,
     out += left + " " + s.help;
     if (s.required) out += " (required)";
     if (!s.default_value.empty()) out += " [default: " + s.default_value + "]";
+    if (s.repeated) out += " (repeatable)";
     out += "\n";
   }
   out += "  --help                     this text\n";

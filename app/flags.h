@@ -17,6 +17,7 @@ struct FlagSpec {
   std::string help;
   std::string default_value;
   bool required = false;
+  bool repeated = false;    // may be given several times (GetAll); Get answers the last
 };
 
 class Flags {
@@ -28,10 +29,13 @@ class Flags {
   std::string Get(const std::string& name) const;
   Result<int64_t> GetInt(const std::string& name) const;
   Result<double> GetDouble(const std::string& name) const;
+  // Every value of a repeated flag, in the order given; empty when it was not given.
+  std::vector<std::string> GetAll(const std::string& name) const;
   const std::vector<std::string>& positional() const { return positional_; }
 
  private:
   std::map<std::string, std::string> values_;
+  std::map<std::string, std::vector<std::string>> repeated_;  // repeated flags' values
   std::map<std::string, std::string> defaults_;
   std::vector<std::string> positional_;
   bool help_ = false;

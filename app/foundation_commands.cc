@@ -49,8 +49,6 @@ namespace {
 const FlagSpec kDataFlag{"data", "DIR", "data directory (log, state, ingest)", "", true};
 const FlagSpec kRulesFlag{"rules", "FILE",
                           "rules file (textproto, ewarn.v1.Rules); default: the built-in rules", "", false};
-const FlagSpec kKafkaFlag{"kafka", "HOST:PORT,...",
-                          "use Apache Kafka at these brokers instead of the embedded log", "", false};
 
 // Where alerts go out: Kannel's sendsms and an SMTP relay (webhooks need nothing here).
 Status DeliveryFlags(const Flags& f, alerts::DeliveryOptions& d) {
@@ -88,7 +86,7 @@ int Serve(const Flags& f) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   NodeOptions options{.dir = DataDir{f.Get("data")},
-                      .kafka = f.Get("kafka"),
+                      .kafka = KafkaOf(f),
                       .partitions = static_cast<int32_t>(*partitions),
                       .rules_path = f.Get("rules"),
                       .http = f.Get("http"),
@@ -116,7 +114,7 @@ int Serve(const Flags& f) {
                            " FILE is missing (give every node the same --secret-file and --webhook-key-file; make "
                            "each once with: head -c 32 /dev/urandom | xxd -p -c 64 > FILE)"));
     }
-    auto log = store::OpenKafkaLog({.bootstrap_servers = f.Get("kafka")});
+    auto log = OpenLog(options.dir, options.kafka, /*create=*/false);
     if (!log.ok()) return Fail(cmd, log.status());
     auto problems = CheckClusterTopics(**log);
     if (!problems.ok()) return Fail(cmd, problems.status());
@@ -220,7 +218,7 @@ int Serve(const Flags& f) {
 
 int LogStat(const Flags& f) {
   DataDir dir{f.Get("data")};
-  auto log = OpenLog(dir, f.Get("kafka"), /*create=*/false);
+  auto log = OpenLog(dir, KafkaOf(f), /*create=*/false);
   if (!log.ok()) return Fail("log stat", log.status());
   auto stat = (*log)->Stat();
   if (!stat.ok()) return Fail("log stat", stat.status());
@@ -241,7 +239,7 @@ int LogStat(const Flags& f) {
 // decoded with topic, partition and offset. Exit 1 when any is found.
 int LogCheck(const Flags& f) {
   DataDir dir{f.Get("data")};
-  auto log = OpenLog(dir, f.Get("kafka"), /*create=*/false);
+  auto log = OpenLog(dir, KafkaOf(f), /*create=*/false);
   if (!log.ok()) return Fail("log check", log.status());
   auto stat = (*log)->Stat();
   if (!stat.ok()) return Fail("log check", stat.status());
@@ -289,7 +287,7 @@ int LogCheck(const Flags& f) {
 int LogDump(const Flags& f) {
   const std::string cmd = "log dump";
   DataDir dir{f.Get("data")};
-  auto log = OpenLog(dir, f.Get("kafka"), /*create=*/false);
+  auto log = OpenLog(dir, KafkaOf(f), /*create=*/false);
   if (!log.ok()) return Fail(cmd, log.status());
   auto limit_flag = f.GetInt("limit");
   if (!limit_flag.ok()) return Fail(cmd, limit_flag.status());
@@ -365,7 +363,7 @@ std::string Format(const DigestLine& d) {
 
 int Digest(const Flags& f) {
   DataDir dir{f.Get("data")};
-  auto log = OpenLog(dir, f.Get("kafka"), /*create=*/false);
+  auto log = OpenLog(dir, KafkaOf(f), /*create=*/false);
   if (!log.ok()) return Fail("digest", log.status());
   if (Status s = RequireDirectory(dir.state(), "state directory"); !s.ok()) return Fail("digest", s);
   auto state = store::StateStore::Open({.dir = dir.state()});
@@ -485,7 +483,7 @@ void PrintWhatIf(store::EventLog& original, store::EventLog& what_if) {
 int Replay(const Flags& f) {
   const std::string cmd = "replay";
   DataDir source{f.Get("data")}, sandbox{f.Get("into")};
-  auto from = OpenLog(source, f.Get("kafka"), /*create=*/false);
+  auto from = OpenLog(source, KafkaOf(f), /*create=*/false);
   if (!from.ok()) return Fail(cmd, from.status());
   std::error_code ec;
   if (std::filesystem::exists(sandbox.root, ec) && !std::filesystem::is_empty(sandbox.root, ec)) {

@@ -2,6 +2,8 @@
 // These open DIR/ingest (and DIR/log) themselves, so they run while `ewarn serve` is stopped;
 // against a running server, operators use the HTTP API (README "Operating").
 #include <cstdio>
+#include <fstream>
+#include <sstream>
 
 #include "commands.h"
 #include "data_dir.h"
@@ -14,24 +16,31 @@
 namespace ewarn::app {
 namespace {
 
-const FlagSpec kData{"data", "DIR", "the data directory", "", true};
-const FlagSpec kKafka{"kafka", "HOST:PORT,...", "use Apache Kafka at these brokers instead of the embedded log", "",
-                      false};
+// --data is optional here: with --kafka these commands need nothing on this machine.
+const FlagSpec kData{"data", "DIR", "the data directory (not needed with --kafka)", "", false};
+const FlagSpec kRequiredData{"data", "DIR", "the data directory", "", true};
 
-// Tokens and monitors of a data directory that must already hold some: reading commands never
-// create a directory (a typo in --data fails instead of answering "no tokens").
-Status RequireIngestState(const DataDir& dir) {
-  RETURN_IF_ERROR(RequireDataDir(dir));
-  return RequireDirectory(dir.ingest(), "no tokens or monitors yet: ingest state");
-}
-
-Result<std::unique_ptr<store::StateStore>> OpenIngestState(const DataDir& dir) {
-  auto state = store::StateStore::Open({.dir = dir.ingest(), .stores = ingest::Ingestor::StoreNames(), .sync = true});
-  if (!state.ok() && state.status().message().find("lock") != std::string::npos) {
-    return Status::FailedPrecondition(dir.ingest() + " is in use (is `ewarn serve` running on it?): " +
-                                      state.status().message());
+// The pseudonym secret a monitor's phone is keyed with: it must be the one the nodes use, or
+// their SMS never find the monitor. --secret-file (what `serve --secret-file` reads), else
+// DIR/secret of --data (made on first use, as serve makes it).
+Result<std::string> MonitorSecret(const Flags& f, const DataDir& dir) {
+  if (f.Has("secret-file")) {
+    const std::string path = f.Get("secret-file");
+    std::ifstream in(path);
+    if (!in) return Status::NotFound("cannot read --secret-file '" + path + "'");
+    std::stringstream text;
+    text << in.rdbuf();
+    std::string key = text.str();
+    while (!key.empty() && (key.back() == '\n' || key.back() == '\r' || key.back() == ' ')) key.pop_back();
+    if (key.size() < 32) return Status::InvalidArgument("--secret-file '" + path + "' holds under 32 characters");
+    return key;
   }
-  return state;
+  if (dir.root.empty()) {
+    return Status::InvalidArgument(
+        "with --kafka and no --data, give --secret-file FILE: the pseudonym secret the nodes are started with "
+        "(serve --secret-file), so their SMS find this monitor");
+  }
+  return LoadOrCreateSecret(dir);
 }
 
 int TokenCreate(const Flags& f) {
@@ -40,10 +49,9 @@ int TokenCreate(const Flags& f) {
   if (!role.ok()) return Fail(cmd, role.status());
   DataDir dir{f.Get("data")};
   NewDataDirGuard guard(dir.root);
-  if (Status s = CreateDataDir(dir); !s.ok()) return Fail(cmd, s);
-  auto state = OpenIngestState(dir);
-  if (!state.ok()) return Fail(cmd, state.status());
-  auto registry = ingest::PrincipalRegistry::Make(**state);
+  auto access = OpenReference(dir, KafkaOf(f), /*create=*/true);
+  if (!access.ok()) return Fail(cmd, access.status());
+  auto registry = ingest::PrincipalRegistry::Make(*access->state, *access->log);
   if (!registry.ok()) return Fail(cmd, registry.status());
   SystemClock clock;
   auto token = (*registry)->CreateToken(f.Get("name"), *role, f.Get("area"), clock.NowMs());
@@ -58,24 +66,21 @@ int TokenCreate(const Flags& f) {
 int TokenRevoke(const Flags& f) {
   const std::string cmd = "token revoke";
   if (f.positional().size() != 1) return Fail(cmd, Status::InvalidArgument("give one token name or id"));
-  DataDir dir{f.Get("data")};
-  if (Status s = RequireIngestState(dir); !s.ok()) return Fail(cmd, s);
-  auto state = OpenIngestState(dir);
-  if (!state.ok()) return Fail(cmd, state.status());
-  auto registry = ingest::PrincipalRegistry::Make(**state);
+  auto access = OpenReference(DataDir{f.Get("data")}, KafkaOf(f), /*create=*/false);
+  if (!access.ok()) return Fail(cmd, access.status());
+  auto registry = ingest::PrincipalRegistry::Make(*access->state, *access->log);
   if (!registry.ok()) return Fail(cmd, registry.status());
-  if (Status s = (*registry)->Revoke(f.positional()[0]); !s.ok()) return Fail(cmd, s);
+  SystemClock clock;
+  if (Status s = (*registry)->Revoke(f.positional()[0], clock.NowMs()); !s.ok()) return Fail(cmd, s);
   std::printf("revoked %s\n", f.positional()[0].c_str());
   return 0;
 }
 
 int TokenList(const Flags& f) {
   const std::string cmd = "token list";
-  DataDir dir{f.Get("data")};
-  if (Status s = RequireIngestState(dir); !s.ok()) return Fail(cmd, s);
-  auto state = OpenIngestState(dir);
-  if (!state.ok()) return Fail(cmd, state.status());
-  auto registry = ingest::PrincipalRegistry::Make(**state);
+  auto access = OpenReference(DataDir{f.Get("data")}, KafkaOf(f), /*create=*/false);
+  if (!access.ok()) return Fail(cmd, access.status());
+  auto registry = ingest::PrincipalRegistry::Make(*access->state, *access->log);
   if (!registry.ok()) return Fail(cmd, registry.status());
   auto all = (*registry)->List();
   if (!all.ok()) return Fail(cmd, all.status());
@@ -91,11 +96,11 @@ int MonitorAdd(const Flags& f) {
   const std::string cmd = "monitor add";
   DataDir dir{f.Get("data")};
   NewDataDirGuard guard(dir.root);
-  auto secret = LoadOrCreateSecret(dir);
+  auto secret = MonitorSecret(f, dir);
   if (!secret.ok()) return Fail(cmd, secret.status());
-  auto state = OpenIngestState(dir);
-  if (!state.ok()) return Fail(cmd, state.status());
-  auto monitors = ingest::MonitorRegistry::Make(**state);
+  auto access = OpenReference(dir, KafkaOf(f), /*create=*/true);
+  if (!access.ok()) return Fail(cmd, access.status());
+  auto monitors = ingest::MonitorRegistry::Make(*access->state, *access->log);
   if (!monitors.ok()) return Fail(cmd, monitors.status());
   v1::Monitor m;
   m.set_monitor_id(f.Get("name"));
@@ -103,7 +108,8 @@ int MonitorAdd(const Flags& f) {
   m.set_area(f.Get("area"));
   m.set_language(f.Get("language"));
   m.set_phone_pseudonym(ingest::MonitorRegistry::PhonePseudonym(*secret, f.Get("phone")));
-  if (Status s = (*monitors)->Register(m); !s.ok()) return Fail(cmd, s);
+  SystemClock clock;
+  if (Status s = (*monitors)->Register(m, clock.NowMs()); !s.ok()) return Fail(cmd, s);
   guard.Keep();
   // The number itself is not stored anywhere; only its keyed pseudonym.
   std::printf("registered monitor '%s' (pseudonym %s)\n", m.name().c_str(), m.phone_pseudonym().c_str());
@@ -123,16 +129,13 @@ int ImportStations(const Flags& f) {
   }
   DataDir dir{f.Get("data")};
   NewDataDirGuard guard(dir.root);
-  if (Status s = CreateDataDir(dir); !s.ok()) return Fail(cmd, s);
-  auto log = OpenLog(dir, f.Get("kafka"), /*create=*/true);
-  if (!log.ok()) return Fail(cmd, log.status());
-  auto state = OpenIngestState(dir);
-  if (!state.ok()) return Fail(cmd, state.status());
-  auto directory = ingest::StationDirectory::Make(**state);
+  auto access = OpenReference(dir, KafkaOf(f), /*create=*/true);
+  if (!access.ok()) return Fail(cmd, access.status());
+  auto directory = ingest::StationDirectory::Make(*access->state);
   if (!directory.ok()) return Fail(cmd, directory.status());
   SystemClock clock;
   auto started = std::chrono::steady_clock::now();
-  auto summary = ingest::ImportStations(**log, **directory, f.positional()[0], format, clock.NowMs());
+  auto summary = ingest::ImportStations(*access->log, **directory, f.positional()[0], format, clock.NowMs());
   if (!summary.ok()) return Fail(cmd, summary.status());
   guard.Keep();
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
@@ -152,7 +155,7 @@ int RejectedList(const Flags& f) {
   if (!limit.ok()) return Fail(cmd, limit.status());
   DataDir dir{f.Get("data")};
   if (Status s = RequireDataDir(dir); !s.ok()) return Fail(cmd, s);
-  auto node = OpenIngestNode(dir, f.Get("kafka"), {});
+  auto node = OpenIngestNode(dir, KafkaOf(f), {});
   if (!node.ok()) return Fail(cmd, node.status());
   auto got = (*node)->ingestor->ListRejected(*from, static_cast<size_t>(*limit));
   if (!got.ok()) return Fail(cmd, got.status());
@@ -186,7 +189,7 @@ int RejectedResubmit(const Flags& f) {
   }
   DataDir dir{f.Get("data")};
   if (Status s = RequireDataDir(dir); !s.ok()) return Fail(cmd, s);
-  auto node = OpenIngestNode(dir, f.Get("kafka"), {});
+  auto node = OpenIngestNode(dir, KafkaOf(f), {});
   if (!node.ok()) return Fail(cmd, node.status());
   auto outcome = (*node)->ingestor->Resubmit(*offset, replacement);
   if (!outcome.ok()) return Fail(cmd, outcome.status());
@@ -201,16 +204,23 @@ std::vector<Command> IngestCommands() {
       {{"token", "create"},
        "create a bearer token for a person or system; prints it as the last line",
        {kData,
+        kKafkaFlag,
         {"role", "ROLE", "monitor, liaison, duty, operator or gateway", "", true},
         {"name", "NAME", "who holds it (unique)", "", true},
         {"area", "AREA", "area path it may write for, e.g. LAGOS/IKEJA (default: everywhere)", ""}},
        "",
        TokenCreate},
-      {{"token", "revoke"}, "revoke a token by its name or token id", {kData}, "NAME_OR_TOKEN_ID", TokenRevoke},
-      {{"token", "list"}, "list tokens (never their secrets)", {kData}, "", TokenList},
+      {{"token", "revoke"},
+       "revoke a token by its name or token id (every node refuses it within seconds)",
+       {kData, kKafkaFlag},
+       "NAME_OR_TOKEN_ID",
+       TokenRevoke},
+      {{"token", "list"}, "list tokens (never their secrets)", {kData, kKafkaFlag}, "", TokenList},
       {{"monitor", "add"},
        "register a field monitor's phone for SMS (stored only as a keyed pseudonym)",
        {kData,
+        kKafkaFlag,
+        {"secret-file", "FILE", "the nodes' pseudonym secret (serve --secret-file); default: DIR/secret", ""},
         {"phone", "E164", "the monitor's phone number, e.g. +2348012345678", "", true},
         {"name", "NAME", "monitor id / name", "", true},
         {"area", "AREA", "area path the monitor reports for (default: everywhere)", ""},
@@ -219,17 +229,17 @@ std::vector<Command> IngestCommands() {
        MonitorAdd},
       {{"import-stations"},
        "import polling stations from CSV into ref.stations",
-       {kData, kKafka, {"format", "FORMAT", "generic (station_id,name,region,district,ward,lat,lon,registered_voters) or inec", "generic"}},
+       {kData, kKafkaFlag, {"format", "FORMAT", "generic (station_id,name,region,district,ward,lat,lon,registered_voters) or inec", "generic"}},
        "FILE",
        ImportStations},
       {{"rejected", "list"},
        "list dead letters (rejected inputs) with their reasons",
-       {kData, kKafka, {"from", "OFFSET", "first offset", "0"}, {"limit", "N", "at most this many", "100"}},
+       {kRequiredData, kKafkaFlag, {"from", "OFFSET", "first offset", "0"}, {"limit", "N", "at most this many", "100"}},
        "",
        RejectedList},
       {{"rejected", "resubmit"},
        "run a dead letter through validation again, optionally with a corrected body",
-       {kData, kKafka, {"offset", "OFFSET", "its offset in dlq.rejected", "", true},
+       {kRequiredData, kKafkaFlag, {"offset", "OFFSET", "its offset in dlq.rejected", "", true},
         {"file", "FILE", "the corrected body (default: the original bytes)", ""}},
        "",
        RejectedResubmit},

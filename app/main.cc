@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "commands.h"
+#include "data_dir.h"
 #include "ewarn/ingest/http_server.h"
 
 namespace {
@@ -89,15 +90,25 @@ int main(int argc, char** argv) {
   std::string name;
   for (const auto& w : best->words) name += (name.empty() ? "" : " ") + w;
   std::vector<std::string> rest(args.begin() + static_cast<long>(best->words.size()), args.end());
+  // Every command that takes --kafka takes --kafka-property too, checked here once for all.
+  std::vector<ewarn::app::FlagSpec> specs = best->flags;
+  auto has_flag = [&](const std::string& flag) {
+    return std::any_of(specs.begin(), specs.end(), [&](const auto& s) { return s.name == flag; });
+  };
+  const bool takes_kafka = has_flag(ewarn::app::kKafkaFlag.name);
+  if (takes_kafka && !has_flag(ewarn::app::kKafkaPropertyFlag.name)) {
+    auto kafka = std::find_if(specs.begin(), specs.end(), [](const auto& s) { return s.name == "kafka"; });
+    specs.insert(kafka + 1, ewarn::app::kKafkaPropertyFlag);
+  }
   auto usage = [&] {
-    std::string text = ewarn::app::Usage(name, best->summary, best->flags, best->positional);
+    std::string text = ewarn::app::Usage(name, best->summary, specs, best->positional);
     if (!best->without_kafka.empty()) text += "\nNo --kafka: " + best->without_kafka + "\n";
     return text;
   };
-  ewarn::Result<ewarn::app::Flags> flags = ewarn::app::Flags::Parse(rest, best->flags);
+  ewarn::Result<ewarn::app::Flags> flags = ewarn::app::Flags::Parse(rest, specs);
   if (!flags.ok()) {
     std::string message = flags.status().message();
-    if (!best->without_kafka.empty() && message.starts_with("unknown flag --kafka ")) {
+    if (!best->without_kafka.empty() && (message.starts_with("unknown flag --kafka ") || message.starts_with("unknown flag --kafka-property "))) {
       message = "--kafka is not taken here: " + best->without_kafka;
     }
     std::fprintf(stderr, "ewarn %s: %s\n\n%s", name.c_str(), message.c_str(), usage().c_str());
@@ -112,6 +123,12 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "ewarn %s: unexpected argument '%s' (this command takes flags only)\n\n%s", name.c_str(),
                  flags->positional()[0].c_str(), usage().c_str());
     return 2;
+  }
+  if (takes_kafka) {
+    if (ewarn::Status st = ewarn::app::CheckKafkaFlags(*flags); !st.ok()) {
+      std::fprintf(stderr, "ewarn %s: %s\n", name.c_str(), st.message().c_str());
+      return 2;
+    }
   }
   return best->run(*flags);
 }

@@ -23,7 +23,7 @@ Result<std::pair<std::string, uint16_t>> ParseHostPort(const std::string& addres
 Result<std::unique_ptr<Node>> Node::Start(const NodeOptions& o) {
   std::unique_ptr<Node> n(new Node());
   n->registry_ = std::make_shared<prometheus::Registry>();
-  n->on_kafka_ = !o.kafka.empty();
+  n->on_kafka_ = o.kafka.enabled();
   ASSIGN_OR_RETURN(std::unique_ptr<store::EventLog> opened, OpenLog(o.dir, o.kafka, /*create=*/true));
   n->log_ = store::WithMetrics(std::move(opened), *n->registry_);
   RETURN_IF_ERROR(EnsureInputTopics(*n->log_, o.partitions));
@@ -42,7 +42,8 @@ Result<std::unique_ptr<Node>> Node::Start(const NodeOptions& o) {
                                               {.log = n->log_.get(), .partitions = n->partitions_,
                                                .metrics = n->registry_.get(), .rate_per_second = o.rate_per_second,
                                                .rate_burst = o.rate_per_second * 10,
-                                               .allowed_lateness_ms = rules.time().allowed_lateness_ms()}));
+                                               .allowed_lateness_ms = rules.time().allowed_lateness_ms(),
+                                               .follow_reference_every = std::chrono::seconds(1)}));
   ASSIGN_OR_RETURN(n->secret_, LoadOrCreateSecret(o.dir));
 
   if (!o.http.empty()) {
@@ -56,7 +57,7 @@ Result<std::unique_ptr<Node>> Node::Start(const NodeOptions& o) {
     // the embedded log, where this one process owns every partition, is its own state newer.
     n->read_model_ = readside::ReadModel::Start(*n->log_);
     readside::QuerySource* queries = n->read_model_.get();
-    if (o.kafka.empty()) {
+    if (!o.kafka.enabled()) {
       n->local_queries_ = readside::LocalQueries(*n->state_);
       n->merged_queries_ = readside::Freshest(*n->read_model_, *n->local_queries_);
       queries = n->merged_queries_.get();

@@ -29,7 +29,7 @@ namespace ewarn::app {
 
 struct NodeOptions {
   DataDir dir;
-  std::string kafka;          // brokers; empty: the embedded log in dir.log()
+  KafkaConnection kafka;      // brokers (+ librdkafka properties); none: the embedded log in dir.log()
   int32_t partitions = 8;     // of in.events when creating it
   std::string rules_path;     // empty: the built-in rules
   std::string http;           // "HOST:PORT" to serve the HTTP API; empty: none

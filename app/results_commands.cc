@@ -15,8 +15,6 @@ namespace ewarn::app {
 namespace {
 
 const FlagSpec kData{"data", "DIR", "the data directory", "", true};
-const FlagSpec kKafka{"kafka", "HOST:PORT,...", "use Apache Kafka at these brokers instead of the embedded log", "",
-                      false};
 
 // Every station in ref.stations (the latest record of each), as a sampling frame.
 Result<std::vector<results::FrameStation>> ReadFrame(store::EventLog& log) {
@@ -49,7 +47,7 @@ int ImportContests(const Flags& f) {
   const std::string cmd = "import-contests";
   if (f.positional().size() != 1) return Fail(cmd, Status::InvalidArgument("give one CSV file"));
   DataDir dir{f.Get("data")};
-  auto log = OpenLog(dir, f.Get("kafka"), /*create=*/true);
+  auto log = OpenLog(dir, KafkaOf(f), /*create=*/true);
   if (!log.ok()) return Fail(cmd, log.status());
   auto directory = ingest::ContestDirectory::Make(**log);
   if (!directory.ok()) return Fail(cmd, directory.status());
@@ -74,7 +72,7 @@ int PvtSample(const Flags& f) {
   auto seed = f.GetInt("seed");
   if (!seed.ok()) return Fail(cmd, seed.status());
   DataDir dir{f.Get("data")};
-  auto log = OpenLog(dir, f.Get("kafka"), /*create=*/false);
+  auto log = OpenLog(dir, KafkaOf(f), /*create=*/false);
   if (!log.ok()) return Fail(cmd, log.status());
   auto contests = ingest::ContestDirectory::Make(**log);
   if (!contests.ok()) return Fail(cmd, contests.status());
@@ -123,12 +121,12 @@ std::vector<Command> ResultsCommands() {
   return {
       {{"import-contests"},
        "import the candidates of each contest from CSV (contest,candidate,name,party) into ref.contests",
-       {kData, kKafka},
+       {kData, kKafkaFlag},
        "FILE",
        ImportContests},
       {{"pvt-sample"},
        "draw a stratified random PVT sample (strata: regions, proportional) and store it in ref.pvt_samples",
-       {kData, kKafka,
+       {kData, kKafkaFlag,
         {"contest", "C", "the contest, e.g. PRES-2027", "", true},
         {"size", "N", "stations to draw", "", true},
         {"seed", "S", "the random seed (the same seed, stations and size give the same sample)", "", true}},

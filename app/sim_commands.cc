@@ -41,8 +41,6 @@ namespace ewarn::app {
 namespace {
 
 const FlagSpec kData{"data", "DIR", "the data directory", "", false};
-const FlagSpec kKafka{"kafka", "HOST:PORT,...", "use Apache Kafka at these brokers instead of the embedded log", "",
-                      false};
 
 // Ctrl-C and SIGTERM end a run between steps (what was sent stays sent) so the summary still
 // prints. Construct it before any thread starts: threads inherit the blocked mask, so only the
@@ -231,7 +229,7 @@ int Simulate(const Flags& f) {
 
   DataDir dir{f.Get("data")};
   // The simulator is one principal per monitor plus a few; it is not rate limited here.
-  auto node = OpenIngestNode(dir, f.Get("kafka"), {.rate_per_second = 1e9, .rate_burst = 1e9});
+  auto node = OpenIngestNode(dir, KafkaOf(f), {.rate_per_second = 1e9, .rate_burst = 1e9});
   if (!node.ok()) return Fail(cmd, node.status());
   store::EventLog& log = *(*node)->owned_log;  // opened by the node (no borrowed log given)
   std::vector<v1::PollingStation> stations;
@@ -276,7 +274,7 @@ int Evaluate(const Flags& f) {
   auto truth = sim::ReadTruth(f.Get("truth"));
   if (!truth.ok()) return Fail(cmd, truth.status());
   DataDir dir{f.Get("data")};
-  auto log = OpenLog(dir, f.Get("kafka"), /*create=*/false);
+  auto log = OpenLog(dir, KafkaOf(f), /*create=*/false);
   if (!log.ok()) return Fail(cmd, log.status());
   auto anomalies = sim::ReadAnomalies(**log);
   if (!anomalies.ok() && anomalies.status().code() != StatusCode::kNotFound) return Fail(cmd, anomalies.status());
@@ -551,7 +549,7 @@ int Demo(const Flags& f) {
     l.set_tier(tier);
     l.set_webhook_url(hook);
     l.set_language("en");
-    ASSIGN_OR_RETURN(auto registered, RegisterLiaison(n.ingestor(), n.log(), l, clock.NowMs()));
+    ASSIGN_OR_RETURN(auto registered, RegisterLiaison(n.ingestor().principals(), n.log(), l, clock.NowMs()));
     (*desk)->AddToken(id, registered.first);
     return Status::Ok();
   };
@@ -641,7 +639,7 @@ std::vector<Command> SimCommands() {
   return {
       {{"simulate"},
        "generate a seeded election day with injected patterns and send it in (direct or over HTTP)",
-       {kData, kKafka,
+       {kData, kKafkaFlag,
         {"http", "HOST:PORT", "send over HTTP to a running `ewarn serve --http` instead of --data"},
         {"token", "TOKEN", "over HTTP: an operator token (ticks; everything when no --credentials)"},
         {"credentials", "FILE", "tokens written by --prepare-only (over HTTP: read; with --prepare-only: written)"},
@@ -661,7 +659,7 @@ std::vector<Command> SimCommands() {
       {{"evaluate"},
        "score derived.anomalies against a simulator's ground truth: precision, recall, delay",
        {{"data", "DIR", "the data directory", "", true},
-        kKafka,
+        kKafkaFlag,
         {"truth", "FILE", "the ground truth written by `ewarn simulate --truth`", "", true},
         {"json", "", "print JSON instead of a table"}},
        "",

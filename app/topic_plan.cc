@@ -13,8 +13,8 @@ Result<std::vector<store::TopicSpec>> ClusterTopics(store::EventLog& log, int32_
   if (partitions < 1) return Status::InvalidArgument("--partitions must be at least 1");
   std::vector<store::TopicSpec> specs;
   specs.push_back({.name = std::string(topic::kInputs), .partitions = partitions});
-  for (auto name : {topic::kStations, topic::kMonitors, topic::kLiaisons, topic::kAreas, topic::kContests,
-                    topic::kPvtSamples}) {
+  for (auto name : {topic::kStations, topic::kMonitors, topic::kLiaisons, topic::kTokens, topic::kAreas,
+                    topic::kContests, topic::kPvtSamples}) {
     specs.push_back({.name = std::string(name), .partitions = 1, .compacted = true});
   }
   specs.push_back({.name = std::string(topic::kRejected), .partitions = 1});

@@ -383,6 +383,78 @@ TEST(CliTest, CommandsWithoutKafkaSayWhy) {  // issue 13 item 17
   EXPECT_NE(Ewarn("alerts list --help").out.find("No --kafka: "), std::string::npos);
 }
 
+// Issue 14.2 / 13.17: the token commands need only --kafka; nothing is left on this machine,
+// the secret never reaches the topic, and --kafka-property reaches the Kafka clients.
+TEST(CliTest, TokensThroughKafkaNeedNoDataDirectory) {
+  auto cluster = ewarn::testing::MockKafkaCluster::Start(3);
+  ASSERT_TRUE(cluster.ok()) << cluster.status().ToString();
+  // The mock has no controller for CreateTopics: the topic is made as `topics create` would.
+  ASSERT_TRUE((*cluster)->CreateTopic(std::string(schemas::topic::kTokens), 1, 3).ok());
+  ewarn::testing::TempDir scratch;  // the commands' TMPDIR, to see they leave nothing behind
+  const std::string kafka = " --kafka " + (*cluster)->bootstrap_servers();
+  auto run = [&](const std::string& args) {
+    return testing::RunCli("cd " + scratch.path() + " && TMPDIR=" + scratch.path() + " " + EWARN_BIN + " " + args);
+  };
+  CliRun created = run("token create --role duty --name desk-1" + kafka);
+  ASSERT_EQ(created.code, 0) << created.out;
+  std::string token = created.out.substr(created.out.rfind("ewt_"));
+  while (!token.empty() && token.back() == '\n') token.pop_back();
+  EXPECT_TRUE(std::filesystem::is_empty(scratch.path())) << "token create left files in " << scratch.path();
+
+  CliRun listed = run("token list" + kafka);
+  ASSERT_EQ(listed.code, 0) << listed.out;
+  EXPECT_TRUE(std::regex_search(listed.out, std::regex("desk-1 +duty .* active"))) << listed.out;
+  CliRun again = run("token create --role duty --name desk-1" + kafka);
+  EXPECT_EQ(again.code, 1);
+  EXPECT_NE(again.out.find("an active token named 'desk-1' exists"), std::string::npos) << again.out;
+
+  auto log = store::OpenKafkaLog((*cluster)->LogOptions());
+  ASSERT_TRUE(log.ok()) << log.status().ToString();
+  auto records = (*log)->Read({std::string(schemas::topic::kTokens), 0}, 0, 100);
+  ASSERT_TRUE(records.ok()) << records.status().ToString();
+  ASSERT_EQ(records->size(), 1u);
+  EXPECT_EQ(records->front().value.find(token.substr(token.rfind('_') + 1)), std::string::npos)
+      << "the token's secret is on the log";
+
+  CliRun revoked = run("token revoke desk-1" + kafka);
+  ASSERT_EQ(revoked.code, 0) << revoked.out;
+  listed = run("token list" + kafka);
+  EXPECT_TRUE(std::regex_search(listed.out, std::regex("desk-1 +duty .* revoked"))) << listed.out;
+  EXPECT_TRUE(std::filesystem::is_empty(scratch.path()));
+
+  // Neither --data nor --kafka: told what to give.
+  CliRun neither = run("token list");
+  EXPECT_EQ(neither.code, 1);
+  EXPECT_NE(neither.out.find("give --data DIR (the embedded log) or --kafka BROKERS"), std::string::npos) << neither.out;
+}
+
+TEST(CliTest, KafkaPropertiesAreCheckedAndReachTheClients) {  // issue 14.8
+  // An unknown key, a value librdkafka refuses, no '=', no --kafka: usage errors naming it.
+  CliRun unknown = Ewarn("token list --kafka 127.0.0.1:1 --kafka-property no.such.setting=1");
+  EXPECT_EQ(unknown.code, 2) << unknown.out;
+  EXPECT_NE(unknown.out.find("--kafka-property no.such.setting: No such configuration property"), std::string::npos)
+      << unknown.out;
+  CliRun bad_value = Ewarn("serve --data /tmp/none --kafka 127.0.0.1:1 --kafka-property socket.timeout.ms=soon");
+  EXPECT_EQ(bad_value.code, 2) << bad_value.out;
+  EXPECT_NE(bad_value.out.find("--kafka-property socket.timeout.ms: "), std::string::npos) << bad_value.out;
+  CliRun no_equals = Ewarn("log stat --data /tmp --kafka 127.0.0.1:1 --kafka-property security.protocol");
+  EXPECT_EQ(no_equals.code, 2);
+  EXPECT_NE(no_equals.out.find("is not KEY=VALUE"), std::string::npos) << no_equals.out;
+  CliRun no_kafka = Ewarn("log stat --data /tmp --kafka-property security.protocol=SSL");
+  EXPECT_EQ(no_kafka.code, 2);
+  EXPECT_NE(no_kafka.out.find("--kafka-property needs --kafka"), std::string::npos) << no_kafka.out;
+  // Valid settings that contradict each other only when a client is made: this shows they
+  // reach librdkafka's client configuration (PLAIN wants a user name), on every --kafka command.
+  for (const char* cmd : {"token list", "log stat --data /tmp", "import-stations /dev/null", "liaison add --name x "
+                          "--role police --area LAGOS"}) {
+    CliRun r = Ewarn(std::string(cmd) + " --kafka 127.0.0.1:1 --kafka-property security.protocol=SASL_PLAINTEXT "
+                     "--kafka-property sasl.mechanism=PLAIN");
+    EXPECT_EQ(r.code, 1) << cmd << ": " << r.out;
+    EXPECT_NE(r.out.find("sasl.username"), std::string::npos) << cmd << ": " << r.out;
+  }
+  EXPECT_NE(Ewarn("serve --help").out.find("--kafka-property KEY=VALUE"), std::string::npos);
+}
+
 TEST(CliTest, LogDumpSaysWhatTheLimitLeftOut) {  // issue 17 item 7
   ewarn::testing::TempDir dir;
   {

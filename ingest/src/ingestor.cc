@@ -13,9 +13,12 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
+#include <cstdio>
 #include <future>
 #include <map>
 #include <mutex>
+#include <thread>
 #include <unordered_map>
 
 #include "ewarn/base/hash.h"
@@ -145,6 +148,9 @@ struct Ingestor::Impl {
   std::unordered_map<std::string, std::string> unwritten_marks;
   bool writing_marks = false;
   std::mutex stations_mu;  // serializes RefreshStations
+  // Runs RefreshReference every options.follow_reference_every. Last member: it stops (and
+  // joins) before anything it uses is destroyed.
+  std::jthread follower;
 
   prometheus::Family<prometheus::Counter>* events_total = nullptr;
   prometheus::Family<prometheus::Counter>* rejected_total = nullptr;
@@ -182,7 +188,7 @@ struct Ingestor::Impl {
   // submission, and principals are few). A principal whose name is a registered monitor's id is
   // that monitor: its reports by app and by SMS are one reporter (the phone's pseudonym).
   // Others get a pseudonym of their whole name. A monitor registered after a principal's first
-  // report links it from the next start (monitors are registered while the server is stopped).
+  // report links it once this node has read it from ref.monitors (RefreshReference).
   Result<std::string> ReporterOf(const std::string& principal) {
     {
       std::lock_guard lk(reporters_mu);
@@ -592,6 +598,7 @@ std::vector<std::string> Ingestor::StoreNames() {
 Ingestor::Ingestor(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Ingestor::~Ingestor() {
+  impl_->follower = std::jthread();  // stops and joins it
   // Checkpoint the idempotency index so the next start rescans little.
   (void)impl_->RecoverSeenIds();
 }
@@ -608,8 +615,8 @@ Result<std::unique_ptr<Ingestor>> Ingestor::Make(store::EventLog& log, store::St
   // The topic may have existed with another count; events go where the log puts them.
   ASSIGN_OR_RETURN(int32_t partitions, log.PartitionCount(schemas::topic::kInputs));
   auto impl = std::make_unique<Impl>(log, state, clock, std::move(options), partitions);
-  ASSIGN_OR_RETURN(impl->principals, PrincipalRegistry::Make(state));
-  ASSIGN_OR_RETURN(impl->monitors, MonitorRegistry::Make(state));
+  ASSIGN_OR_RETURN(impl->principals, PrincipalRegistry::Make(state, log));
+  ASSIGN_OR_RETURN(impl->monitors, MonitorRegistry::Make(state, log));
   ASSIGN_OR_RETURN(impl->stations, StationDirectory::Make(state));
   RETURN_IF_ERROR(impl->stations->CatchUp(log));
   ASSIGN_OR_RETURN(impl->contests, ContestDirectory::Make(log));
@@ -630,7 +637,32 @@ Result<std::unique_ptr<Ingestor>> Ingestor::Make(store::EventLog& log, store::St
                                 .Help("Rejected submissions by endpoint and reason; each is in dlq.rejected")
                                 .Register(*metrics);
   }
-  return std::unique_ptr<Ingestor>(new Ingestor(std::move(impl)));
+  std::unique_ptr<Ingestor> ingestor(new Ingestor(std::move(impl)));
+  if (ingestor->impl_->options.follow_reference_every.count() > 0) {
+    Ingestor* self = ingestor.get();
+    ingestor->impl_->follower = std::jthread([self](std::stop_token stop) {
+      std::mutex mu;
+      std::condition_variable_any wake;
+      bool failing = false;
+      while (true) {
+        {
+          std::unique_lock lk(mu);
+          if (wake.wait_for(lk, stop, self->impl_->options.follow_reference_every, [] { return false; })) break;
+          if (stop.stop_requested()) break;
+        }
+        Status st = self->RefreshReference();
+        // Said once when it starts failing and once when it recovers, not every second.
+        if (!st.ok() && !failing) {
+          std::fprintf(stderr, "ewarn: cannot follow tokens, monitors and stations (%s); retrying every %lld ms\n",
+                       st.ToString().c_str(), static_cast<long long>(self->impl_->options.follow_reference_every.count()));
+        } else if (st.ok() && failing) {
+          std::fprintf(stderr, "ewarn: following tokens, monitors and stations again\n");
+        }
+        failing = !st.ok();
+      }
+    });
+  }
+  return ingestor;
 }
 
 Status Ingestor::AppendTicks(int64_t event_time_ms) {
@@ -661,6 +693,16 @@ store::EventLog& Ingestor::log() { return impl_->log; }
 Status Ingestor::RefreshStations() {
   std::lock_guard lk(impl_->stations_mu);
   return impl_->stations->CatchUp(impl_->log);
+}
+
+Status Ingestor::RefreshReference() {
+  RETURN_IF_ERROR(impl_->principals->CatchUp().status());
+  ASSIGN_OR_RETURN(int64_t monitors, impl_->monitors->CatchUp());
+  if (monitors > 0) {  // a principal may now be a monitor: ReporterOf asks again
+    std::lock_guard lk(impl_->reporters_mu);
+    impl_->reporters.clear();
+  }
+  return RefreshStations();
 }
 
 Result<Principal> Ingestor::Authorize(std::string_view authorization, Role role) {

@@ -5,9 +5,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 
 #include "ewarn/base/hash.h"
 #include "ewarn/ingest/stations.h"
+#include "ewarn/schemas/events.h"
 
 namespace ewarn::ingest {
 namespace {
@@ -54,6 +56,59 @@ Result<std::pair<Principal, std::string>> DecodePrincipal(std::string_view token
   return std::make_pair(std::move(p), std::string(parts[0]));
 }
 
+// Appends `body` to `topic` (one partition, compacted) under `key`, durably.
+Status AppendReference(store::EventLog& log, std::string_view topic, const std::string& key, const std::string& event_id,
+                       int64_t now_ms, const std::function<void(v1::Event&)>& body) {
+  v1::Event e;
+  auto* h = e.mutable_header();
+  h->set_schema_version(schemas::kSchemaVersion);
+  h->set_event_id(event_id);
+  h->set_event_time_ms(now_ms);
+  h->set_received_time_ms(now_ms);
+  h->set_source(v1::SOURCE_OPERATOR);
+  h->set_channel("cli");
+  body(e);
+  std::vector<store::OutRecord> records{{.topic = std::string(topic),
+                                         .key = key,
+                                         .value = schemas::EncodeEvent(e),
+                                         .timestamp_ms = now_ms,
+                                         .partition = 0}};
+  return log.Append(records).status().WithContext("appending to " + std::string(topic));
+}
+
+// Reads `topic` from where `state` has read it up to and hands each event to `apply`, which
+// adds its change to the batch; commits the changes with the new offset, 10,000 at a time.
+// Returns how many records were applied. A missing topic holds nothing yet.
+Result<int64_t> CatchUpTopic(store::EventLog& log, store::StateStore& state, std::string_view topic,
+                             const std::function<Status(const v1::Event&, store::CommitBatch&)>& apply) {
+  auto partitions = log.PartitionCount(topic);
+  if (!partitions.ok()) {
+    return partitions.status().code() == StatusCode::kNotFound ? Result<int64_t>(0) : partitions.status();
+  }
+  int64_t applied = 0;
+  for (int32_t p = 0; p < *partitions; ++p) {
+    store::TopicPartition tp{std::string(topic), p};
+    ASSIGN_OR_RETURN(std::optional<int64_t> committed, state.CommittedOffset(tp));
+    int64_t from = committed.value_or(0);
+    while (true) {
+      ASSIGN_OR_RETURN(std::vector<store::LogRecord> got, log.Read(tp, from, 10000));
+      if (got.empty()) break;
+      store::CommitBatch batch;
+      for (const auto& r : got) {
+        auto e = schemas::DecodeEvent(r.value);
+        if (!e.ok()) return e.status().WithContext(tp.ToString() + " offset " + std::to_string(r.offset));
+        RETURN_IF_ERROR(apply(*e, batch).WithContext(tp.ToString() + " offset " + std::to_string(r.offset)));
+      }
+      from = got.back().offset + 1;
+      applied += static_cast<int64_t>(got.size());
+      batch.SetOffset(tp, from);
+      batch.RequireDurable();
+      RETURN_IF_ERROR(state.Commit(std::move(batch)).status());
+    }
+  }
+  return applied;
+}
+
 std::string Upper(std::string_view s) {
   std::string out(s);
   for (char& c : out) {
@@ -97,9 +152,41 @@ bool MayWrite(const Principal& p) {
 
 // --- PrincipalRegistry ---
 
-Result<std::unique_ptr<PrincipalRegistry>> PrincipalRegistry::Make(store::StateStore& state) {
+Result<std::unique_ptr<PrincipalRegistry>> PrincipalRegistry::Make(store::StateStore& state, store::EventLog& log) {
   RETURN_IF_ERROR(state.Get(kStore, "").status());  // NotFound when the store was not opened
-  return std::unique_ptr<PrincipalRegistry>(new PrincipalRegistry(state));
+  RETURN_IF_ERROR(log.CreateTopic({.name = std::string(schemas::topic::kTokens), .partitions = 1, .compacted = true}));
+  std::unique_ptr<PrincipalRegistry> registry(new PrincipalRegistry(state, log));
+  RETURN_IF_ERROR(registry->CatchUp().status());
+  return registry;
+}
+
+Status PrincipalRegistry::Append(const v1::Token& token, int64_t now_ms) {
+  std::string event_id = "token:" + token.token_id() + (token.revoked() ? ":revoked" : ":created");
+  RETURN_IF_ERROR(AppendReference(log_, schemas::topic::kTokens, token.token_id(), event_id, now_ms,
+                                  [&](v1::Event& e) { *e.mutable_token() = token; }));
+  return CatchUp().status();
+}
+
+Result<int64_t> PrincipalRegistry::CatchUp() {
+  std::lock_guard catching_up(catch_up_mu_);
+  ASSIGN_OR_RETURN(int64_t applied,
+                   CatchUpTopic(log_, state_, schemas::topic::kTokens, [](const v1::Event& e, store::CommitBatch& batch) {
+                     if (!e.has_token()) return Status::Ok();
+                     const v1::Token& t = e.token();
+                     ASSIGN_OR_RETURN(Role role, ParseRole(t.role()));
+                     if (t.token_id().empty() || t.secret_sha256().empty()) {
+                       return Status::Corruption("token record without id or secret hash");
+                     }
+                     Principal p{.name = t.name(), .role = role, .area = t.area(), .token_id = t.token_id(),
+                                 .created_ms = t.created_ms(), .revoked = t.revoked()};
+                     batch.Put(kStore, t.token_id(), EncodePrincipal(p, t.secret_sha256()));
+                     return Status::Ok();
+                   }));
+  if (applied > 0) {  // a revocation must not be answered from the cache
+    std::lock_guard lk(mu_);
+    verified_.clear();
+  }
+  return applied;
 }
 
 Result<std::string> PrincipalRegistry::CreateToken(const std::string& name, Role role, const std::string& area,
@@ -126,33 +213,39 @@ Result<std::string> PrincipalRegistry::CreateToken(const std::string& name, Role
   }
   Principal p{.name = name, .role = role, .area = canonical_area, .token_id = Hex(id, sizeof id), .created_ms = now_ms};
   std::string secret_hex = Hex(secret, sizeof secret);
-  store::CommitBatch batch;
-  batch.Put(kStore, p.token_id, EncodePrincipal(p, Sha256Hex(secret_hex)));
-  batch.RequireDurable();
-  RETURN_IF_ERROR(state_.Commit(std::move(batch)).status());
+  v1::Token record;
+  record.set_token_id(p.token_id);
+  record.set_name(p.name);
+  record.set_role(std::string(RoleName(p.role)));
+  record.set_area(p.area);
+  record.set_created_ms(p.created_ms);
+  record.set_secret_sha256(Sha256Hex(secret_hex));
+  RETURN_IF_ERROR(Append(record, now_ms));
   return std::string(kTokenPrefix) + p.token_id + "_" + secret_hex;
 }
 
-Status PrincipalRegistry::Revoke(std::string_view name_or_token_id) {
-  store::CommitBatch batch;
-  int revoked = 0;
+Status PrincipalRegistry::Revoke(std::string_view name_or_token_id, int64_t now_ms) {
+  RETURN_IF_ERROR(CatchUp().status());  // what other processes made or revoked counts too
+  std::vector<v1::Token> revoked;
   Status st = state_.Scan(kStore, "", [&](std::string_view key, std::string_view value) {
     auto decoded = DecodePrincipal(key, value);
     if (!decoded.ok()) return true;
     auto& [p, hash] = *decoded;
     if (!p.revoked && (p.name == name_or_token_id || p.token_id == name_or_token_id)) {
-      p.revoked = true;
-      batch.Put(kStore, key, EncodePrincipal(p, hash));
-      ++revoked;
+      v1::Token& t = revoked.emplace_back();
+      t.set_token_id(p.token_id);
+      t.set_name(p.name);
+      t.set_role(std::string(RoleName(p.role)));
+      t.set_area(p.area);
+      t.set_created_ms(p.created_ms);
+      t.set_revoked(true);
+      t.set_secret_sha256(hash);
     }
     return true;
   });
   RETURN_IF_ERROR(st);
-  if (revoked == 0) return Status::NotFound("no active token named or with id '" + std::string(name_or_token_id) + "'");
-  batch.RequireDurable();
-  RETURN_IF_ERROR(state_.Commit(std::move(batch)).status());
-  std::lock_guard lk(mu_);
-  verified_.clear();
+  if (revoked.empty()) return Status::NotFound("no active token named or with id '" + std::string(name_or_token_id) + "'");
+  for (const v1::Token& t : revoked) RETURN_IF_ERROR(Append(t, now_ms));
   return Status::Ok();
 }
 
@@ -208,9 +301,35 @@ Result<std::vector<Principal>> PrincipalRegistry::List() {
 
 // --- MonitorRegistry ---
 
-Result<std::unique_ptr<MonitorRegistry>> MonitorRegistry::Make(store::StateStore& state) {
+Result<std::unique_ptr<MonitorRegistry>> MonitorRegistry::Make(store::StateStore& state, store::EventLog& log) {
   RETURN_IF_ERROR(state.Get(kStore, "").status());
-  return std::unique_ptr<MonitorRegistry>(new MonitorRegistry(state));
+  RETURN_IF_ERROR(log.CreateTopic({.name = std::string(schemas::topic::kMonitors), .partitions = 1, .compacted = true}));
+  std::unique_ptr<MonitorRegistry> registry(new MonitorRegistry(state, log));
+  RETURN_IF_ERROR(registry->CatchUp().status());
+  return registry;
+}
+
+Status MonitorRegistry::Append(const v1::Monitor& monitor, int64_t now_ms) {
+  std::string event_id = "monitor:" + monitor.phone_pseudonym() + (monitor.removed() ? ":removed@" : "@") +
+                         std::to_string(now_ms);
+  RETURN_IF_ERROR(AppendReference(log_, schemas::topic::kMonitors, monitor.phone_pseudonym(), event_id, now_ms,
+                                  [&](v1::Event& e) { *e.mutable_monitor() = monitor; }));
+  return CatchUp().status();
+}
+
+Result<int64_t> MonitorRegistry::CatchUp() {
+  std::lock_guard catching_up(catch_up_mu_);
+  return CatchUpTopic(log_, state_, schemas::topic::kMonitors, [](const v1::Event& e, store::CommitBatch& batch) {
+    if (!e.has_monitor()) return Status::Ok();
+    const v1::Monitor& m = e.monitor();
+    if (m.phone_pseudonym().size() != 32) return Status::Corruption("monitor record without a phone pseudonym");
+    if (m.removed()) {
+      batch.Delete(kStore, m.phone_pseudonym());
+    } else {
+      batch.Put(kStore, m.phone_pseudonym(), m.SerializeAsString());
+    }
+    return Status::Ok();
+  });
 }
 
 std::string MonitorRegistry::NormalizePhone(std::string_view phone) {
@@ -252,19 +371,19 @@ Result<std::optional<v1::Monitor>> MonitorRegistry::FindById(std::string_view mo
   return found;
 }
 
-Status MonitorRegistry::Register(const v1::Monitor& monitor) {
+Status MonitorRegistry::Register(const v1::Monitor& monitor, int64_t now_ms) {
   if (monitor.phone_pseudonym().size() != 32) return Status::InvalidArgument("monitor needs a phone pseudonym");
-  store::CommitBatch batch;
-  batch.Put(kStore, monitor.phone_pseudonym(), monitor.SerializeAsString());
-  batch.RequireDurable();
-  return state_.Commit(std::move(batch)).status();
+  v1::Monitor registered = monitor;
+  registered.set_removed(false);
+  return Append(registered, now_ms);
 }
 
-Status MonitorRegistry::Remove(std::string_view phone_pseudonym) {
-  store::CommitBatch batch;
-  batch.Delete(kStore, phone_pseudonym);
-  batch.RequireDurable();
-  return state_.Commit(std::move(batch)).status();
+Status MonitorRegistry::Remove(std::string_view phone_pseudonym, int64_t now_ms) {
+  if (phone_pseudonym.size() != 32) return Status::InvalidArgument("not a phone pseudonym: '" + std::string(phone_pseudonym) + "'");
+  v1::Monitor removed;
+  removed.set_phone_pseudonym(std::string(phone_pseudonym));
+  removed.set_removed(true);
+  return Append(removed, now_ms);
 }
 
 Result<std::optional<v1::Monitor>> MonitorRegistry::FindByPseudonym(std::string_view phone_pseudonym) {

@@ -26,7 +26,7 @@ std::string DistrictKeyOfArea(std::string_view area_path) {
 }
 
 bool IsInputTopic(std::string_view t) {
-  return t == topic::kInputs || t == topic::kStations || t == topic::kMonitors ||
+  return t == topic::kInputs || t == topic::kStations || t == topic::kMonitors || t == topic::kTokens ||
          t == topic::kLiaisons || t == topic::kAreas || t == topic::kRejected || t == topic::kDeliveries ||
          t == topic::kContests || t == topic::kPvtSamples;
 }
@@ -69,6 +69,7 @@ std::string RecordKey(const v1::Event& e) {
     case v1::Event::kStation: return e.station().station_id();
     case v1::Event::kMonitor: return e.monitor().monitor_id();
     case v1::Event::kLiaison: return e.liaison().liaison_id();
+    case v1::Event::kToken: return e.token().token_id();
     case v1::Event::kArea: return e.area().area_id();
     case v1::Event::kRisk: return e.risk().subject_id();
     case v1::Event::kAlert: return e.alert().alert_id();
@@ -143,6 +144,7 @@ std::string_view BodyName(const v1::Event& e) {
     case v1::Event::kArea: return "area";
     case v1::Event::kMonitor: return "monitor";
     case v1::Event::kLiaison: return "liaison";
+    case v1::Event::kToken: return "token";
     case v1::Event::kSituation: return "situation";
     case v1::Event::kRisk: return "risk";
     case v1::Event::kAnomaly: return "anomaly";

@@ -702,4 +702,13 @@ Result<std::unique_ptr<Consumer>> KafkaLog::Subscribe(const ConsumerOptions& opt
 
 Result<std::unique_ptr<EventLog>> OpenKafkaLog(const KafkaLogOptions& options) { return KafkaLog::Open(options); }
 
+Status CheckKafkaProperty(const std::string& key, const std::string& value) {
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  char err[512];
+  rd_kafka_conf_res_t res = rd_kafka_conf_set(conf, key.c_str(), value.c_str(), err, sizeof err);
+  rd_kafka_conf_destroy(conf);
+  if (res != RD_KAFKA_CONF_OK) return Status::InvalidArgument(err);
+  return Status::Ok();
+}
+
 }  // namespace ewarn::store

@@ -17,6 +17,7 @@
 // event_id at once are settled in turn: the second waits for the first's append.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -56,6 +57,10 @@ struct IngestorOptions {
   // The rules' time.allowed_lateness_ms: processing drops an event further than this behind its
   // partition's event time, so ingest refuses it (too_late) instead of answering 202.
   int64_t allowed_lateness_ms = 6 * 3600 * 1000;
+  // How often a background thread applies what other processes appended to ref.tokens,
+  // ref.monitors and ref.stations (RefreshReference). 0: no thread (offline commands). Nodes
+  // use 1 s, so a token revoked anywhere answers 401 everywhere within seconds.
+  std::chrono::milliseconds follow_reference_every{0};
 };
 
 // The answer to one submission, independent of the transport.
@@ -136,6 +141,9 @@ class Ingestor {
   store::EventLog& log();
   // Loads stations appended to ref.stations since the last call (after an import).
   Status RefreshStations();
+  // Applies what ref.tokens, ref.monitors and ref.stations hold beyond what this node has read
+  // (tokens made or revoked, monitors added, stations imported by any process on the log).
+  Status RefreshReference();
 
   // Authenticates `authorization` and checks the principal has `role` (operators pass too).
   Result<Principal> Authorize(std::string_view authorization, Role role);

@@ -2,8 +2,13 @@
 // pseudonym of their phone number, and a per-principal rate limit.
 //
 // Tokens look like "ewt_<token_id>_<secret>"; only SHA-256(secret) is stored, so a copy of the
-// data directory does not leak usable tokens. Phone numbers are never stored: a monitor is
-// found by HMAC-SHA-256(node secret, normalized number). Thread-safe.
+// data directory (or of the log) does not leak usable tokens. Phone numbers are never stored: a
+// monitor is found by HMAC-SHA-256(node secret, normalized number). Thread-safe.
+//
+// The log is the truth: tokens live in the compacted topic ref.tokens, monitors in
+// ref.monitors. Each registry is a view of its topic in a StateStore (with the offset it has
+// read up to), so every node on one log knows the same principals: a change is appended to the
+// topic, and CatchUp() applies what others appended (serve calls it every second).
 #pragma once
 
 #include <cstdint>
@@ -17,6 +22,7 @@
 
 #include "ewarn/base/status.h"
 #include "ewarn/base/time.h"
+#include "ewarn/store/event_log.h"
 #include "ewarn/store/state_store.h"
 #include "ewarn/v1/reference.pb.h"
 
@@ -47,22 +53,31 @@ bool MayWrite(const Principal& principal);
 class PrincipalRegistry {
  public:
   static constexpr std::string_view kStore = "principals";
-  // `state` must have store kStore and outlive the registry.
-  static Result<std::unique_ptr<PrincipalRegistry>> Make(store::StateStore& state);
+  // `state` must have store kStore; `log` holds ref.tokens (created if missing). Both must
+  // outlive the registry. Catches up with the topic once.
+  static Result<std::unique_ptr<PrincipalRegistry>> Make(store::StateStore& state, store::EventLog& log);
 
-  // A new token for `name` (AlreadyExists if an active token has that name). The clear token
-  // is returned once and never stored.
+  // A new token for `name` (AlreadyExists if an active token has that name), appended durably
+  // to ref.tokens. The clear token is returned once and never stored. Two processes creating
+  // one name at the same instant may both succeed (each checks what it has read): revoke one.
   Result<std::string> CreateToken(const std::string& name, Role role, const std::string& area, int64_t now_ms);
-  // Revokes by name or token id. NotFound when neither matches an active token.
-  Status Revoke(std::string_view name_or_token_id);
+  // Revokes by name or token id (appended to ref.tokens). NotFound when neither matches an
+  // active token.
+  Status Revoke(std::string_view name_or_token_id, int64_t now_ms = 0);
   // The principal of an "Authorization" header value "Bearer ewt_...". InvalidArgument when
   // malformed, NotFound when unknown or revoked.
   Result<Principal> Authenticate(std::string_view authorization);
   Result<std::vector<Principal>> List();
+  // Applies what ref.tokens holds beyond what this view has read; returns how many records.
+  // Unavailable when the log cannot be read (the view keeps answering from what it has).
+  Result<int64_t> CatchUp();
 
  private:
-  explicit PrincipalRegistry(store::StateStore& state) : state_(state) {}
+  PrincipalRegistry(store::StateStore& state, store::EventLog& log) : state_(state), log_(log) {}
+  Status Append(const v1::Token& token, int64_t now_ms);
   store::StateStore& state_;
+  store::EventLog& log_;
+  std::mutex catch_up_mu_;  // one CatchUp at a time
   std::mutex mu_;
   std::unordered_map<std::string, Principal> verified_;  // full token -> principal
 };
@@ -76,7 +91,9 @@ std::string PrincipalPseudonym(std::string_view secret, std::string_view princip
 class MonitorRegistry {
  public:
   static constexpr std::string_view kStore = "monitors";
-  static Result<std::unique_ptr<MonitorRegistry>> Make(store::StateStore& state);
+  // `state` must have store kStore; `log` holds ref.monitors (created if missing). Both must
+  // outlive the registry. Catches up with the topic once.
+  static Result<std::unique_ptr<MonitorRegistry>> Make(store::StateStore& state, store::EventLog& log);
 
   // The keyed pseudonym of a phone number: hex HMAC-SHA-256(secret, normalized number), 32
   // characters. Normalized: digits with a leading '+'; "00" becomes '+'; spaces, dashes,
@@ -84,9 +101,10 @@ class MonitorRegistry {
   static std::string PhonePseudonym(std::string_view secret, std::string_view phone);
   static std::string NormalizePhone(std::string_view phone);
 
-  // Registers (or replaces) a monitor; its phone_pseudonym must be set.
-  Status Register(const v1::Monitor& monitor);
-  Status Remove(std::string_view phone_pseudonym);
+  // Registers (or replaces) a monitor, appended durably to ref.monitors keyed by its
+  // phone_pseudonym, which must be set.
+  Status Register(const v1::Monitor& monitor, int64_t now_ms = 0);
+  Status Remove(std::string_view phone_pseudonym, int64_t now_ms = 0);
   Result<std::optional<v1::Monitor>> FindByPseudonym(std::string_view phone_pseudonym);
   Result<std::optional<v1::Monitor>> FindByPhone(std::string_view secret, std::string_view phone) {
     return FindByPseudonym(PhonePseudonym(secret, phone));
@@ -94,10 +112,15 @@ class MonitorRegistry {
   // The monitor registered with this monitor_id (`ewarn monitor add --name`), if any. A scan:
   // asked once per principal (the Ingestor keeps the answer).
   Result<std::optional<v1::Monitor>> FindById(std::string_view monitor_id);
+  // Applies what ref.monitors holds beyond what this view has read; returns how many records.
+  Result<int64_t> CatchUp();
 
  private:
-  explicit MonitorRegistry(store::StateStore& state) : state_(state) {}
+  MonitorRegistry(store::StateStore& state, store::EventLog& log) : state_(state), log_(log) {}
+  Status Append(const v1::Monitor& monitor, int64_t now_ms);
   store::StateStore& state_;
+  store::EventLog& log_;
+  std::mutex catch_up_mu_;
 };
 
 struct RateLimiterOptions {

@@ -22,6 +22,7 @@ inline constexpr std::string_view kInputs = "in.events";        // all field inp
 inline constexpr std::string_view kStations = "ref.stations";
 inline constexpr std::string_view kMonitors = "ref.monitors";
 inline constexpr std::string_view kLiaisons = "ref.liaisons";
+inline constexpr std::string_view kTokens = "ref.tokens";  // Token (hashed), keyed by token id
 inline constexpr std::string_view kAreas = "ref.areas";  // AreaBoundary, keyed by area path
 inline constexpr std::string_view kRejected = "dlq.rejected";
 inline constexpr std::string_view kContests = "ref.contests";        // ContestCandidate

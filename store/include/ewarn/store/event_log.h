@@ -198,4 +198,8 @@ struct KafkaLogOptions {
 // Connects to Kafka. Unavailable, naming the servers, when no broker answers in time.
 Result<std::unique_ptr<EventLog>> OpenKafkaLog(const KafkaLogOptions& options);
 
+// Whether librdkafka takes `key`=`value` (KafkaLogOptions::properties), without connecting:
+// InvalidArgument with librdkafka's reason (an unknown property, a value out of range).
+Status CheckKafkaProperty(const std::string& key, const std::string& value);
+
 }  // namespace ewarn::store
