@@ -70,7 +70,7 @@ std::unique_ptr<QuerySource> Freshest(QuerySource& a, QuerySource& b);
 
 struct ReadModelOptions {
   // How long the reader waits after a pass that found nothing new.
-  std::chrono::milliseconds poll_interval{200};
+  std::chrono::milliseconds poll_interval{100};
   size_t max_batch = 5000;  // records per Read() call
   // health() turns Unavailable when a read has not come back for this long (all brokers down).
   std::chrono::milliseconds stall_after{3000};
