@@ -193,7 +193,8 @@ TEST_F(ClusterPipelineTest, AReportRetriedThroughASecondNodeIsOneIncidentAndOneR
 // Issue 14.5: node 0 of two is stopped (SIGSTOP) long enough for the group to give its partitions
 // away, reports (and retries) arrive and are processed by node 1, then node 0 comes back, still
 // believing it owns them until it hears otherwise, and later gets partitions back and replays
-// their tail. Nothing it does changes an output: same ids, same values, nothing counted twice.
+// their tail. Nothing it does changes an output: same ids, same values, nothing counted twice;
+// and what the cluster wrote equals a one-node run of the same inputs.
 TEST_F(ClusterPipelineTest, APausedOwnerResumedAfterItsPartitionsMovedChangesNothing) {
   auto started = std::chrono::steady_clock::now();
   auto phase = [&](const char* what) {
@@ -254,6 +255,19 @@ TEST_F(ClusterPipelineTest, APausedOwnerResumedAfterItsPartitionsMovedChangesNot
   }
   for (const auto& [id, values] : enriched_values) EXPECT_EQ(values.size(), 1u) << id << " written with different values";
   EXPECT_EQ(enriched_values.size(), ids.size());
+  // And the two nodes' outputs, zombie included, equal a one-node run of the same inputs:
+  // `ewarn replay` copies the inputs (keeping offsets) and runs the same stages in one process.
+  const std::string one_node = cluster_->dir().Sub("one-node");
+  testing::CliRun replay = cluster_->Ewarn("replay --data " + cluster_->node(1).data_dir() + " --into " + one_node);
+  ASSERT_EQ(replay.code, 0) << replay.out;
+  auto one_log = store::OpenEmbeddedLog({.dir = one_node + "/log"});
+  ASSERT_TRUE(one_log.ok()) << one_log.status().ToString();
+  auto one = processors::DigestTopics(**one_log, kOutputs);
+  ASSERT_TRUE(one.ok()) << one.status().ToString();
+  EXPECT_EQ(one->digest, after.digest);
+  EXPECT_EQ(one->records, after.records);
+  EXPECT_EQ(one->duplicates, 0);
+  phase("one-node replay compared");
   // The resumed node is healthy and serves again.
   EXPECT_EQ(testing::RunCli("curl -s -o /dev/null -w '%{http_code}' " + cluster_->node(0).base() + "/healthz").out,
             "200");
