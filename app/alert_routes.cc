@@ -1,4 +1,4 @@
-// The alert API (alert_routes.h): a thin HTTP face over the alert stage's state and in.events.
+// The alert API (alert_routes.h): a thin HTTP face over the read side (alerts) and in.events.
 #include "alert_routes.h"
 
 #include "alert_history.h"
@@ -13,7 +13,6 @@
 #include "json_text.h"
 #include "ewarn/alerts/cap.h"
 #include "ewarn/alerts/lifecycle.h"
-#include "ewarn/processors/pipeline.h"
 #include "ewarn/base/hash.h"
 #include "ewarn/base/time.h"
 #include "ewarn/ingest/principals.h"
@@ -32,14 +31,14 @@ constexpr size_t kMaxNote = 2000;
 constexpr int64_t kInFlightMs = 60000;
 
 struct Context {
-  Context(ingest::Ingestor& i, store::StateStore& s, store::EventLog& l, int32_t p)
-      : ingestor(i), state(s), log(l), partitions(p) {}
+  Context(ingest::Ingestor& i, readside::QuerySource& q, store::EventLog& l, int32_t p)
+      : ingestor(i), queries(q), log(l), partitions(p) {}
   ingest::Ingestor& ingestor;
-  store::StateStore& state;
+  readside::QuerySource& queries;
   store::EventLog& log;
   int32_t partitions;
   SystemClock clock;
-  // Acks accepted here but not yet visible in the alert state (the stage commits them
+  // Acks accepted here but not yet visible in the read side (the stage applies them
   // shortly): a second ack in that window is answered 409, not dead-lettered later.
   std::mutex mu;
   std::map<std::string, int64_t> acks_in_flight;  // alert id -> accepted at; guarded by mu
@@ -126,8 +125,9 @@ HttpResponse List(Context& c, const ingest::HttpRequest& req) {
     min_level = *parsed;
   }
   std::string area = req.Query("area");
+  if (Status ready = c.queries.Ready(); !ready.ok()) return ingest::StatusToHttp(ready);
   std::vector<alerts::AlertRecord> found;
-  Status st = alerts::ScanAlerts(c.state, [&](const alerts::AlertRecord& r) {
+  Status st = c.queries.ScanAlerts([&](const alerts::AlertRecord& r) {
     if (!MaySee(*p, r)) return true;
     if (state && r.state != *state) return true;
     if (r.alert.level() < min_level) return true;
@@ -144,7 +144,8 @@ HttpResponse List(Context& c, const ingest::HttpRequest& req) {
 
 // The alert `id` as `p` may see it: 404 unknown, 403 outside a liaison's area.
 Result<alerts::AlertRecord> Visible(Context& c, const ingest::Principal& p, const std::string& id) {
-  ASSIGN_OR_RETURN(std::optional<alerts::AlertRecord> r, alerts::ReadAlert(c.state, id));
+  RETURN_IF_ERROR(c.queries.Ready());
+  ASSIGN_OR_RETURN(std::optional<alerts::AlertRecord> r, c.queries.ReadAlert(id));
   if (!r) return Status::NotFound("unknown alert '" + id + "'");
   if (!MaySee(p, *r)) {
     return Status::FailedPrecondition("alert '" + id + "' is in " + r->alert.area() + ", outside this token's area " +
@@ -222,11 +223,9 @@ HttpResponse Ack(Context& c, const ingest::HttpRequest& req) {
   std::string district = schemas::DistrictKeyOfArea(r->alert.area());
   int32_t partition = PartitionForKey(district, c.partitions);
   // The ack is dated on its partition's timeline (the wall clock live, simulated time in a
-  // demo), never ahead of the wall clock.
+  // demo), never ahead of the wall clock; on any node, as far as the read side knows that time.
   int64_t event_time = now;
-  if (auto clock = processors::PartitionEventTime(c.state, partition); clock.ok() && *clock > 0) {
-    event_time = std::min(now, *clock);
-  }
+  if (int64_t clock = c.queries.EventTimeOf(partition); clock > 0) event_time = std::min(now, clock);
   {
     std::lock_guard lock(c.mu);
     auto [it, fresh] = c.acks_in_flight.emplace(id, now);
@@ -349,9 +348,9 @@ Status AppendSilence(store::EventLog& log, int32_t partitions, const v1::Silence
   return log.Append(records).status();
 }
 
-void AddAlertRoutes(ingest::HttpRouter& router, ingest::Ingestor& ingestor, store::StateStore& alert_state,
+void AddAlertRoutes(ingest::HttpRouter& router, ingest::Ingestor& ingestor, readside::QuerySource& queries,
                     store::EventLog& log, int32_t partitions) {
-  auto c = std::make_shared<Context>(ingestor, alert_state, log, partitions);
+  auto c = std::make_shared<Context>(ingestor, queries, log, partitions);
   router.Add("GET", "/v1/alerts", [c](const ingest::HttpRequest& req) { return List(*c, req); });
   router.AddPrefix("GET", std::string(kPrefix), [c](const ingest::HttpRequest& req) { return Get(*c, req); });
   router.AddPrefix("POST", std::string(kPrefix), [c](const ingest::HttpRequest& req) { return Ack(*c, req); });

@@ -11,23 +11,27 @@
 //                                         `until`; the alerts are still raised and recorded -> 202
 // Who: liaison tokens see and acknowledge only alerts in their area (ingest::AreaCovers; 403
 // otherwise), duty and operator tokens everything; monitor and gateway tokens get 403, a missing
-// or unknown token 401. Reads go straight to the StateStore the alert stage commits to
-// (alerts::ReadAlert/ScanAlerts), so they see committed state only.
+// or unknown token 401. Reads go to a readside::QuerySource: on `ewarn serve` the node's read
+// model folded from topic `alerts`, so every node, ingest-only ones too, lists the same alerts
+// and an ack made through any node shows on all of them once the alert stage (wherever it runs)
+// has applied it (readside/README.md). 503 while that source is not Ready(). The 409 for an ack
+// in flight is per node: a second ack through another node in that window is appended and the
+// alert stage refuses it (dlq.processing), as it refuses any ack of an acknowledged alert.
 #pragma once
 
 #include <cstdint>
 
 #include "ewarn/ingest/http_server.h"
 #include "ewarn/ingest/ingestor.h"
+#include "ewarn/readside/read_model.h"
 #include "ewarn/store/event_log.h"
-#include "ewarn/store/state_store.h"
 #include "ewarn/v1/event.pb.h"
 
 namespace ewarn::app {
 
-// Registers the routes above. `ingestor`, `alert_state` and `log` must outlive the router;
+// Registers the routes above. `ingestor`, `queries` and `log` must outlive the router;
 // `partitions` is in.events' partition count. Handlers are thread-safe.
-void AddAlertRoutes(ingest::HttpRouter& router, ingest::Ingestor& ingestor, store::StateStore& alert_state,
+void AddAlertRoutes(ingest::HttpRouter& router, ingest::Ingestor& ingestor, readside::QuerySource& queries,
                     store::EventLog& log, int32_t partitions);
 
 // Appends a silence to in.events: to its district's partition, or to every partition for a

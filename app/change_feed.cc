@@ -38,10 +38,10 @@ std::optional<Change> ChangeOf(const v1::Event& e) {
 }  // namespace
 
 Result<std::unique_ptr<ChangeFeed>> ChangeFeed::Start(store::EventLog& log, Options options) {
-  std::unique_ptr<ChangeFeed> feed(new ChangeFeed(log, options));
+  std::unique_ptr<ChangeFeed> feed(new ChangeFeed(log, std::move(options)));
   for (std::string_view topic : {schemas::topic::kRisk, schemas::topic::kAlerts}) {
     auto partitions = log.PartitionCount(topic);
-    if (!partitions.ok()) continue;  // an ingest-only node: nothing to follow
+    if (!partitions.ok()) continue;  // not made yet (serve makes them): nothing to follow
     for (int32_t p = 0; p < *partitions; ++p) {
       store::TopicPartition tp{std::string(topic), p};
       ASSIGN_OR_RETURN(auto offsets, log.Offsets(tp));
@@ -135,11 +135,25 @@ void ChangeFeed::Subscribe(int64_t last_seen, std::string area, ingest::HttpResp
   respond(std::move(now));
 }
 
+void ChangeFeed::AwaitShown(std::stop_token stop) const {
+  auto shown = [&] {
+    for (const auto& [tp, next] : next_) {
+      if (!options_.shown(tp, next)) return false;
+    }
+    return true;
+  };
+  auto until = std::chrono::steady_clock::now() + options_.shown_within;
+  while (!stop.stop_requested() && !shown() && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
 void ChangeFeed::Run(std::stop_token stop) {
   while (!stop.stop_requested()) {
     std::vector<Change> found;
     Status st = PollOnce(&found);  // a failed read is tried again on the next round
     (void)st;
+    if (!found.empty() && options_.shown) AwaitShown(stop);
     std::vector<std::pair<ingest::HttpRespond, ingest::HttpResponse>> answers;
     {
       std::lock_guard lock(mu_);

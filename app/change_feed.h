@@ -18,6 +18,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -45,6 +46,11 @@ class ChangeFeed {
     std::chrono::milliseconds hold{15000};
     size_t ring = 4096;  // batches kept
     int retry_ms = 200;  // what EventSource waits before asking again
+    // When set, a batch is announced only once shown(partition, next offset) holds for every
+    // partition read (or after `shown_within`): browsers reload risk and alerts on a change,
+    // and the query routes answer from a read model that follows the same topics.
+    std::function<bool(const store::TopicPartition&, int64_t next_offset)> shown;
+    std::chrono::milliseconds shown_within{2000};
   };
   // Starts following the log's `risk` and `alerts` topics from their current ends. `log` must
   // outlive the feed.
@@ -59,7 +65,9 @@ class ChangeFeed {
   void Stop();
 
  private:
-  ChangeFeed(store::EventLog& log, Options options) : log_(log), options_(options) {}
+  ChangeFeed(store::EventLog& log, Options options) : log_(log), options_(std::move(options)) {}
+  // Waits (bounded by options_.shown_within) until options_.shown holds for what was read.
+  void AwaitShown(std::stop_token stop) const;
   struct Waiter {
     int64_t last_seen;
     std::string area;

@@ -52,10 +52,23 @@ Result<std::unique_ptr<Node>> Node::Start(const NodeOptions& o) {
                                            .io_threads = o.http_threads};
     ingest::HttpRouter router;
     ingest::AddIngestRoutes(router, *n->ingest_->ingestor, http_options.max_body_bytes);
-    AddRiskRoutes(router, *n->ingest_->ingestor, *n->state_);
-    AddAlertRoutes(router, *n->ingest_->ingestor, *n->state_, *n->log_, n->partitions_);
+    // Queries from any node (issue 14.6): every node folds `risk` and `alerts` itself. Only on
+    // the embedded log, where this one process owns every partition, is its own state newer.
+    n->read_model_ = readside::ReadModel::Start(*n->log_);
+    readside::QuerySource* queries = n->read_model_.get();
+    if (o.kafka.empty()) {
+      n->local_queries_ = readside::LocalQueries(*n->state_);
+      n->merged_queries_ = readside::Freshest(*n->read_model_, *n->local_queries_);
+      queries = n->merged_queries_.get();
+    }
+    AddRiskRoutes(router, *n->ingest_->ingestor, *queries);
+    AddAlertRoutes(router, *n->ingest_->ingestor, *queries, *n->log_, n->partitions_);
     AddReviewRoutes(router, *n->ingest_->ingestor, *n->log_, *n->state_, n->partitions_);
-    ASSIGN_OR_RETURN(n->duty_room_, DutyRoom::Make(*n->ingest_->ingestor, *n->log_, n->secret_));
+    // The live feed announces a change once the read model shows it (a browser reloads then).
+    const readside::ReadModel* model = n->read_model_.get();
+    ChangeFeed::Options feed;
+    feed.shown = [model](const store::TopicPartition& tp, int64_t next) { return model->HasApplied(tp, next); };
+    ASSIGN_OR_RETURN(n->duty_room_, DutyRoom::Make(*n->ingest_->ingestor, *n->log_, n->secret_, feed));
     n->duty_room_->AddRoutesAndSessions(router);  // last: it lets the routes above read sessions
     ASSIGN_OR_RETURN(n->http_, ingest::HttpServer::Start(http_options, std::move(router), n->registry_.get()));
   }
@@ -90,6 +103,11 @@ Result<std::unique_ptr<Node>> Node::Start(const NodeOptions& o) {
       Status st;
       while (st.ok() && !stop.stop_requested()) st = self->runtimes_[i]->RunOnce(std::chrono::milliseconds(100));
       if (st.ok()) st = self->runtimes_[i]->RunUntilCaughtUp(std::chrono::seconds(10));
+      // In a group, a node may own nothing when it stops (more nodes than partitions, or a
+      // rebalance under way as others leave): it has nothing to drain, which is no failure.
+      if (st.code() == StatusCode::kUnavailable && self->on_kafka_ && self->runtimes_[i]->OwnedPartitions().empty()) {
+        st = Status::Ok();
+      }
       if (st.ok()) st = self->runtimes_[i]->Close();
       self->runtime_status_[i] = st;
       self->worker_done_ = true;

@@ -19,6 +19,7 @@
 #include "ewarn/base/status.h"
 #include "ewarn/ingest/http_server.h"
 #include "ewarn/processors/runtime.h"
+#include "ewarn/readside/read_model.h"
 #include "ewarn/store/event_log.h"
 #include "ewarn/store/state_store.h"
 #include "ingest_setup.h"
@@ -86,6 +87,10 @@ class Node {
   int32_t partitions_ = 0;
   bool on_kafka_ = false;
   std::vector<std::unique_ptr<processors::TaskRuntime>> runtimes_;
+  // What the query routes read (readside/README.md): the read model of `risk` and `alerts`
+  // on every node; on the embedded log merged with this node's own state. Before the routes.
+  std::unique_ptr<readside::ReadModel> read_model_;
+  std::unique_ptr<readside::QuerySource> local_queries_, merged_queries_;
   std::unique_ptr<DutyRoom> duty_room_;  // before http_: its feed answers browsers through the server
   std::unique_ptr<ingest::HttpServer> http_;
   std::unique_ptr<prometheus::Exposer> exposer_;

@@ -73,9 +73,10 @@ ingest::HttpResponse Json(json::value v) {
   return r;
 }
 
-ingest::HttpResponse GetRisk(ingest::Ingestor& ingestor, store::StateStore& state, const ingest::HttpRequest& req) {
+ingest::HttpResponse GetRisk(ingest::Ingestor& ingestor, readside::QuerySource& queries, const ingest::HttpRequest& req) {
   auto who = Reader(ingestor, req);
   if (!who.ok()) return ingest::StatusToHttp(who.status());  // 401 no token, 403 wrong role
+  if (Status ready = queries.Ready(); !ready.ok()) return ingest::StatusToHttp(ready);
   std::string area = req.Query("area");
   while (!area.empty() && area.back() == '/') area.pop_back();
   if (!ingest::AreaCovers(who->area, area) && !ingest::AreaCovers(area, who->area)) {
@@ -105,7 +106,7 @@ ingest::HttpResponse GetRisk(ingest::Ingestor& ingestor, store::StateStore& stat
   }
   bool geojson = format == "geojson";
   std::vector<v1::RiskAssessment> areas, stations;
-  Status st = state.Scan(processors::kRiskStore, area, [&](std::string_view key, std::string_view value) {
+  Status st = queries.ScanRisk(area, [&](std::string_view key, std::string_view value) {
     // A prefix scan also finds "LAGOS/IKEJAX" for "LAGOS/IKEJA": keep whole segments only.
     if (key.size() > area.size() && !area.empty() && key[area.size()] != '/' && key[area.size()] != '#') return true;
     v1::RiskAssessment a;
@@ -169,7 +170,8 @@ ingest::HttpResponse GetRisk(ingest::Ingestor& ingestor, store::StateStore& stat
                            {"stations_total", stations.size()}});
 }
 
-ingest::HttpResponse GetStation(ingest::Ingestor& ingestor, store::StateStore& state, const ingest::HttpRequest& req) {
+ingest::HttpResponse GetStation(ingest::Ingestor& ingestor, readside::QuerySource& queries,
+                                const ingest::HttpRequest& req) {
   auto who = Reader(ingestor, req);
   if (!who.ok()) return ingest::StatusToHttp(who.status());  // 401 no token, 403 wrong role
   std::string id = req.path.substr(std::string_view("/v1/risk/stations/").size());
@@ -183,7 +185,8 @@ ingest::HttpResponse GetStation(ingest::Ingestor& ingestor, store::StateStore& s
   if (!ingest::AreaCovers(who->area, ward)) {
     return ingest::HttpResponse::Error(403, "station '" + id + "' is outside '" + who->area + "'");
   }
-  auto value = state.Get(processors::kRiskStore, processors::StationRiskKey(ward, id));
+  if (Status ready = queries.Ready(); !ready.ok()) return ingest::StatusToHttp(ready);
+  auto value = queries.GetRisk(processors::StationRiskKey(ward, id));
   if (!value.ok()) return ingest::HttpResponse::Error(503, value.status().message());
   v1::RiskAssessment a;
   if (value->has_value()) {
@@ -199,9 +202,10 @@ ingest::HttpResponse GetStation(ingest::Ingestor& ingestor, store::StateStore& s
 
 }  // namespace
 
-void AddRiskRoutes(ingest::HttpRouter& router, ingest::Ingestor& ingestor, store::StateStore& state) {
-  router.Add("GET", "/v1/risk", [&](const ingest::HttpRequest& req) { return GetRisk(ingestor, state, req); });
-  router.AddPrefix("GET", "/v1/risk/stations/", [&](const ingest::HttpRequest& req) { return GetStation(ingestor, state, req); });
+void AddRiskRoutes(ingest::HttpRouter& router, ingest::Ingestor& ingestor, readside::QuerySource& queries) {
+  router.Add("GET", "/v1/risk", [&](const ingest::HttpRequest& req) { return GetRisk(ingestor, queries, req); });
+  router.AddPrefix("GET", "/v1/risk/stations/",
+                   [&](const ingest::HttpRequest& req) { return GetStation(ingestor, queries, req); });
 }
 
 }  // namespace ewarn::app

@@ -1,11 +1,12 @@
 // The duty room's read side: risk by area and station, as JSON or GeoJSON (the duty room at /,
-// web_routes.h, draws them). Reads the station stage's `risk` store directly (committed state, at
-// most one commit interval old).
+// web_routes.h, draws them). Reads a readside::QuerySource: on `ewarn serve` the node's read model
+// of the `risk` topic (every node answers alike, ingest-only ones too), merged with the station
+// stage's own committed `risk` store on the embedded log (readside/README.md).
 #pragma once
 
 #include "ewarn/ingest/http_server.h"
 #include "ewarn/ingest/ingestor.h"
-#include "ewarn/store/state_store.h"
+#include "ewarn/readside/read_model.h"
 
 namespace ewarn::app {
 
@@ -13,7 +14,8 @@ namespace ewarn::app {
 //     areas (regions aggregated on read: a region's level is its highest district's) and
 //     stations under AREA with level, score and top factors; GeoJSON: station points.
 // GET /v1/risk/stations/{id}                                     the station's assessment
-// `ingestor` and `state` must outlive the router.
-void AddRiskRoutes(ingest::HttpRouter& router, ingest::Ingestor& ingestor, store::StateStore& state);
+// 503 while `queries` is not Ready() (a node still reading the log at its start).
+// `ingestor` and `queries` must outlive the router.
+void AddRiskRoutes(ingest::HttpRouter& router, ingest::Ingestor& ingestor, readside::QuerySource& queries);
 
 }  // namespace ewarn::app

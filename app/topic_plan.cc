@@ -28,7 +28,11 @@ Result<std::vector<store::TopicSpec>> ClusterTopics(store::EventLog& log, int32_
     return std::any_of(specs.begin(), specs.end(), [&](const store::TopicSpec& s) { return s.name == name; });
   };
   if (!declared(topic::kOutbox)) specs.push_back({.name = std::string(topic::kOutbox), .partitions = partitions});
-  if (!declared(topic::kDeliveries)) specs.push_back({.name = std::string(topic::kDeliveries), .partitions = 1});
+  // One deliveries partition per outbox partition: a new owner of an outbox partition reads
+  // only its own partition's outcomes to learn where to resume.
+  if (!declared(topic::kDeliveries)) {
+    specs.push_back({.name = std::string(topic::kDeliveries), .partitions = partitions});
+  }
   return specs;
 }
 

@@ -106,9 +106,9 @@ DutyRoom::DutyRoom(ingest::Ingestor& ingestor, store::EventLog& log, const std::
 DutyRoom::~DutyRoom() { Stop(); }
 
 Result<std::unique_ptr<DutyRoom>> DutyRoom::Make(ingest::Ingestor& ingestor, store::EventLog& log,
-                                                 const std::string& node_secret) {
+                                                 const std::string& node_secret, ChangeFeed::Options feed) {
   std::unique_ptr<DutyRoom> room(new DutyRoom(ingestor, log, node_secret));
-  ASSIGN_OR_RETURN(room->feed_, ChangeFeed::Start(log, {}));
+  ASSIGN_OR_RETURN(room->feed_, ChangeFeed::Start(log, std::move(feed)));
   return room;
 }
 

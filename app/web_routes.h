@@ -28,9 +28,10 @@ namespace ewarn::app {
 
 class DutyRoom {
  public:
-  // `ingestor` and `log` must outlive the DutyRoom; `node_secret` keys the session cookies.
+  // `ingestor` and `log` must outlive the DutyRoom; `node_secret` keys the session cookies;
+  // `feed` configures the live feed (ChangeFeed::Options).
   static Result<std::unique_ptr<DutyRoom>> Make(ingest::Ingestor& ingestor, store::EventLog& log,
-                                                const std::string& node_secret);
+                                                const std::string& node_secret, ChangeFeed::Options feed = {});
   ~DutyRoom();
 
   // Registers the routes above and the sign-in API, then lets every blocking route of `router`

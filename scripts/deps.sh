@@ -3,17 +3,33 @@
 # Only runs apt when something is missing, so repeated runs are quick.
 set -euo pipefail
 
-packages=(
+# What building the `ewarn` binary needs (the Docker image's build stage: scripts/deps.sh --build);
+# CMake's configure step also finds GoogleTest and Google Benchmark.
+build_packages=(
   g++ cmake ninja-build pkg-config
   librdkafka-dev librocksdb-dev libprotobuf-dev protobuf-compiler
-  libboost1.81-dev prometheus-cpp-dev libssl-dev zlib1g-dev
+  libboost1.81-dev prometheus-cpp-dev libssl-dev zlib1g-dev libgoogle-perftools-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  libjs-leaflet libjs-leaflet.markercluster
+)
+# What the tests and benchmarks run besides (tests/deploy_test.py: promtool from prometheus,
+# docker-compose and python3-yaml; its ldd and dpkg -S are in every Debian).
+test_packages=(
   kcat rocksdb-tools curl
   prometheus docker-compose python3-yaml
   kannel kannel-extras clang libclang-rt-14-dev wrk nginx-light
-  python3-aiosmtpd libxml2-utils openssl libgoogle-perftools-dev
-  libjs-leaflet libjs-leaflet.markercluster chromium
+  python3-aiosmtpd libxml2-utils openssl
+  chromium
 )
+
+build_only=false
+case "${1:-}" in
+  --build) build_only=true ;;
+  "") ;;
+  *) echo "usage: scripts/deps.sh [--build]   (--build: only what building ewarn needs)" >&2; exit 2 ;;
+esac
+packages=("${build_packages[@]}")
+$build_only || packages+=("${test_packages[@]}")
 
 missing=()
 for p in "${packages[@]}"; do
@@ -26,6 +42,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   "${sudo_cmd[@]}" apt-get update -q
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
+
+$build_only && exit 0
 
 # The duty room's browser tests drive Debian's chromium with puppeteer-core from npm (web/
 # package-lock.json); no browser is downloaded. Node.js and npm come from Debian when missing.

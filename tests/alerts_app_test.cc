@@ -84,7 +84,8 @@ class AlertsApp {
     stores.emplace_back(processors::kSeenStore);
     alert_state = std::move(store::StateStore::Open({.dir = data + "/state", .stores = stores})).value();
     ingest::AddIngestRoutes(router, *ingestor, 1 << 20);
-    app::AddAlertRoutes(router, *ingestor, *alert_state, *log, kPartitions);
+    queries = readside::LocalQueries(*alert_state);  // the stage's own state: answers at once
+    app::AddAlertRoutes(router, *ingestor, *queries, *log, kPartitions);
   }
 
   void ToRisk(v1::Event e, std::string_view area) {
@@ -123,6 +124,7 @@ class AlertsApp {
   std::unique_ptr<ingest::Ingestor> ingestor;
   processors::Pipeline pipeline;
   std::unique_ptr<store::StateStore> alert_state;
+  std::unique_ptr<readside::QuerySource> queries;
   ingest::HttpRouter router;
 };
 

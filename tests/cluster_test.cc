@@ -2,7 +2,11 @@
 // `serve` processes, the topic plan checked at start, and the shared keys required.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
+#include <random>
+#include <regex>
+#include <sstream>
 
 #include "cluster_harness.h"
 
@@ -80,6 +84,32 @@ TEST(ClusterTest, AnUnreachableClusterIsNamed) {
   testing::CliRun check = testing::RunCli(std::string(EWARN_BIN) + " topics check --kafka 127.0.0.1:1");
   EXPECT_EQ(check.code, 1) << check.out;
   EXPECT_NE(check.out.find("127.0.0.1:1"), std::string::npos) << check.out;
+}
+
+// The README's "three nodes on a laptop", run as pasted (on other ports than 8081-8083).
+TEST(ClusterTest, TheReadmeThreeNodeWalkThroughWorksWhenPasted) {
+  std::stringstream readme;
+  readme << std::ifstream(std::string(EWARN_SOURCE_DIR) + "/README.md").rdbuf();
+  const std::string text = readme.str();
+  size_t start = text.find("```sh\nPATH=\"$PWD/build/app:$PATH\"; W=$(mktemp -d)");
+  ASSERT_NE(start, std::string::npos) << "README lost its three-node walk-through";
+  start += 6;
+  std::string script = text.substr(start, text.find("```", start) - start);
+  const int base = 20000 + static_cast<int>(std::random_device{}() % 20000);
+  script = std::regex_replace(script, std::regex("127\\.0\\.0\\.1:808\\$i"),
+                              "127.0.0.1:$((" + std::to_string(base) + "+i))");
+  testing::TempDir dir;
+  { std::ofstream(dir.Sub("three.sh")) << script; }
+  const std::string bin_dir = std::filesystem::path(EWARN_BIN).parent_path().string();
+  testing::CliRun r = testing::RunCli("cd " + std::string(EWARN_SOURCE_DIR) + " && env PATH=" + bin_dir +
+                                      ":$PATH TMPDIR=" + dir.path() + " timeout 90 bash -e " + dir.Sub("three.sh"));
+  EXPECT_EQ(r.code, 0) << r.out;
+  int healthy = 0;
+  for (size_t at = r.out.find("{\"status\":\"ok\""); at != std::string::npos; at = r.out.find("{\"status\":\"ok\"", at + 1)) {
+    ++healthy;
+  }
+  EXPECT_EQ(healthy, 3) << r.out;
+  EXPECT_NE(r.out.find("every ewarn topic is there"), std::string::npos) << r.out;
 }
 
 }  // namespace

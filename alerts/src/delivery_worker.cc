@@ -1,19 +1,23 @@
-// DeliveryWorker: outbox -> channels -> outcome events, with a durable retry queue.
+// DeliveryWorker: outbox -> channels -> outcome events, resuming where the group left off.
 //
 // One loop step (RunOnce):
-//   1. poll notify.outbox; every new delivery id (not finished, not queued) enters the queue
-//      with due = now;
-//   2. collect the sends that finished; each gives an outcome event and either a finished
-//      mark (SENT, FAILED) or a rescheduled queue entry (RETRYING, due = now + backoff);
-//   3. commit, in one StateStore batch: consumed offsets, queue changes, finished marks and
-//      the outcome events (the state store's outbox), then append the events to
-//      notify.deliveries;
+//   1. poll notify.outbox; a record that is not a re-emitted copy (origin at or below the
+//      highest seen from its source), not finished before (learned from notify.deliveries) and
+//      whose delivery id is not queued enters the queue with due = now;
+//   2. collect the sends that finished; each gives an outcome event, carrying the outbox
+//      position and the partition's done_below mark, and either finishes the record (SENT,
+//      FAILED) or reschedules it (RETRYING, due = now + backoff);
+//   3. commit the outcome events to the state store's outbox, then append them to
+//      notify.deliveries (on the partition numbered like the outbox's, modulo its count);
 //   4. start due queue entries as concurrent sends (std::async, at most max_in_flight).
-// Sends start only after the queue entry that describes them is committed (step 4 follows 3),
-// so a crash never loses a delivery: it is re-read from the queue and sent again. Each send
-// is bounded by its channel's timeouts and runs on its own thread, so a slow or unreachable
-// endpoint occupies one slot while the loop keeps consuming and sending to others. Threads
-// per send keep this simple; max_in_flight bounds them.
+// Nothing is committed as consumed: a worker newly assigned an outbox partition (start,
+// restart, rebalance) reads that partition's outcomes in notify.deliveries to their end, starts
+// at done_below, and skips the records finished above it. A crash re-reads what was open
+// (queued, retrying, in flight), so nothing is lost and only the sends on the wire repeat.
+// On revocation the worker first waits for that partition's sends and publishes their
+// outcomes, so a clean rebalance repeats nothing.
+// State is bounded by the open window: per partition, the records from done_below to the read
+// position (their origins and whether they are finished), not the history.
 #include "ewarn/alerts/delivery_worker.h"
 
 #include <prometheus/counter.h>
@@ -23,38 +27,109 @@
 #include <algorithm>
 #include <future>
 #include <map>
+#include <optional>
+#include <set>
 #include <thread>
+#include <unordered_map>
 
-#include "ewarn/base/bytes.h"
 #include "ewarn/schemas/events.h"
 #include "format.h"
 
 namespace ewarn::alerts {
 namespace {
 
+// Kept so that state directories of earlier versions open; nothing is written to them now
+// (what was finished lives in notify.deliveries, retries are re-read from notify.outbox).
 constexpr char kDoneStore[] = "delivery";
 constexpr char kQueueStore[] = "delivery_queue";
+
+// A source partition of outbox records (origin topic, partition) and a position in it.
+using Source = std::pair<std::string, int32_t>;
+using OriginPos = std::pair<int64_t, int32_t>;  // (offset, index): compares like the log
+using Origins = std::map<Source, OriginPos>;
+
+Origins FromProto(const google::protobuf::RepeatedPtrField<v1::OriginHigh>& highs) {
+  Origins out;
+  for (const auto& h : highs) out[{h.topic(), h.partition()}] = {h.offset(), h.index()};
+  return out;
+}
+
+void Raise(Origins& into, const Source& source, OriginPos pos) {
+  auto [it, inserted] = into.emplace(source, pos);
+  if (!inserted && it->second < pos) it->second = pos;
+}
+
+// What notify.deliveries says about one outbox partition, folded from its outcome events.
+// Every outcome says which outbox record it is for and what its writer knew to be done below;
+// folding keeps the greatest such mark and the finished records above it, so it is bounded by
+// the last owner's open window, not by the history.
+struct Learned {
+  int64_t done_below = 0;
+  Origins origins_below;                            // highest origin per source before done_below
+  std::map<int64_t, std::string> finished_above;    // outbox offset -> delivery id (SENT/FAILED)
+  std::map<int64_t, std::pair<int, TimeMs>> retrying_above;  // offset -> (attempts, when recorded)
+  int64_t deliveries_next = 0;                      // next notify.deliveries offset to fold
+
+  void Fold(const v1::Delivery& outcome, TimeMs recorded_ms) {
+    const v1::DeliveryProgress& p = outcome.progress();
+    if (p.done_below() > done_below) {
+      done_below = p.done_below();
+      // origins_below is a function of done_below (of the outbox before it), so the writer
+      // with the greater mark knows a superset: take its map, keeping any higher entry.
+      for (const auto& [source, pos] : FromProto(p.origins_below())) Raise(origins_below, source, pos);
+      finished_above.erase(finished_above.begin(), finished_above.lower_bound(done_below));
+      retrying_above.erase(retrying_above.begin(), retrying_above.lower_bound(done_below));
+    }
+    if (p.outbox_offset() < done_below) return;
+    if (outcome.state() == v1::Delivery::STATE_SENT || outcome.state() == v1::Delivery::STATE_FAILED) {
+      finished_above[p.outbox_offset()] = outcome.delivery_id();
+      retrying_above.erase(p.outbox_offset());
+    } else if (outcome.state() == v1::Delivery::STATE_RETRYING && !finished_above.contains(p.outbox_offset())) {
+      auto& [attempts, when] = retrying_above[p.outbox_offset()];
+      if (outcome.attempt() >= attempts) {
+        attempts = outcome.attempt();
+        when = recorded_ms;
+      }
+    }
+  }
+};
+
+// An outbox partition this worker owns: the records from done_below to the read position.
+struct Owned {
+  struct Slot {
+    std::optional<std::pair<Source, OriginPos>> origin;  // of a record accepted for sending
+    bool open = false;                                   // queued, retrying or in flight
+    std::string delivery_id;                             // of a record accepted for sending
+  };
+  Learned learned;       // as read at assignment
+  int64_t next = 0;      // next outbox offset expected
+  Origins origins_read;  // highest origin per source among the records before `next`
+  int64_t done_below = 0;
+  Origins origins_below;
+  std::map<int64_t, Slot> window;                       // offsets in [done_below, next)
+  std::unordered_map<std::string, int64_t> window_ids;  // delivery id -> offset, in the window
+
+  // Moves done_below past the records that are no longer open.
+  void Advance() {
+    while (!window.empty() && !window.begin()->second.open) {
+      const Slot& slot = window.begin()->second;
+      if (slot.origin) Raise(origins_below, slot.origin->first, slot.origin->second);
+      if (!slot.delivery_id.empty()) {
+        auto it = window_ids.find(slot.delivery_id);
+        if (it != window_ids.end() && it->second == window.begin()->first) window_ids.erase(it);
+      }
+      window.erase(window.begin());
+    }
+    done_below = window.empty() ? next : window.begin()->first;
+  }
+};
 
 struct Queued {
   v1::Delivery delivery;  // attempt = attempts made so far
   TimeMs due = 0;
+  int32_t partition = 0;  // where it is in notify.outbox
+  int64_t offset = 0;
 };
-
-std::string EncodeQueued(const Queued& q) {
-  std::string out;
-  PutBigEndian64(&out, static_cast<uint64_t>(q.due));
-  q.delivery.AppendToString(&out);
-  return out;
-}
-
-Result<Queued> DecodeQueued(std::string_view bytes) {
-  Queued q;
-  if (bytes.size() < 8 || !q.delivery.ParseFromArray(bytes.data() + 8, static_cast<int>(bytes.size() - 8))) {
-    return Status::Corruption("delivery queue entry does not decode");
-  }
-  q.due = static_cast<TimeMs>(GetBigEndian64(bytes));
-  return q;
-}
 
 struct Attempt {
   SendOutcome outcome;
@@ -119,31 +194,66 @@ struct DeliveryWorker::Impl final : store::RebalanceListener {
                                                                .clock = options_.clock});
   }
 
-  // Offsets come from the worker's own state store, committed with the queue (not Kafka's).
+  // The notify.deliveries partition that holds the outcomes of outbox partition `p`.
+  int32_t DeliveriesPartition(int32_t p) const { return p % deliveries_partitions_; }
+
+  // A newly assigned partition starts at done_below, as notify.deliveries tells it.
   std::vector<int64_t> OnAssigned(const std::vector<store::TopicPartition>& parts) override {
     std::vector<int64_t> starts;
     for (const auto& tp : parts) {
-      auto committed = state_.CommittedOffset(tp);
-      if (!committed.ok() && deferred_.ok()) deferred_ = committed.status();
-      starts.push_back(committed.ok() && committed->has_value() ? **committed : 0);
+      Learned& learned = learned_[tp.partition];
+      Status st = Learn(tp.partition, learned);
+      if (!st.ok() && deferred_.ok()) deferred_ = st.WithContext("learning " + tp.ToString() + "'s deliveries");
+      Owned owned;
+      owned.learned = learned;
+      owned.next = owned.done_below = learned.done_below;
+      owned.origins_read = owned.origins_below = learned.origins_below;
+      owned_[tp.partition] = std::move(owned);
+      starts.push_back(learned.done_below);
     }
     return starts;
   }
-  // Every RunOnce commits what it consumed before returning, so nothing is left to commit.
-  void OnRevoked(const std::vector<store::TopicPartition>&) override {}
 
-  Status Load() {
-    Status bad;
-    RETURN_IF_ERROR(state_.Scan(kQueueStore, "", [&](std::string_view key, std::string_view value) {
-      Result<Queued> q = DecodeQueued(value);
-      if (!q.ok()) {
-        bad = q.status().WithContext("delivery_queue key '" + std::string(key) + "'");
-        return false;
+  // Folds `partition`'s outcome events from notify.deliveries, up to its end, into `learned`.
+  Status Learn(int32_t partition, Learned& learned) {
+    const store::TopicPartition dtp{std::string(schemas::topic::kDeliveries), DeliveriesPartition(partition)};
+    ASSIGN_OR_RETURN(store::PartitionOffsets offsets, log_.Offsets(dtp));
+    learned.deliveries_next = std::max(learned.deliveries_next, offsets.start);
+    while (learned.deliveries_next < offsets.end) {
+      ASSIGN_OR_RETURN(std::vector<store::LogRecord> records, log_.Read(dtp, learned.deliveries_next, 5000));
+      if (records.empty()) break;
+      for (const auto& r : records) {
+        learned.deliveries_next = r.offset + 1;
+        Result<v1::Event> event = schemas::DecodeEvent(r.value);
+        if (!event.ok() || !event->has_delivery() || !event->delivery().has_progress()) continue;
+        if (event->delivery().progress().outbox_partition() != partition) continue;
+        learned.Fold(event->delivery(), event->header().received_time_ms());
       }
-      queue_.emplace(std::string(key), std::move(*q));
-      return true;
-    }));
-    return bad;
+    }
+    return Status::Ok();
+  }
+
+  // Before partitions leave: their sends finish and their outcomes are published, so the next
+  // owner learns them. Queue entries of those partitions are dropped (the next owner re-reads
+  // them from the outbox).
+  void OnRevoked(const std::vector<store::TopicPartition>& parts) override {
+    std::set<int32_t> leaving;
+    for (const auto& tp : parts) leaving.insert(tp.partition);
+    for (auto& [id, f] : in_flight_) {
+      if (leaving.contains(queue_.at(id).partition)) f.wait();
+    }
+    store::CommitBatch batch;
+    Collect(batch);
+    Status st = CommitAndPublish(std::move(batch));
+    if (!st.ok() && deferred_.ok()) deferred_ = st.WithContext("publishing outcomes before a rebalance");
+    for (auto it = queue_.begin(); it != queue_.end();) {
+      if (leaving.contains(it->second.partition) && !in_flight_.contains(it->first)) {
+        it = queue_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    for (int32_t p : leaving) owned_.erase(p);
   }
 
   Status PublishPending() {
@@ -167,8 +277,14 @@ struct DeliveryWorker::Impl final : store::RebalanceListener {
     return state_.MarkPublished(sequences);
   }
 
+  Status CommitAndPublish(store::CommitBatch batch) {
+    if (batch.empty()) return Status::Ok();
+    ASSIGN_OR_RETURN(std::vector<store::OutboxEntry> outputs, state_.Commit(std::move(batch)));
+    return Publish(std::move(outputs));
+  }
+
   Status RunOnce(std::chrono::milliseconds poll_timeout) {
-    RETURN_IF_ERROR(deferred_);
+    RETURN_IF_ERROR(std::exchange(deferred_, Status::Ok()));
     // Do not sleep in Poll past the next due retry or while sends may finish.
     TimeMs now = clock_.NowMs();
     auto wait = poll_timeout;
@@ -178,50 +294,87 @@ struct DeliveryWorker::Impl final : store::RebalanceListener {
     }
     ASSIGN_OR_RETURN(std::vector<store::LogRecord> records, consumer_->Poll(wait));
     last_poll_records_ = records.size();
-    RETURN_IF_ERROR(deferred_);
+    RETURN_IF_ERROR(std::exchange(deferred_, Status::Ok()));
 
+    for (const auto& record : records) RETURN_IF_ERROR(Accept(record));
     store::CommitBatch batch;
-    for (const auto& record : records) {
-      batch.SetOffset({record.topic, record.partition}, record.offset + 1);
-      RETURN_IF_ERROR(Accept(record, batch));
-    }
-    RETURN_IF_ERROR(Collect(batch));
-    if (!batch.empty()) {
-      ASSIGN_OR_RETURN(std::vector<store::OutboxEntry> outputs, state_.Commit(std::move(batch)));
-      RETURN_IF_ERROR(Publish(std::move(outputs)));
-    }
+    Collect(batch);
+    RETURN_IF_ERROR(CommitAndPublish(std::move(batch)));
     StartDue();
     return Status::Ok();
   }
 
-  // A new outbox record: queue it unless its delivery id is finished or already queued.
-  Status Accept(const store::LogRecord& record, store::CommitBatch& batch) {
+  // A new outbox record: queued unless it is a re-emitted copy, finished before, or its
+  // delivery id is already queued or finished in the window.
+  Status Accept(const store::LogRecord& record) {
+    auto oit = owned_.find(record.partition);
+    if (oit == owned_.end()) return Status::Ok();  // fetched before the partition left
+    Owned& owned = oit->second;
+    if (record.offset < owned.next) return Status::Ok();  // read twice around a rebalance
+    if (record.offset > owned.next) {
+      // Only retention may leave a gap; anything else was fetched before this assignment and
+      // comes again from `next`.
+      ASSIGN_OR_RETURN(store::PartitionOffsets offsets, log_.Offsets({record.topic, record.partition}));
+      if (record.offset > offsets.start) return Status::Ok();
+    }
+    owned.next = record.offset + 1;
     ++stats_.consumed;
+    Owned::Slot& slot = owned.window[record.offset];
+    Judge(owned, record, slot);
+    owned.Advance();
+    return Status::Ok();
+  }
+
+  void Judge(Owned& owned, const store::LogRecord& record, Owned::Slot& slot) {
     Result<v1::Event> event = schemas::DecodeEvent(record.value);
     if (!event.ok() || !event->has_delivery() || event->delivery().delivery_id().empty()) {
       // Not ours to judge further: the lifecycle stage writes this topic. Counted and skipped.
       ++stats_.skipped;
-      return Status::Ok();
+      return;
     }
     const v1::Delivery& d = event->delivery();
-    if (queue_.contains(d.delivery_id())) {
-      ++stats_.duplicates;
-      return Status::Ok();
+    if (event->header().has_origin()) {
+      const v1::Origin& o = event->header().origin();
+      Source source{o.topic(), o.partition()};
+      OriginPos pos{o.offset(), o.index()};
+      auto high = owned.origins_read.find(source);
+      if (high != owned.origins_read.end() && pos <= high->second) {
+        ++stats_.duplicates;  // a rebuilt processor republished it
+        return;
+      }
+      owned.origins_read[source] = pos;
+      slot.origin = std::pair{source, pos};
     }
-    ASSIGN_OR_RETURN(std::optional<std::string> done, state_.Get(kDoneStore, d.delivery_id()));
-    if (done) {
-      ++stats_.duplicates;
-      return Status::Ok();
+    if (owned.window_ids.contains(d.delivery_id())) {
+      ++stats_.duplicates;  // the same delivery twice in the window
+      return;
     }
-    Queued q{.delivery = d, .due = clock_.NowMs()};
+    slot.delivery_id = d.delivery_id();
+    owned.window_ids[d.delivery_id()] = record.offset;
+    if (owned.learned.finished_above.contains(record.offset)) {
+      ++stats_.duplicates;  // finished by an earlier owner
+      return;
+    }
+    if (queue_.contains(d.delivery_id())) {  // queued from another partition
+      ++stats_.duplicates;
+      return;
+    }
+    Queued q{.delivery = d, .due = clock_.NowMs(), .partition = record.partition, .offset = record.offset};
     q.delivery.set_attempt(0);
-    batch.Put(kQueueStore, d.delivery_id(), EncodeQueued(q));
+    q.delivery.clear_progress();
+    // A retry an earlier owner scheduled keeps its attempt count and its backoff.
+    auto retrying = owned.learned.retrying_above.find(record.offset);
+    if (retrying != owned.learned.retrying_above.end()) {
+      auto [attempts, when] = retrying->second;
+      q.delivery.set_attempt(attempts);
+      q.due = when + Backoff(attempts).count();
+    }
+    slot.open = true;
     queue_.emplace(d.delivery_id(), std::move(q));
-    return Status::Ok();
   }
 
-  // Finished sends -> outcome events, finished marks, rescheduled retries.
-  Status Collect(store::CommitBatch& batch) {
+  // Finished sends -> outcome events, finished records, rescheduled retries.
+  void Collect(store::CommitBatch& batch) {
     for (auto it = in_flight_.begin(); it != in_flight_.end();) {
       if (it->second.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
         ++it;
@@ -231,7 +384,6 @@ struct DeliveryWorker::Impl final : store::RebalanceListener {
       Apply(it->first, attempt, batch);
       it = in_flight_.erase(it);
     }
-    return Status::Ok();
   }
 
   void Apply(const std::string& id, const Attempt& attempt, store::CommitBatch& batch) {
@@ -266,6 +418,29 @@ struct DeliveryWorker::Impl final : store::RebalanceListener {
     std::string_view channel = ChannelName(q.delivery.channel());
     if (probe_) probe_->Record(channel, label, attempt.seconds);
 
+    // Where the partition stands once this record is (or is not yet) finished. A partition
+    // revoked meanwhile (its sends were waited for first) cannot be missing here.
+    v1::DeliveryProgress* progress = outcome.mutable_progress();
+    progress->set_outbox_partition(q.partition);
+    progress->set_outbox_offset(q.offset);
+    auto oit = owned_.find(q.partition);
+    if (oit != owned_.end()) {
+      Owned& owned = oit->second;
+      if (finished) {
+        auto slot = owned.window.find(q.offset);
+        if (slot != owned.window.end()) slot->second.open = false;
+        owned.Advance();
+      }
+      progress->set_done_below(owned.done_below);
+      for (const auto& [source, pos] : owned.origins_below) {
+        v1::OriginHigh* h = progress->add_origins_below();
+        h->set_topic(source.first);
+        h->set_partition(source.second);
+        h->set_offset(pos.first);
+        h->set_index(pos.second);
+      }
+    }
+
     // The outcome event carries the alerts' ids and kinds, not their whole content.
     for (auto& a : *outcome.mutable_alerts()) {
       v1::AlertEvent slim;
@@ -285,17 +460,13 @@ struct DeliveryWorker::Impl final : store::RebalanceListener {
     batch.AddOutput({.topic = std::string(schemas::topic::kDeliveries),
                      .key = id,
                      .value = schemas::EncodeEvent(event),
-                     .timestamp_ms = attempt.started_ms});
+                     .timestamp_ms = attempt.started_ms,
+                     .partition = DeliveriesPartition(q.partition)});
 
     if (finished) {
-      v1::Delivery mark = outcome;  // the final state, without the alerts
-      mark.clear_alerts();
-      batch.Put(kDoneStore, id, mark.SerializeAsString());
-      batch.Delete(kQueueStore, id);
       queue_.erase(qit);
     } else {
       q.due = clock_.NowMs() + Backoff(n).count();
-      batch.Put(kQueueStore, id, EncodeQueued(q));
     }
   }
 
@@ -332,14 +503,12 @@ struct DeliveryWorker::Impl final : store::RebalanceListener {
     }
   }
 
-  // Waits for every send in flight and commits their outcomes.
+  // Waits for every send in flight and publishes their outcomes.
   Status Drain() {
     for (auto& [id, f] : in_flight_) f.wait();
     store::CommitBatch batch;
-    RETURN_IF_ERROR(Collect(batch));
-    if (batch.empty()) return Status::Ok();
-    ASSIGN_OR_RETURN(std::vector<store::OutboxEntry> outputs, state_.Commit(std::move(batch)));
-    return Publish(std::move(outputs));
+    Collect(batch);
+    return CommitAndPublish(std::move(batch));
   }
 
   bool Idle() const { return in_flight_.empty() && queue_.empty() && last_poll_records_ == 0; }
@@ -352,8 +521,11 @@ struct DeliveryWorker::Impl final : store::RebalanceListener {
   std::unique_ptr<Probe> probe_;
   std::map<v1::Delivery::Channel, std::unique_ptr<Channel>> channels_;
   std::unique_ptr<store::Consumer> consumer_;
+  int32_t deliveries_partitions_ = 1;
   Status deferred_;                       // an error seen inside the rebalance callback
-  std::map<std::string, Queued> queue_;   // delivery id -> pending (mirrors delivery_queue)
+  std::map<int32_t, Learned> learned_;    // outbox partition -> folded outcomes (kept on revoke)
+  std::map<int32_t, Owned> owned_;        // outbox partitions assigned now
+  std::map<std::string, Queued> queue_;   // delivery id -> pending
   std::map<std::string, std::future<Attempt>> in_flight_;
   size_t last_poll_records_ = 1;
   DeliveryStats stats_;
@@ -383,7 +555,7 @@ Result<std::unique_ptr<DeliveryWorker>> DeliveryWorker::Make(store::EventLog& lo
   auto impl = std::make_unique<Impl>(log, state, std::move(options), registry);
   // Outcome events committed before a crash but not yet appended go out first.
   RETURN_IF_ERROR(impl->PublishPending());
-  RETURN_IF_ERROR(impl->Load());
+  ASSIGN_OR_RETURN(impl->deliveries_partitions_, log.PartitionCount(schemas::topic::kDeliveries));
   ASSIGN_OR_RETURN(impl->consumer_, log.Subscribe({.group = impl->options_.group,
                                                     .topics = {std::string(schemas::topic::kOutbox)},
                                                     .listener = impl.get(),

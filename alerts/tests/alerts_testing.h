@@ -203,15 +203,27 @@ inline int ValidateCap(const std::string& xml, std::string* output) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-// Appends deliveries to notify.outbox (created with one partition when missing).
-inline void AppendOutbox(store::EventLog& log, const std::vector<v1::Delivery>& deliveries) {
-  ASSERT_TRUE(log.CreateTopic({.name = std::string(schemas::topic::kOutbox), .partitions = 1}).ok());
+// Appends deliveries to notify.outbox (created with one partition when missing). With
+// `first_origin` >= 0 each carries an origin like the lifecycle stage's outputs ("alerts"/0 at
+// first_origin, first_origin + 1, ...), so a copy appended again with the same origins is a
+// re-emitted output.
+inline void AppendOutbox(store::EventLog& log, const std::vector<v1::Delivery>& deliveries,
+                         int64_t first_origin = -1) {
+  if (!log.PartitionCount(schemas::topic::kOutbox).ok()) {
+    ASSERT_TRUE(log.CreateTopic({.name = std::string(schemas::topic::kOutbox), .partitions = 1}).ok());
+  }
   std::vector<store::OutRecord> records;
   for (const auto& d : deliveries) {
     v1::Event e;
     e.mutable_header()->set_schema_version(schemas::kSchemaVersion);
     e.mutable_header()->set_event_id("outbox:" + d.delivery_id());
     e.mutable_header()->set_source(v1::SOURCE_PROCESSOR);
+    if (first_origin >= 0) {
+      auto* origin = e.mutable_header()->mutable_origin();
+      origin->set_topic("alerts");
+      origin->set_partition(0);
+      origin->set_offset(first_origin + static_cast<int64_t>(records.size()));
+    }
     *e.mutable_delivery() = d;
     records.push_back({.topic = std::string(schemas::topic::kOutbox), .key = d.recipient_id(),
                        .value = schemas::EncodeEvent(e), .timestamp_ms = 1});
@@ -219,14 +231,17 @@ inline void AppendOutbox(store::EventLog& log, const std::vector<v1::Delivery>& 
   ASSERT_TRUE(log.Append(records).ok());
 }
 
-// The outcome events in notify.deliveries, in log order.
+// The outcome events in notify.deliveries, in log order per partition, partition 0 first.
 inline std::vector<v1::Event> Outcomes(store::EventLog& log) {
   std::vector<v1::Event> out;
-  auto records = log.Read({std::string(schemas::topic::kDeliveries), 0}, 0, 10000);
-  if (!records.ok()) return out;
-  for (const auto& r : *records) {
-    auto e = schemas::DecodeEvent(r.value);
-    if (e.ok()) out.push_back(std::move(*e));
+  auto partitions = log.PartitionCount(schemas::topic::kDeliveries);
+  for (int32_t p = 0; partitions.ok() && p < *partitions; ++p) {
+    auto records = log.Read({std::string(schemas::topic::kDeliveries), p}, 0, 10000);
+    if (!records.ok()) continue;
+    for (const auto& r : *records) {
+      auto e = schemas::DecodeEvent(r.value);
+      if (e.ok()) out.push_back(std::move(*e));
+    }
   }
   return out;
 }

@@ -176,24 +176,70 @@ TEST_F(DeliveryWorkerTest, DeadAndHungEndpointsDoNotDelayOthers) {
   EXPECT_EQ(worker->stats().in_flight, 1);
 }
 
+// What was finished is learned from notify.deliveries, not from the worker's own store: a
+// worker on a fresh state directory (another node) resumes after it, and a copy re-emitted by
+// a rebuilt lifecycle stage (same origin) is not sent.
 TEST_F(DeliveryWorkerTest, RestartAndReplayNeverResend) {
   Receiver receiver;
   v1::Delivery d = SampleDelivery("d-once", v1::Delivery::CHANNEL_WEBHOOK, receiver.url());
-  testing::AppendOutbox(*log_, {d});
+  testing::AppendOutbox(*log_, {d}, /*first_origin=*/0);
   {
     auto worker = Worker(Options());
     ASSERT_TRUE(worker->RunUntilIdle(10s).ok());
   }
   ASSERT_EQ(receiver.count(), 1u);
-  // Restart on the same state, and the outbox replays the same delivery (a rebuilt log).
-  OpenState();
-  testing::AppendOutbox(*log_, {d, d});
+  state_.reset();
+  state_ = std::move(store::StateStore::Open({.dir = dir_.Sub("other-node"), .stores = DeliveryWorker::StoreNames()}))
+               .value();
+  testing::AppendOutbox(*log_, {d}, /*first_origin=*/0);
   auto worker = Worker(Options());
   ASSERT_TRUE(worker->RunUntilIdle(10s).ok());
-  EXPECT_EQ(worker->stats().consumed, 2) << "resumed from the committed offset";
-  EXPECT_EQ(worker->stats().duplicates, 2);
+  EXPECT_EQ(worker->stats().consumed, 1) << "resumed after the finished record";
+  EXPECT_EQ(worker->stats().duplicates, 1);
   EXPECT_EQ(receiver.count(), 1u);
   EXPECT_EQ(Trail("d-once").size(), 1u);
+}
+
+// A finished record above an open one: the next owner starts at the open one (done_below)
+// and skips the finished one; the retry keeps its attempt count.
+TEST_F(DeliveryWorkerTest, TheNextOwnerSkipsWhatFinishedAboveAnOpenRetry) {
+  Receiver receiver({500}, 200);
+  Receiver other;
+  DeliveryOptions options = Options();
+  options.retry.initial_backoff = 60s;  // the first worker never retries
+  v1::Delivery first = SampleDelivery("d-open", v1::Delivery::CHANNEL_WEBHOOK, receiver.url());
+  v1::Delivery second = SampleDelivery("d-done", v1::Delivery::CHANNEL_WEBHOOK, other.url());
+  testing::AppendOutbox(*log_, {first, second}, 0);
+  {
+    auto worker = Worker(options);
+    while (Trail("d-open").empty() || Trail("d-done").empty()) ASSERT_TRUE(worker->RunOnce(10ms).ok());
+  }
+  ASSERT_EQ(receiver.count(), 1u);
+  ASSERT_EQ(other.count(), 1u);
+  auto outcomes = testing::Outcomes(*log_);
+  ASSERT_EQ(outcomes.size(), 2u);
+  for (const auto& e : outcomes) {
+    EXPECT_EQ(e.delivery().progress().done_below(), 0) << "offset 0 is still open";
+    EXPECT_EQ(e.delivery().progress().outbox_offset(), e.delivery().delivery_id() == "d-open" ? 0 : 1);
+  }
+  state_.reset();
+  state_ = std::move(store::StateStore::Open({.dir = dir_.Sub("other-node"), .stores = DeliveryWorker::StoreNames()}))
+               .value();
+  options.retry.initial_backoff = 20ms;
+  auto worker = Worker(options);
+  ASSERT_TRUE(worker->RunUntilIdle(10s).ok());
+  EXPECT_EQ(worker->stats().consumed, 2);
+  EXPECT_EQ(worker->stats().duplicates, 1);
+  EXPECT_EQ(other.count(), 1u) << "d-done was not sent again";
+  auto requests = receiver.requests();
+  ASSERT_EQ(requests.size(), 2u);
+  EXPECT_EQ(requests[1].Header("x-ewarn-delivery"), "d-open");
+  using S = v1::Delivery;
+  EXPECT_EQ(Trail("d-open"), (std::vector<std::tuple<S::State, int, int>>{{S::STATE_RETRYING, 1, 500},
+                                                                           {S::STATE_SENT, 2, 200}}))
+      << "the retry kept its attempt count";
+  EXPECT_EQ(Trail("d-done").size(), 1u);
+  EXPECT_EQ(testing::Outcomes(*log_).back().delivery().progress().done_below(), 2);
 }
 
 TEST_F(DeliveryWorkerTest, PendingRetriesSurviveARestart) {
@@ -210,15 +256,15 @@ TEST_F(DeliveryWorkerTest, PendingRetriesSurviveARestart) {
   OpenState();
   auto worker = Worker(options);
   ASSERT_TRUE(worker->RunUntilIdle(10s).ok());
-  EXPECT_EQ(worker->stats().consumed, 0) << "the retry came from the state store, not the outbox";
+  EXPECT_EQ(worker->stats().consumed, 1) << "the open record was read again from the outbox";
   EXPECT_EQ(receiver.count(), 2u);
   using S = v1::Delivery;
   EXPECT_EQ(Trail("d-durable"), (std::vector<std::tuple<S::State, int, int>>{{S::STATE_RETRYING, 1, 500},
                                                                               {S::STATE_SENT, 2, 200}}));
 }
 
-// kill -9 while a send is on the wire: the delivery was committed to the queue before the send
-// started, so the restarted worker sends it again, under the same idempotency key.
+// kill -9 while a send is on the wire: no outcome says it finished, so the restarted worker
+// reads it again from the outbox and sends it again, under the same idempotency key.
 TEST_F(DeliveryWorkerTest, ACrashDuringASendLosesNothing) {
   Receiver receiver;
   receiver.set_delay(800ms);  // the first request is still unanswered when the worker dies
@@ -244,7 +290,7 @@ TEST_F(DeliveryWorkerTest, ACrashDuringASendLosesNothing) {
   options.timeouts.io = 5000ms;  // the receiver finishes the dead worker's request first
   auto worker = Worker(options);
   ASSERT_TRUE(worker->RunUntilIdle(10s).ok());
-  EXPECT_EQ(worker->stats().consumed, 0) << "the outbox offset was committed with the queue entry";
+  EXPECT_EQ(worker->stats().consumed, 1) << "the open record was read again from the outbox";
   auto requests = receiver.requests();
   ASSERT_EQ(requests.size(), 2u);
   EXPECT_EQ(requests[0].Header("x-ewarn-delivery"), "d-crash");

@@ -36,9 +36,81 @@ class LocalStateQueries final : public QuerySource {
   Result<std::optional<alerts::AlertRecord>> ReadAlert(std::string_view alert_id) override {
     return alerts::ReadAlert(state_, alert_id);
   }
+  int64_t EventTimeOf(int32_t partition) override {
+    auto t = processors::PartitionEventTime(state_, partition);
+    return t.ok() ? *t : 0;  // a store without the station stage's clock knows no time
+  }
+  Status Ready() override { return Status::Ok(); }  // committed state is all it will ever have
 
  private:
   store::StateStore& state_;
+};
+
+int64_t AssessedMs(std::string_view value) {
+  v1::RiskAssessment a;
+  return a.ParseFromArray(value.data(), static_cast<int>(value.size())) ? a.assessed_ms() : -1;
+}
+
+class FreshestQueries final : public QuerySource {
+ public:
+  FreshestQueries(QuerySource& a, QuerySource& b) : a_(a), b_(b) {}
+
+  Status ScanRisk(std::string_view prefix,
+                  const std::function<bool(std::string_view, std::string_view)>& fn) override {
+    std::map<std::string, std::string, std::less<>> merged;
+    RETURN_IF_ERROR(a_.ScanRisk(prefix, [&](std::string_view key, std::string_view value) {
+      merged.emplace(key, value);
+      return true;
+    }));
+    RETURN_IF_ERROR(b_.ScanRisk(prefix, [&](std::string_view key, std::string_view value) {
+      auto [it, fresh] = merged.try_emplace(std::string(key), value);
+      if (!fresh && AssessedMs(value) > AssessedMs(it->second)) it->second = value;
+      return true;
+    }));
+    for (const auto& [key, value] : merged) {
+      if (!fn(key, value)) break;
+    }
+    return Status::Ok();
+  }
+  Result<std::optional<std::string>> GetRisk(std::string_view key) override {
+    ASSIGN_OR_RETURN(std::optional<std::string> a, a_.GetRisk(key));
+    ASSIGN_OR_RETURN(std::optional<std::string> b, b_.GetRisk(key));
+    if (a && b) return AssessedMs(*b) > AssessedMs(*a) ? b : a;
+    return a ? a : b;
+  }
+  Status ScanAlerts(const std::function<bool(const alerts::AlertRecord&)>& fn) override {
+    std::map<std::string, alerts::AlertRecord> merged;
+    RETURN_IF_ERROR(a_.ScanAlerts([&](const alerts::AlertRecord& r) {
+      merged.emplace(r.alert.alert_id(), r);
+      return true;
+    }));
+    RETURN_IF_ERROR(b_.ScanAlerts([&](const alerts::AlertRecord& r) {
+      auto [it, fresh] = merged.try_emplace(r.alert.alert_id(), r);
+      if (!fresh && r.events > it->second.events) it->second = r;
+      return true;
+    }));
+    for (const auto& [id, record] : merged) {
+      if (!fn(record)) break;
+    }
+    return Status::Ok();
+  }
+  Result<std::optional<alerts::AlertRecord>> ReadAlert(std::string_view alert_id) override {
+    ASSIGN_OR_RETURN(std::optional<alerts::AlertRecord> a, a_.ReadAlert(alert_id));
+    ASSIGN_OR_RETURN(std::optional<alerts::AlertRecord> b, b_.ReadAlert(alert_id));
+    if (a && b) return b->events > a->events ? b : a;
+    return a ? a : b;
+  }
+  int64_t EventTimeOf(int32_t partition) override {
+    return std::max(a_.EventTimeOf(partition), b_.EventTimeOf(partition));
+  }
+  Status Ready() override {
+    Status a = a_.Ready();
+    return a.ok() ? a : b_.Ready().ok() ? Status::Ok() : a;
+  }
+
+ private:
+  QuerySource& a_;
+  QuerySource& b_;
 };
 
 // The n of an alert event id "<alert_id>/<n>"; -1 when it has no such suffix.
@@ -56,6 +128,10 @@ std::unique_ptr<QuerySource> LocalQueries(store::StateStore& state) {
   return std::make_unique<LocalStateQueries>(state);
 }
 
+std::unique_ptr<QuerySource> Freshest(QuerySource& a, QuerySource& b) {
+  return std::make_unique<FreshestQueries>(a, b);
+}
+
 struct ReadModel::Impl {
   Impl(store::EventLog& l, ReadModelOptions o) : log(l), options(o) {}
 
@@ -66,6 +142,8 @@ struct ReadModel::Impl {
   std::map<std::string, std::string, std::less<>> risk;                 // kRiskStore layout
   std::map<std::string, int64_t, std::less<>> risk_assessed;            // key -> assessed_ms
   std::map<std::string, alerts::AlertRecord, std::less<>> alerts_by_id;  // guarded by mu
+  std::map<int32_t, int64_t> event_time;  // `risk` partition -> latest event time; guarded by mu
+  std::map<store::TopicPartition, int64_t> applied_to;  // next offset not yet applied; guarded by mu
 
   std::map<store::TopicPartition, int64_t> next;  // reader thread only
   int32_t task_partitions = 0;                    // of `risk` (= in.events); reader thread only
@@ -126,8 +204,13 @@ struct ReadModel::Impl {
     return true;
   }
 
-  void Apply(const store::LogRecord& record) {
+  void Apply(const store::TopicPartition& tp, const store::LogRecord& record) {
     auto e = schemas::DecodeEvent(record.value);
+    if (e.ok() && tp.topic == schemas::topic::kRisk) {
+      std::unique_lock lock(mu);
+      int64_t& t = event_time[tp.partition];
+      t = std::max(t, e->header().event_time_ms());
+    }
     bool used = false;
     if (e.ok() && e->body_case() == v1::Event::kRisk) {
       ApplyRisk(*e);
@@ -155,8 +238,12 @@ struct ReadModel::Impl {
           ASSIGN_OR_RETURN(std::vector<store::LogRecord> records, log.Read(tp, from, options.max_batch));
           Answered();
           for (const auto& r : records) {
-            Apply(r);
+            Apply(tp, r);
             from = r.offset + 1;
+          }
+          if (!records.empty()) {
+            std::unique_lock lock(mu);
+            applied_to[tp] = from;
           }
           if (!records.empty()) progressed = true;
           if (records.size() < options.max_batch) break;
@@ -241,6 +328,26 @@ Result<std::optional<alerts::AlertRecord>> ReadModel::ReadAlert(std::string_view
   auto it = impl_->alerts_by_id.find(alert_id);
   if (it == impl_->alerts_by_id.end()) return std::optional<alerts::AlertRecord>();
   return std::optional<alerts::AlertRecord>(it->second);
+}
+
+bool ReadModel::HasApplied(const store::TopicPartition& tp, int64_t next_offset) const {
+  if (next_offset <= 0) return true;
+  std::shared_lock lock(impl_->mu);
+  auto it = impl_->applied_to.find(tp);
+  return it != impl_->applied_to.end() && it->second >= next_offset;
+}
+
+int64_t ReadModel::EventTimeOf(int32_t partition) {
+  std::shared_lock lock(impl_->mu);
+  auto it = impl_->event_time.find(partition);
+  return it == impl_->event_time.end() ? 0 : it->second;
+}
+
+Status ReadModel::Ready() {
+  if (impl_->caught_up) return Status::Ok();
+  Status why = health();
+  return Status::Unavailable("the read side is still reading the log's risk and alerts" +
+                             (why.ok() ? std::string() : " (" + why.message() + ")"));
 }
 
 }  // namespace ewarn::readside

@@ -226,6 +226,57 @@ TEST(ReadModelTest, FoldsTheTopicsIntoWhatTheStagesKeep) {
   EXPECT_EQ(a.level(), risk_level);
 }
 
+// What `ewarn serve` on the embedded log answers: the model merged with the stages' own state
+// gives exactly the stages' answers (risk bytes, alert records), and where that state is behind
+// (a copy from before the ack, as on a node that no longer runs a partition) the model's newer
+// answer wins.
+TEST(ReadModelTest, FreshestOfTheModelAndTheStagesStateIsTheNewerOfTheTwo) {
+  Fixture f;
+  ASSERT_NO_FATAL_FAILURE(Prepare(f));
+  auto model = ReadModel::Start(*f.log);
+  ASSERT_TRUE(WaitFor([&] { return model->caught_up(); }, 10s)) << model->health().ToString();
+  auto state = store::StateStore::Open({.dir = f.dir.Sub("state")});
+  ASSERT_TRUE(state.ok());
+  auto local = LocalQueries(**state);
+  auto merged = Freshest(*model, *local);
+  ASSERT_TRUE(merged->Ready().ok());
+  ExpectSameAlerts(f.alerts, AlertsOf(*merged));
+  std::map<std::string, std::string> want, got;
+  ASSERT_TRUE(local->ScanRisk("", [&](std::string_view k, std::string_view v) { return want.emplace(k, v).second; }).ok());
+  ASSERT_TRUE(merged->ScanRisk("", [&](std::string_view k, std::string_view v) { return got.emplace(k, v).second; }).ok());
+  EXPECT_EQ(got, want);  // scores and factors as current as the stage's, not as of the last level change
+  for (const auto& [key, value] : want) {
+    auto one = merged->GetRisk(key);
+    ASSERT_TRUE(one.ok() && one->has_value()) << key;
+    EXPECT_EQ(**one, value) << key;
+  }
+  const alerts::AlertRecord& acked = f.alerts.begin()->second;
+  for (int32_t p = 0; p < kPartitions; ++p) {
+    EXPECT_GE(merged->EventTimeOf(p), local->EventTimeOf(p)) << p;
+    EXPECT_GT(model->EventTimeOf(p), kOpen) << p;  // the minute ticks forwarded to `risk`
+  }
+
+  // A state from before the ack: the merge shows the model's acknowledged record.
+  testing::TempDir before;
+  {
+    auto log = store::OpenEmbeddedLog({.dir = before.Sub("log")});
+    ASSERT_TRUE(log.ok());
+    ASSERT_TRUE(Feed(**log).ok());
+    RunStages(**log, before.Sub("state"));
+  }
+  auto stale = store::StateStore::Open({.dir = before.Sub("state")});
+  ASSERT_TRUE(stale.ok());
+  auto stale_local = LocalQueries(**stale);
+  auto old = stale_local->ReadAlert(acked.alert.alert_id());
+  ASSERT_TRUE(old.ok() && old->has_value());
+  ASSERT_EQ((*old)->state, alerts::AlertState::kOpen);
+  auto merged_stale = Freshest(*stale_local, *model);
+  auto now = merged_stale->ReadAlert(acked.alert.alert_id());
+  ASSERT_TRUE(now.ok() && now->has_value());
+  EXPECT_EQ((*now)->state, alerts::AlertState::kAcknowledged);
+  ExpectSameAlerts(f.alerts, AlertsOf(*merged_stale));
+}
+
 TEST(ReadModelTest, ARepublishedAlertEventChangesNothing) {
   Fixture f;
   ASSERT_NO_FATAL_FAILURE(Prepare(f));
@@ -288,8 +339,17 @@ TEST(ReadModelTest, OverKafkaTheSameModelAndTheLogsLossReported) {
   }
   auto model = ReadModel::Start(**kafka, {.poll_interval = 50ms});
   ASSERT_TRUE(WaitFor([&] { return model->caught_up(); }, 20s)) << model->health().ToString();
+  EXPECT_TRUE(model->Ready().ok());
   ExpectSameAlerts(f.alerts, AlertsOf(*model));
   EXPECT_EQ(RiskLevelsOf(*model), f.risk);
+  for (std::string topic : {"risk", "alerts"}) {
+    for (int32_t p = 0; p < kPartitions; ++p) {
+      auto end = (*kafka)->Offsets({topic, p});
+      ASSERT_TRUE(end.ok());
+      EXPECT_TRUE(model->HasApplied({topic, p}, end->end)) << topic << p;
+      EXPECT_FALSE(model->HasApplied({topic, p}, end->end + 1)) << topic << p;
+    }
+  }
 
   for (int b = 1; b <= 3; ++b) ASSERT_TRUE((*cluster)->SetBrokerDown(b).ok());
   EXPECT_TRUE(WaitFor([&] { return !model->health().ok(); }, 15s));
@@ -297,6 +357,73 @@ TEST(ReadModelTest, OverKafkaTheSameModelAndTheLogsLossReported) {
   ExpectSameAlerts(f.alerts, AlertsOf(*model));  // still answers from what it holds
   for (int b = 1; b <= 3; ++b) ASSERT_TRUE((*cluster)->SetBrokerUp(b).ok());
   EXPECT_TRUE(WaitFor([&] { return model->health().ok(); }, 20s)) << model->health().ToString();
+}
+
+// A model that has not read the log yet says so instead of answering (every broker down at its
+// start), and answers once it has.
+TEST(ReadModelTest, NotReadyUntilItHasReadTheLog) {
+  auto cluster = testing::MockKafkaCluster::Start(3);
+  ASSERT_TRUE(cluster.ok()) << cluster.status().ToString();
+  auto kafka = store::OpenKafkaLog((*cluster)->LogOptions(2s));
+  ASSERT_TRUE(kafka.ok()) << kafka.status().ToString();
+  ASSERT_TRUE((*kafka)->CreateTopic({.name = "alerts", .partitions = 2}).ok());
+  for (int b = 1; b <= 3; ++b) ASSERT_TRUE((*cluster)->SetBrokerDown(b).ok());
+  auto model = ReadModel::Start(**kafka, {.poll_interval = 50ms});
+  std::this_thread::sleep_for(500ms);
+  Status ready = model->Ready();
+  EXPECT_EQ(ready.code(), StatusCode::kUnavailable) << ready.ToString();
+  EXPECT_NE(ready.message().find("still reading the log"), std::string::npos) << ready.ToString();
+  for (int b = 1; b <= 3; ++b) ASSERT_TRUE((*cluster)->SetBrokerUp(b).ok());
+  EXPECT_TRUE(WaitFor([&] { return model->Ready().ok(); }, 20s)) << model->Ready().ToString();
+}
+
+// Three nodes over the wire: the stages run on one Kafka client, two other clients each keep a
+// model; an acknowledgement appended through one of those clients reaches the stage, and both
+// models show it acknowledged, equal to the stage's own records.
+TEST(ReadModelTest, OverKafkaAnAckThroughAnyNodeShowsOnEveryNode) {
+  auto cluster = testing::MockKafkaCluster::Start(3);
+  ASSERT_TRUE(cluster.ok()) << cluster.status().ToString();
+  std::vector<std::unique_ptr<store::EventLog>> nodes;
+  for (int i = 0; i < 3; ++i) {
+    auto kafka = store::OpenKafkaLog((*cluster)->LogOptions(2s));
+    ASSERT_TRUE(kafka.ok()) << kafka.status().ToString();
+    nodes.push_back(std::move(*kafka));
+  }
+  testing::TempDir dir;
+  ASSERT_TRUE(Feed(*nodes[0]).ok());
+  RunStages(*nodes[0], dir.Sub("state"));
+  auto model1 = ReadModel::Start(*nodes[1], {.poll_interval = 50ms});
+  auto model2 = ReadModel::Start(*nodes[2], {.poll_interval = 50ms});
+  ASSERT_TRUE(WaitFor([&] { return model1->caught_up() && model2->caught_up(); }, 20s));
+  std::map<std::string, alerts::AlertRecord> before;
+  {
+    auto state = store::StateStore::Open({.dir = dir.Sub("state")});
+    ASSERT_TRUE(state.ok());
+    before = AlertsOf(*LocalQueries(**state));
+  }
+  ASSERT_FALSE(before.empty());
+  ASSERT_TRUE(WaitFor([&] { return AlertsOf(*model1).size() == before.size(); }, 5s));
+  ExpectSameAlerts(before, AlertsOf(*model1));
+  ExpectSameAlerts(before, AlertsOf(*model2));
+  EXPECT_EQ(RiskLevelsOf(*model1), RiskLevelsOf(*model2));
+
+  const alerts::AlertRecord& open = before.begin()->second;
+  ASSERT_EQ(open.state, alerts::AlertState::kOpen);
+  ASSERT_TRUE(AppendAck(*nodes[1], open, kOpen + 91 * kMin).ok());
+  RunStages(*nodes[0], dir.Sub("state"));
+  auto acked = [&](ReadModel& m) {
+    auto r = m.ReadAlert(open.alert.alert_id());
+    return r.ok() && r->has_value() && (*r)->state == alerts::AlertState::kAcknowledged;
+  };
+  EXPECT_TRUE(WaitFor([&] { return acked(*model1) && acked(*model2); }, 2s));
+  auto state = store::StateStore::Open({.dir = dir.Sub("state")});
+  ASSERT_TRUE(state.ok());
+  auto after = AlertsOf(*LocalQueries(**state));
+  ExpectSameAlerts(after, AlertsOf(*model1));
+  ExpectSameAlerts(after, AlertsOf(*model2));
+  auto one = model2->ReadAlert(open.alert.alert_id());
+  ASSERT_TRUE(one.ok() && one->has_value());
+  EXPECT_EQ((*one)->alert.actor(), "ikeja-police");
 }
 
 }  // namespace

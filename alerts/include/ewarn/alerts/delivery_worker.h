@@ -1,16 +1,24 @@
 // ewarn::alerts::DeliveryWorker: sends what the alert lifecycle put in notify.outbox.
 //
-// It reads ewarn.v1.Event{Delivery} records from notify.outbox (consumer group ewarn-delivery,
-// offsets kept in its own StateStore), sends each over its channel, and appends every attempt's
-// outcome (SENT / RETRYING / FAILED) to notify.deliveries. Guarantees:
-//   - a delivery_id that finished (sent or permanently failed) is never sent again, whatever
-//     is re-read (restart, rebalance, replayed outbox): finished ids are kept in the state store;
-//   - retryable failures are retried with exponential backoff up to max_attempts; the retry
-//     queue is in the state store, committed with the consumed offsets, so a crash loses none;
+// It reads ewarn.v1.Event{Delivery} records from notify.outbox (consumer group ewarn-delivery;
+// any number of workers, in one process or many, share the partitions), sends each over its
+// channel, and appends every attempt's outcome (SENT / RETRYING / FAILED) to notify.deliveries,
+// with the outbox position it is for and the partition's done_below mark. Guarantees, across
+// every worker of the group:
+//   - a worker assigned an outbox partition first reads that partition's outcomes in
+//     notify.deliveries to their end, then starts at done_below and skips the records finished
+//     above it: an outbox record that finished (sent or permanently failed) is not sent again
+//     after a restart, a rebalance or a move to another node;
+//   - a record re-emitted by a rebuilt processor (origin at or below the highest already read
+//     from its source partition) and a delivery id repeated in the open window are not sent;
+//   - retryable failures are retried with exponential backoff up to max_attempts; a retry's
+//     attempt count and due time are in its RETRYING outcome, so the next owner continues it;
 //   - sends run concurrently (up to max_in_flight), each bounded by its channel's timeouts, so
-//     a slow or dead endpoint holds one slot, not the queue.
-// A send in flight when the process dies is sent again after restart (at-least-once on the
-// wire); receivers deduplicate by the delivery id (X-Ewarn-Delivery, Message-ID).
+//     a slow or dead endpoint holds one slot, not the queue;
+//   - partitions taken away in a rebalance first finish their sends and publish the outcomes.
+// A send in flight when its process dies is sent again by the partition's next owner, under
+// the same delivery id (X-Ewarn-Delivery, Message-ID), by which receivers deduplicate.
+// State is bounded by the open window (done_below to the read position), not the history.
 //
 // Thread-safety: one thread drives a worker (RunOnce/Run/RunUntilIdle); sends run on threads
 // it owns. The log and state store are borrowed and must outlive it.
@@ -68,7 +76,7 @@ struct DeliveryOptions {
 
 struct DeliveryStats {
   int64_t consumed = 0;    // outbox records read
-  int64_t duplicates = 0;  // outbox records whose delivery id was already known
+  int64_t duplicates = 0;  // outbox records already finished, re-emitted, or repeated
   int64_t sent = 0;
   int64_t retried = 0;     // attempts that failed retryably and were rescheduled
   int64_t failed = 0;      // deliveries given up (permanent error or attempts exhausted)
@@ -81,12 +89,14 @@ class DeliveryWorker {
  public:
   // The state store must have been opened with (at least) StoreNames(). Creates
   // notify.outbox/notify.deliveries when missing, publishes outcome events a crash left in
-  // the state store's outbox, loads the retry queue, and joins the consumer group.
+  // the state store's outbox, and joins the consumer group.
   static Result<std::unique_ptr<DeliveryWorker>> Make(store::EventLog& log,
                                                       store::StateStore& state,
                                                       DeliveryOptions options,
                                                       prometheus::Registry* registry);
-  // The named stores the worker uses: "delivery" (finished ids), "delivery_queue" (retries).
+  // The named stores of the state store: "delivery" and "delivery_queue", empty since what was
+  // finished is learned from notify.deliveries (kept so earlier state directories open). The
+  // state store's own outbox holds outcome events until they are appended.
   static std::vector<std::string> StoreNames();
 
   ~DeliveryWorker();  // waits for sends in flight (bounded by the timeouts), commits
@@ -94,7 +104,7 @@ class DeliveryWorker {
   DeliveryWorker& operator=(const DeliveryWorker&) = delete;
 
   // One step: poll the outbox (waiting at most `poll_timeout`), start due sends, collect
-  // finished ones, commit offsets + queue + outcomes in one batch and publish the outcomes.
+  // finished ones, commit their outcomes to the state store and append them.
   // Errors are the log's or the state store's (Unavailable, IOError, ...).
   Status RunOnce(std::chrono::milliseconds poll_timeout);
   // RunOnce until `stop` is requested; then waits for in-flight sends and commits.

@@ -1,7 +1,7 @@
 // ewarn::readside: what the duty room's queries read (risk and alerts), from one of two places.
 //
 //   LocalQueries  the stages' committed state on this node (the `risk` and `alerts.by_id`
-//                 stores). Right for one node on the embedded log: its state is all there is.
+//                 stores). Complete only where one process owns every partition (the embedded log).
 //   ReadModel     built from the `risk` and `alerts` output topics, read from every partition
 //                 with the log's group-less reads (no consumer group, so it never takes a
 //                 partition from a stage), kept in memory. Every node of a cluster, ingest-only
@@ -14,6 +14,10 @@
 // are as of the last level change, and a subject whose level never left low is absent (queries
 // answer it as low). Alerts are complete: the `alerts` topic has every lifecycle event, and
 // folding them gives the alert stage's own AlertRecord (readside/README.md says how).
+//
+// Freshest() puts the two together: per subject the newer of the two answers. `ewarn serve` on the
+// embedded log uses it (one process, so its own state is the newest; the answers are exactly the
+// stages'); on Kafka every node answers from its ReadModel alone, so that every node answers alike.
 //
 // Thread-safety: every QuerySource method may be called from many threads at once.
 #pragma once
@@ -47,10 +51,22 @@ class QuerySource {
   virtual Status ScanAlerts(const std::function<bool(const alerts::AlertRecord&)>& fn) = 0;
   // The alert `alert_id`, nullopt when unknown.
   virtual Result<std::optional<alerts::AlertRecord>> ReadAlert(std::string_view alert_id) = 0;
+  // The latest event time known for task partition `partition` (what an acknowledgement made
+  // now is dated with, so a simulated clock is not overtaken by the wall clock); 0 when unknown.
+  virtual int64_t EventTimeOf(int32_t partition) = 0;
+  // OK when answers are complete as far as this source can know; Unavailable while it has not
+  // yet read what the log held at its start (answering then would show, say, an acknowledged
+  // alert as open).
+  virtual Status Ready() = 0;
 };
 
 // Queries over the committed state of this node's stages. `state` must outlive the result.
 std::unique_ptr<QuerySource> LocalQueries(store::StateStore& state);
+
+// Per subject the newer of `a`'s and `b`'s answers: for risk the later assessment (assessed_ms,
+// `a` on a tie), for an alert the record with more lifecycle events folded (`a` on a tie); the
+// later event time; ready when either is. Both must outlive the result.
+std::unique_ptr<QuerySource> Freshest(QuerySource& a, QuerySource& b);
 
 struct ReadModelOptions {
   // How long the reader waits after a pass that found nothing new.
@@ -78,12 +94,20 @@ class ReadModel final : public QuerySource {
   // Records applied so far, and those skipped (undecodable, or a repeat of an alert event).
   int64_t applied() const;
   int64_t skipped() const;
+  // True once every record of `tp` before `next_offset` is in the answers (the live feed waits
+  // for it, so a browser that reloads on a change reads the change).
+  bool HasApplied(const store::TopicPartition& tp, int64_t next_offset) const;
 
   Status ScanRisk(std::string_view prefix,
                   const std::function<bool(std::string_view key, std::string_view value)>& fn) override;
   Result<std::optional<std::string>> GetRisk(std::string_view key) override;
   Status ScanAlerts(const std::function<bool(const alerts::AlertRecord&)>& fn) override;
   Result<std::optional<alerts::AlertRecord>> ReadAlert(std::string_view alert_id) override;
+  // The latest event time of the records read from `risk` partition `partition` (the task's:
+  // the station stage forwards a tick there every minute of event time, and acks and silences).
+  int64_t EventTimeOf(int32_t partition) override;
+  // Unavailable until caught_up().
+  Status Ready() override;
 
   struct Impl;  // read_model.cc only
 
