@@ -455,6 +455,11 @@ Status TaskRuntime::Apply(Task& task, const store::LogRecord& record, RuntimeSta
   }
   Status st = task.processor->Process(*event, where, ts);
   if (st.code() == StatusCode::kInvalidArgument) return skip(st);
+  if (st.code() == StatusCode::kAlreadyExists) {  // a repeat the processor itself recognised
+    ++stats.duplicates;
+    if (probe_) probe_->duplicates.Increment();
+    return Status::Ok();
+  }
   RETURN_IF_ERROR(st.WithContext(record.topic + "/" + std::to_string(record.partition) +
                                  " offset " + std::to_string(record.offset)));
   ++stats.processed;

@@ -6,23 +6,31 @@
 #include "ewarn/processors/pipeline.h"
 
 namespace ewarn::processors::station {
+namespace {
+constexpr int64_t kMinuteMs = 60'000;
+// The minute `at` falls in (floor, also before 1970).
+int64_t MinuteOf(int64_t at) { return at >= 0 ? at / kMinuteMs : (at - kMinuteMs + 1) / kMinuteMs; }
+}  // namespace
 
 void RecentEventIds::Remember(const std::string& event_id, int64_t t, int64_t now) {
   if (event_id.empty()) return;
   auto [it, added] = ids_.try_emplace(event_id, Entry{.at = std::max(t, now)});
   if (!added) return;
-  by_time_.emplace(it->second.at, it->first);
+  by_minute_[MinuteOf(it->second.at)].push_back(it->first);
   unwritten_.push_back(event_id);
 }
 
 void RecentEventIds::Forget(int64_t now) {
   const int64_t horizon = now - window_ms_;
-  while (!by_time_.empty() && by_time_.begin()->first < horizon) {
-    auto it = ids_.find(std::string(by_time_.begin()->second));
-    by_time_.erase(by_time_.begin());
-    // Not yet stored: still in unwritten_, which Flush skips once the id is gone from ids_.
-    if (it->second.stored) forgotten_.push_back(it->first);
-    ids_.erase(it);
+  // A minute goes once all of it is before the horizon.
+  while (!by_minute_.empty() && (by_minute_.begin()->first + 1) * kMinuteMs <= horizon) {
+    for (std::string_view id : by_minute_.begin()->second) {
+      auto it = ids_.find(std::string(id));
+      // Not yet stored: still in unwritten_, which Flush skips once the id is gone from ids_.
+      if (it->second.stored) forgotten_.push_back(it->first);
+      ids_.erase(it);
+    }
+    by_minute_.erase(by_minute_.begin());
   }
 }
 
@@ -33,7 +41,7 @@ Status RecentEventIds::Restore(std::string_view event_id, std::string_view value
   }
   auto [it, added] = ids_.try_emplace(std::string(event_id),
                                       Entry{.at = static_cast<int64_t>(GetBigEndian64(value)), .stored = true});
-  if (added) by_time_.emplace(it->second.at, it->first);
+  if (added) by_minute_[MinuteOf(it->second.at)].push_back(it->first);
   return Status::Ok();
 }
 

@@ -81,7 +81,7 @@ class StationStage final : public Processor {
         return Status::Ok();
       case v1::Event::kAck:
       case v1::Event::kSilence:
-        if (IsRepeat(event)) return Status::Ok();
+        if (IsRepeat(event)) return Repeat(event);
         recent_.Remember(event.header().event_id(), t, p_.now());
         ForwardToAlerts(event, ts);
         return Status::Ok();
@@ -99,7 +99,7 @@ class StationStage final : public Processor {
                                        std::string(schemas::BodyName(event)) + "' events");
     }
     // Before the time check: a retry of a stored report is a repeat, not a late report.
-    if (IsRepeat(event)) return Status::Ok();
+    if (IsRepeat(event)) return Repeat(event);
     RETURN_IF_ERROR(CheckTime(event, t));
     risk_.BeginEvent();
     const std::string& station_id = StationIdOf(event);
@@ -186,6 +186,11 @@ class StationStage final : public Processor {
   // An input without an id cannot be recognised again (ingest gives every input one).
   bool IsRepeat(const v1::Event& event) const {
     return !event.header().event_id().empty() && recent_.Contains(event.header().event_id());
+  }
+
+  // Tells the runtime it dropped a repeat (counted as a duplicate; nothing changed).
+  static Status Repeat(const v1::Event& event) {
+    return Status::AlreadyExists("repeat: event id '" + event.header().event_id() + "' was processed already");
   }
 
   // Moves the partition's clock forward. Timers run when it passes a whole minute: a function

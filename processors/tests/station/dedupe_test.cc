@@ -57,8 +57,9 @@ TEST_F(StationDedupeTest, AReportRetriedThroughAnotherReplicaCountsOnce) {
   EXPECT_EQ(std::vector<std::string>(s.member_event_ids().begin(), s.member_event_ids().end()),
             (std::vector<std::string>{"r1", "r2"}));
   EXPECT_EQ(s.independent_reporters(), 2);
-  // Dropped, not refused: nothing went to the dead letters.
+  // Dropped, not refused: nothing went to the dead letters, and the runtime counts the repeats.
   EXPECT_TRUE(Read("dlq.processing").empty());
+  EXPECT_EQ(runtime_->stats().duplicates, 2);
   EXPECT_EQ(RememberedIds(), 2u);
 }
 
@@ -139,6 +140,8 @@ TEST_F(StationDedupeTest, RetriesLeaveTheDigestsOfARunWithoutThem) {
   }
   Run();
   EXPECT_EQ(runtime_->stats().outputs, 0);
+  EXPECT_EQ(runtime_->stats().processed, 0);
+  EXPECT_EQ(runtime_->stats().duplicates, 12);  // counted as repeats (ewarn_processors_records_total{outcome="duplicate"})
   EXPECT_EQ(Digest(), without);
 }
 

@@ -119,7 +119,9 @@ class Processor {
  public:
   virtual ~Processor() = default;
   // Applies one input event. InvalidArgument (bad content) skips the event: it is counted and
-  // written to dlq.processing with the reason. Any other error stops the runtime, uncommitted.
+  // written to dlq.processing with the reason. AlreadyExists says the event is a repeat the
+  // processor dropped (e.g. the station stage's event-id window): counted as a duplicate, and
+  // the processor must have changed nothing for it. Any other error stops the runtime, uncommitted.
   virtual Status Process(const v1::Event& event, const RecordContext& where, TaskState& state) = 0;
   // Called before every commit: a processor that keeps decoded state in memory writes its
   // dirty keys here (each once per commit, however many events touched it).
