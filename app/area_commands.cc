@@ -1,9 +1,12 @@
 // `ewarn import-areas`: area boundaries from GeoJSON into ref.areas, all or nothing.
+// `ewarn import-hours`: polling hours per area from CSV into ref.hours, all or nothing.
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
 
 #include "area_import.h"
+#include "hours_import.h"
 #include "commands.h"
 #include "data_dir.h"
 #include "ewarn/base/time.h"
@@ -58,6 +61,44 @@ int ImportAreas(const Flags& f) {
   return 0;
 }
 
+int ImportHours(const Flags& f) {
+  const std::string cmd = "import-hours";
+  if (f.positional().size() != 1) return Fail(cmd, Status::InvalidArgument("give one CSV file"));
+  const std::string& path = f.positional()[0];
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Fail(cmd, Status::NotFound("cannot open '" + path + "'"));
+  std::stringstream text;
+  text << in.rdbuf();
+
+  DataDir dir{f.Get("data")};
+  const KafkaConnection kafka = KafkaOf(f);
+  if (dir.root.empty() && !kafka.enabled()) {
+    return Fail(cmd, Status::InvalidArgument("give --data DIR (the embedded log) or --kafka BROKERS"));
+  }
+  auto log = OpenLog(dir, kafka, /*create=*/false);
+  if (!log.ok()) return Fail(cmd, log.status());
+  auto known = KnownAreas(**log);
+  if (!known.ok()) return Fail(cmd, known.status());
+  auto parsed = ParseHours(text.str(), *known);
+  if (!parsed.ok()) return Fail(cmd, Status::InvalidArgument(path + ": " + parsed.status().message()));
+  if (!parsed->problems.empty()) {
+    std::fprintf(stderr, "ewarn import-hours: %s: %zu problem(s) in %lld rows; nothing imported:\n", path.c_str(),
+                 parsed->problems.size(), static_cast<long long>(parsed->rows));
+    for (const auto& p : parsed->problems) std::fprintf(stderr, "  %s\n", p.c_str());
+    return 1;
+  }
+  SystemClock clock;
+  if (Status s = WriteHours(**log, parsed->hours, clock.NowMs()); !s.ok()) return Fail(cmd, s);
+  int by_level[3] = {0, 0, 0};
+  for (const auto& h : parsed->hours) {
+    ++by_level[std::min<long>(2, std::count(h.area_id().begin(), h.area_id().end(), '/'))];
+  }
+  std::printf("imported polling hours for %zu areas (%d regions, %d districts, %d wards) into ref.hours; stations "
+              "elsewhere keep the rules' hours\n",
+              parsed->hours.size(), by_level[0], by_level[1], by_level[2]);
+  return 0;
+}
+
 }  // namespace
 
 std::vector<Command> AreaCommands() {
@@ -71,6 +112,12 @@ std::vector<Command> AreaCommands() {
          "area"}},
        "FILE.geojson",
        ImportAreas},
+      {{"import-hours"},
+       "import polling hours per area (CSV: area,open,close,tz, local times and UTC offset) into ref.hours; "
+       "a station keeps its most specific area's, else the rules'",
+       {{"data", "DIR", "the data directory (not needed with --kafka)", "", false}, kKafkaFlag},
+       "FILE.csv",
+       ImportHours},
   };
 }
 

@@ -27,7 +27,7 @@ std::vector<Command> FoundationCommands();  // serve, log stat, digest, replay
 std::vector<Command> IngestCommands();      // token, monitor, import-stations, rejected
 std::vector<Command> AlertCommands();       // liaison add, alerts history, alerts list
 std::vector<Command> SimCommands();         // simulate, evaluate
-std::vector<Command> AreaCommands();        // import-areas
+std::vector<Command> AreaCommands();        // import-areas, import-hours
 std::vector<Command> ResultsCommands();     // import-contests, pvt-sample
 std::vector<Command> ClusterCommands();     // topics create|check, dev-kafka
 

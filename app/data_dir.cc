@@ -183,7 +183,7 @@ Status EnsureInputTopics(store::EventLog& log, int32_t partitions) {
   namespace topic = schemas::topic;
   RETURN_IF_ERROR(log.CreateTopic({.name = std::string(topic::kInputs), .partitions = partitions}));
   for (auto name : {topic::kStations, topic::kMonitors, topic::kLiaisons, topic::kTokens, topic::kAreas,
-                    topic::kContests, topic::kPvtSamples}) {
+                    topic::kHours, topic::kContests, topic::kPvtSamples}) {
     RETURN_IF_ERROR(log.CreateTopic({.name = std::string(name), .partitions = 1, .compacted = true}));
   }
   return log.CreateTopic({.name = std::string(topic::kRejected), .partitions = 1});

@@ -14,7 +14,7 @@ Result<std::vector<store::TopicSpec>> ClusterTopics(store::EventLog& log, int32_
   std::vector<store::TopicSpec> specs;
   specs.push_back({.name = std::string(topic::kInputs), .partitions = partitions});
   for (auto name : {topic::kStations, topic::kMonitors, topic::kLiaisons, topic::kTokens, topic::kAreas,
-                    topic::kContests, topic::kPvtSamples}) {
+                    topic::kHours, topic::kContests, topic::kPvtSamples}) {
     specs.push_back({.name = std::string(name), .partitions = 1, .compacted = true});
   }
   specs.push_back({.name = std::string(topic::kRejected), .partitions = 1});

@@ -488,6 +488,102 @@ TEST(CliTest, LogDumpSaysWhatTheLimitLeftOut) {  // issue 17 item 7
   EXPECT_NE(ten.out.find("1290 more"), std::string::npos) << ten.out;
 }
 
+// Issue 17 item 5: polling hours per area, all or nothing, on the embedded log and on Kafka.
+void WriteFile(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
+
+const char* kTwoZoneStations =
+    "station_id,name,region,district,ward,lat,lon,registered_voters\n"
+    "E-1,East School,PAPUA,JAYAPURA,ABEPURA,-2.59,140.67,500\n"
+    "W-1,West School,ACEH,BANDA ACEH,KUTA ALAM,5.55,95.32,500\n";
+
+// The hours records on a log, "area open-close offset" each.
+std::vector<std::string> HoursRecords(store::EventLog& log) {
+  std::vector<std::string> out;
+  auto records = log.Read({std::string(schemas::topic::kHours), 0}, 0, 100);
+  if (!records.ok()) return {"unreadable: " + records.status().ToString()};
+  for (const auto& r : *records) {
+    v1::Event e = schemas::DecodeEvent(r.value).value();
+    out.push_back(e.hours().area_id() + " " + std::to_string(e.hours().open_ms_of_day() / 60000) + "-" +
+                  std::to_string(e.hours().close_ms_of_day() / 60000) + " " +
+                  std::to_string(e.hours().utc_offset_minutes()));
+  }
+  return out;
+}
+
+TEST(CliTest, PollingHoursAreImportedPerAreaAllOrNothing) {
+  ewarn::testing::TempDir dir;
+  WriteFile(dir.Sub("stations.csv"), kTwoZoneStations);
+  const std::string data = " --data " + dir.Sub("data");
+  ASSERT_EQ(Ewarn("import-stations" + data + " " + dir.Sub("stations.csv")).code, 0);
+
+  WriteFile(dir.Sub("bad.csv"),
+            "area,open,close,tz\n"
+            "papua,07:00,13:00,+09:00\n"        // fine, but the file has problems: not imported
+            "BALI,07:00,13:00,+08:00\n"         // no station there
+            "ACEH,7.00,13:00,+07:00\n"          // not HH:MM
+            "ACEH/BANDA ACEH,13:00,07:00,+07:00\n"  // close before open
+            "PAPUA/JAYAPURA,07:00,13:00,Asia/Jayapura\n"
+            "PAPUA,08:00,14:00,+09:00\n");      // twice
+  CliRun bad = Ewarn("import-hours" + data + " " + dir.Sub("bad.csv"));
+  EXPECT_EQ(bad.code, 1);
+  for (const char* expected :
+       {"5 problem(s) in 6 rows; nothing imported", "row 2 (line 3): unknown area 'BALI'",
+        "row 3 (line 4): open '7.00' is not a time of day HH:MM",
+        "row 4 (line 5): close 07:00 is not after open 13:00",
+        "row 5 (line 6): time zone 'Asia/Jayapura': IANA names are not supported",
+        "row 6 (line 7): area 'PAPUA' is given twice (also row 1)"}) {
+    EXPECT_NE(bad.out.find(expected), std::string::npos) << expected << "\n" << bad.out;
+  }
+  CliRun header = Ewarn("import-hours" + data + " " + dir.Sub("stations.csv"));
+  EXPECT_EQ(header.code, 1);
+  EXPECT_NE(header.out.find("lacks the column(s) area, open, close, tz"), std::string::npos) << header.out;
+  {
+    auto log = store::OpenEmbeddedLog({.dir = dir.Sub("data/log")});
+    ASSERT_TRUE(log.ok());
+    auto n = (*log)->PartitionCount(schemas::topic::kHours);
+    EXPECT_TRUE(!n.ok() || HoursRecords(**log).empty()) << "a refused file left hours behind";
+  }
+
+  WriteFile(dir.Sub("hours.csv"),
+            "area,open,close,tz\n"
+            "PAPUA,07:00,13:00,+09:00\n"
+            "\"ACEH/BANDA ACEH\",08:00,14:00,+07:00\n"
+            "ACEH/BANDA ACEH/KUTA ALAM,08:00,24:00,UTC\n");
+  CliRun good = Ewarn("import-hours" + data + " " + dir.Sub("hours.csv"));
+  ASSERT_EQ(good.code, 0) << good.out;
+  EXPECT_NE(good.out.find("imported polling hours for 3 areas (1 regions, 1 districts, 1 wards) into ref.hours"),
+            std::string::npos)
+      << good.out;
+  auto log = store::OpenEmbeddedLog({.dir = dir.Sub("data/log")});
+  ASSERT_TRUE(log.ok());
+  EXPECT_EQ(HoursRecords(**log), (std::vector<std::string>{"PAPUA 420-780 540", "ACEH/BANDA ACEH 480-840 420",
+                                                           "ACEH/BANDA ACEH/KUTA ALAM 480-1440 0"}));
+}
+
+TEST(CliTest, PollingHoursAreImportedThroughKafka) {
+  auto cluster = ewarn::testing::MockKafkaCluster::Start(3);
+  ASSERT_TRUE(cluster.ok()) << cluster.status().ToString();
+  // The mock has no controller for CreateTopics: the topics are made as `topics create` would.
+  for (auto topic : {schemas::topic::kStations, schemas::topic::kHours}) {
+    ASSERT_TRUE((*cluster)->CreateTopic(std::string(topic), 1, 3).ok());
+  }
+  ewarn::testing::TempDir dir;
+  const std::string kafka = " --kafka " + (*cluster)->bootstrap_servers();
+  WriteFile(dir.Sub("stations.csv"), kTwoZoneStations);
+  WriteFile(dir.Sub("hours.csv"), "area,open,close,tz\nPAPUA,07:00,13:00,+09:00\nACEH,08:00,14:00,+07:00\n");
+  CliRun stations = Ewarn("import-stations" + kafka + " " + dir.Sub("stations.csv"));
+  ASSERT_EQ(stations.code, 0) << stations.out;
+  CliRun hours = Ewarn("import-hours" + kafka + " " + dir.Sub("hours.csv"));
+  ASSERT_EQ(hours.code, 0) << hours.out;
+  auto log = store::OpenKafkaLog((*cluster)->LogOptions());
+  ASSERT_TRUE(log.ok()) << log.status().ToString();
+  EXPECT_EQ(HoursRecords(**log), (std::vector<std::string>{"PAPUA 420-780 540", "ACEH 480-840 420"}));
+  CliRun neither = Ewarn("import-hours " + dir.Sub("hours.csv"));
+  EXPECT_EQ(neither.code, 1);
+  EXPECT_NE(neither.out.find("give --data DIR (the embedded log) or --kafka BROKERS"), std::string::npos)
+      << neither.out;
+}
+
 // --- the README, pasted ---
 
 std::string Readme() { return ReadAll(std::string(EWARN_SOURCE_DIR) + "/README.md"); }

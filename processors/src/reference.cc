@@ -12,7 +12,43 @@ Status ReferenceData::Refresh() {
   return RefreshLocked();
 }
 
+Status ReferenceData::RefreshIfStale(std::chrono::steady_clock::duration every) {
+  std::unique_lock lk(mu_);
+  if (std::chrono::steady_clock::now() - refreshed_at_ < every) return Status::Ok();
+  return RefreshLocked();
+}
+
+std::optional<AreaHoursRef> ReferenceData::HoursOf(const StationRef& station) const {
+  std::shared_lock lk(mu_);
+  if (hours_by_area_.empty()) return std::nullopt;
+  for (const std::string* area : {&station.ward_path, &station.district_path, &station.region}) {
+    auto it = hours_by_area_.find(*area);
+    if (it != hours_by_area_.end()) return it->second;
+  }
+  return std::nullopt;
+}
+
+Status ReferenceData::ReadHoursLocked() {
+  const store::TopicPartition tp{std::string(schemas::topic::kHours), 0};
+  if (!log_.PartitionCount(tp.topic).ok()) return Status::Ok();  // no hours imported: the rules'
+  while (true) {
+    ASSIGN_OR_RETURN(std::vector<store::LogRecord> records, log_.Read(tp, next_hours_offset_, 20000));
+    if (records.empty()) return Status::Ok();
+    for (const auto& r : records) {
+      next_hours_offset_ = r.offset + 1;
+      Result<v1::Event> e = schemas::DecodeEvent(r.value);
+      if (!e.ok() || e->body_case() != v1::Event::kHours) continue;  // log check reports these
+      const v1::AreaHours& h = e->hours();
+      hours_by_area_[h.area_id()] = {.open_ms_of_day = h.open_ms_of_day(),
+                                     .close_ms_of_day = h.close_ms_of_day(),
+                                     .utc_offset_ms = int64_t{h.utc_offset_minutes()} * 60'000};
+    }
+  }
+}
+
 Status ReferenceData::RefreshLocked() {
+  refreshed_at_ = std::chrono::steady_clock::now();
+  RETURN_IF_ERROR(ReadHoursLocked());
   const store::TopicPartition tp{std::string(schemas::topic::kStations), 0};
   if (!log_.PartitionCount(tp.topic).ok()) return Status::Ok();  // nothing imported yet
   while (true) {
@@ -27,6 +63,7 @@ Status ReferenceData::RefreshLocked() {
       ref->station_id = s.station_id();
       ref->name = s.name();
       ref->district_path = schemas::DistrictKey(s.region(), s.district());
+      ref->region = s.region();
       ref->ward_path = schemas::WardPath(s);
       ref->has_location = s.has_location();
       ref->lat = s.location().lat();

@@ -1,5 +1,6 @@
 // Reference data as the station stage sees it: polling stations read from ref.stations, with
-// a per-district index and a gazetteer of place names for geocoding free text.
+// a per-district index and a gazetteer of place names for geocoding free text, and the areas'
+// polling hours read from ref.hours.
 //
 // Stations are only ever added or corrected, and ingest accepts an event only for a station
 // already in ref.stations, so reading that topic further than the live run did (a replay
@@ -7,10 +8,16 @@
 // Thread-safety: shared by the station stage's tasks, which may run on several threads
 // (RuntimeOptions::apply_threads): lookups share a lock, reading more of the topic takes it
 // alone. A StationRef stays valid for the object's lifetime, also after a correction.
+//
+// Polling hours are read when the stage starts and then at most every few seconds of wall time
+// (RefreshIfStale, from the stage's clock): import them before the day starts, as stations.
+// A replay reads ref.hours whole, so hours changed during the day apply to all of it there.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <string_view>
@@ -27,6 +34,7 @@ struct StationRef {
   std::string name;
   std::string ward_path;      // region/district/ward
   std::string district_path;  // region/district
+  std::string region;
   bool has_location = false;
   double lat = 0, lon = 0;
   int64_t registered = 0;
@@ -40,12 +48,22 @@ struct PlaceMatch {
   std::string matched;                  // the gazetteer name it matched
 };
 
+// An area's polling hours (ref.hours): local times of day and the local time's offset from UTC.
+struct AreaHoursRef {
+  int64_t open_ms_of_day = 0;
+  int64_t close_ms_of_day = 0;
+  int64_t utc_offset_ms = 0;
+};
+
 class ReferenceData {
  public:
   explicit ReferenceData(store::EventLog& log) : log_(log) {}
 
-  // Reads ref.stations records appended since the last call.
+  // Reads ref.stations and ref.hours records appended since the last call.
   Status Refresh();
+  // Refresh, unless the last one was less than `every` ago (wall time): for a clock that
+  // moves every minute of event time, which in a replay is many times a second.
+  Status RefreshIfStale(std::chrono::steady_clock::duration every);
   // The station, refreshing once when it is unknown; nullptr when it still is.
   const StationRef* Find(std::string_view station_id);
   // Matches free text naming a place against station and ward names of `district_path`,
@@ -59,6 +77,10 @@ class ReferenceData {
     return it == by_district_.end() ? std::vector<const StationRef*>() : it->second;
   }
 
+  // The hours of the station's most specific area that has any (ward, district, region);
+  // nullopt when none has: the rules' hours apply.
+  std::optional<AreaHoursRef> HoursOf(const StationRef& station) const;
+
   size_t size() const {
     std::shared_lock lk(mu_);
     return by_id_.size();
@@ -71,6 +93,7 @@ class ReferenceData {
 
  private:
   Status RefreshLocked();
+  Status ReadHoursLocked();
 
   mutable std::shared_mutex mu_;
   store::EventLog& log_;
@@ -79,6 +102,9 @@ class ReferenceData {
   std::unordered_map<std::string, std::vector<const StationRef*>> by_district_;
   // Entries replaced by a correction: a task may still point at them.
   std::vector<std::unique_ptr<StationRef>> replaced_;
+  int64_t next_hours_offset_ = 0;
+  std::unordered_map<std::string, AreaHoursRef> hours_by_area_;  // canonical area path
+  std::chrono::steady_clock::time_point refreshed_at_{};
 };
 
 // Folds text for matching: lower case, Latin accents dropped, Cyrillic transliterated,

@@ -27,7 +27,7 @@ std::string DistrictKeyOfArea(std::string_view area_path) {
 
 bool IsInputTopic(std::string_view t) {
   return t == topic::kInputs || t == topic::kStations || t == topic::kMonitors || t == topic::kTokens ||
-         t == topic::kLiaisons || t == topic::kAreas || t == topic::kRejected || t == topic::kDeliveries ||
+         t == topic::kLiaisons || t == topic::kAreas || t == topic::kHours || t == topic::kRejected || t == topic::kDeliveries ||
          t == topic::kContests || t == topic::kPvtSamples;
 }
 
@@ -81,6 +81,7 @@ std::string RecordKey(const v1::Event& e) {
     case v1::Event::kSilence: return e.silence().area();
     case v1::Event::kReview: return e.review().station_id();
     case v1::Event::kBoundary: return e.boundary().area_id();
+    case v1::Event::kHours: return e.hours().area_id();
     case v1::Event::kResultSheet: return e.result_sheet().station_id();
     case v1::Event::kContestCandidate:
       return e.contest_candidate().contest() + "/" + e.contest_candidate().candidate();
@@ -139,6 +140,7 @@ std::string_view BodyName(const v1::Event& e) {
     case v1::Event::kSilence: return "silence";
     case v1::Event::kReview: return "review";
     case v1::Event::kBoundary: return "boundary";
+    case v1::Event::kHours: return "hours";
     case v1::Event::kRejected: return "rejected";
     case v1::Event::kStation: return "station";
     case v1::Event::kArea: return "area";

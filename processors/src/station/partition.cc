@@ -50,11 +50,25 @@ int64_t Partition::NextSituationSeq() {
   return meta_.situation_seq();
 }
 
+PollingHours Partition::Hours(const StationRef& station) const {
+  if (std::optional<AreaHoursRef> h = reference_.HoursOf(station)) {
+    return {.open_ms_of_day = h->open_ms_of_day, .close_ms_of_day = h->close_ms_of_day,
+            .utc_offset_ms = h->utc_offset_ms};
+  }
+  return {.open_ms_of_day = rules_.time().polls_open_ms_of_day(),
+          .close_ms_of_day = rules_.time().polls_close_ms_of_day()};
+}
+
 int64_t Partition::MoveClock(int64_t t) {
   int64_t previous = meta_.now_ms();
   if (t > previous) {
     meta_.set_now_ms(t);
     meta_dirty_ = true;
+    if (t / kMinute != previous / kMinute) {
+      // Hours imported while the node runs. A failed read keeps the hours known so far; the
+      // next minute tries again (and the stage's own reads of the log report the outage).
+      (void)reference_.RefreshIfStale(std::chrono::seconds(5));
+    }
   }
   return previous;
 }

@@ -45,17 +45,26 @@ struct DistrictMem {
   bool dirty = false;
 };
 
-// When polls are open, as a time of day (UTC ms since midnight).
+// When polls are open: times of day in the station's local time, which is UTC plus
+// utc_offset_ms (the rules' hours are UTC: offset 0). Local days, so a close east of UTC
+// comes earlier in UTC than the same close in the west.
 struct PollingHours {
   int64_t open_ms_of_day = 0;
   int64_t close_ms_of_day = 0;
+  int64_t utc_offset_ms = 0;
 
   bool Open(int64_t t) const {
-    int64_t of_day = ((t % kDay) + kDay) % kDay;
+    int64_t of_day = OfDay(t + utc_offset_ms);
     return of_day >= open_ms_of_day && of_day < close_ms_of_day;
   }
-  int64_t OpenedAt(int64_t t) const { return t - ((t % kDay) + kDay) % kDay + open_ms_of_day; }
-  int64_t ClosedAt(int64_t t) const { return t - ((t % kDay) + kDay) % kDay + close_ms_of_day; }
+  // This local day's opening and close, as UTC event times.
+  int64_t OpenedAt(int64_t t) const { return LocalMidnight(t) + open_ms_of_day; }
+  int64_t ClosedAt(int64_t t) const { return LocalMidnight(t) + close_ms_of_day; }
+
+ private:
+  static int64_t OfDay(int64_t t) { return ((t % kDay) + kDay) % kDay; }
+  // The UTC time at which the local day holding t began.
+  int64_t LocalMidnight(int64_t t) const { return t - OfDay(t + utc_offset_ms); }
 };
 
 // The partition's state in memory, owned by the stage (stage.cc), lent to the modules.
@@ -68,11 +77,9 @@ class Partition {
   ReferenceData& reference() { return reference_; }
   // The partition's event time: the largest seen (ticks included).
   int64_t now() const { return meta_.now_ms(); }
-  // A station's polling hours: its area's in the reference data, else the rules'.
-  PollingHours Hours(const StationRef& station) const {
-    (void)station;
-    return {rules_.time().polls_open_ms_of_day(), rules_.time().polls_close_ms_of_day()};
-  }
+  // A station's polling hours: its most specific area's in the reference data (ref.hours),
+  // else the rules'.
+  PollingHours Hours(const StationRef& station) const;
 
   // The station's state, created (empty) when it has none yet.
   StationMem& Station(const StationRef& ref);
@@ -88,7 +95,8 @@ class Partition {
   int64_t NextSituationSeq();
 
   // --- for the stage ---
-  // Moves the clock to t; returns the previous time (t is never behind it).
+  // Moves the clock to t; returns the previous time (t is never behind it). Each new minute
+  // also reads reference data imported since (at most every few seconds of wall time).
   int64_t MoveClock(int64_t t);
   // A station restored from the state store (key `s<id>`): its place in the array.
   StationMem& Restore(const StationRef& ref);

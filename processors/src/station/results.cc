@@ -110,11 +110,20 @@ class Results final : public Module {
     for (auto& [district, d] : p_.districts()) {
       const auto& refs = p_.reference().StationsOf(district);
       if (refs.empty()) continue;
-      // A district's polling hours are its stations' (one area, one time zone).
-      const int64_t due = p_.Hours(*refs.front()).ClosedAt(now) + rules_.missing_after_close_ms();
-      if (now < due) continue;  // (and after midnight UTC, the next day's close is ahead again)
+      // Each station's own deadline (its area's polling hours: a district may span two time
+      // zones): a station counts once its results are due (and after its local midnight, the
+      // next day's close is ahead again). `due` is the latest deadline among those counted.
+      int64_t due = 0;
+      const std::string* hours_ward = nullptr;  // neighbours mostly share a ward: one lookup for them
+      int64_t station_due = 0;
       std::map<std::string, std::pair<int, int>> counts;  // area -> (stations, without a sheet)
       for (const StationRef* ref : refs) {
+        if (hours_ward == nullptr || *hours_ward != ref->ward_path) {
+          hours_ward = &ref->ward_path;
+          station_due = p_.Hours(*ref).ClosedAt(now) + rules_.missing_after_close_ms();
+        }
+        if (now < station_due) continue;
+        due = std::max(due, station_due);
         StationMem* s = p_.FindStation(ref->station_id);
         bool reported = s != nullptr && !s->state.results().empty();
         for (const std::string* area : {&ref->ward_path, &ref->district_path}) {

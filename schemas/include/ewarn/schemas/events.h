@@ -24,6 +24,7 @@ inline constexpr std::string_view kMonitors = "ref.monitors";
 inline constexpr std::string_view kLiaisons = "ref.liaisons";
 inline constexpr std::string_view kTokens = "ref.tokens";  // Token (hashed), keyed by token id
 inline constexpr std::string_view kAreas = "ref.areas";  // AreaBoundary, keyed by area path
+inline constexpr std::string_view kHours = "ref.hours";  // AreaHours, keyed by area path
 inline constexpr std::string_view kRejected = "dlq.rejected";
 inline constexpr std::string_view kContests = "ref.contests";        // ContestCandidate
 inline constexpr std::string_view kPvtSamples = "ref.pvt_samples";   // PvtSample per contest
