@@ -71,11 +71,15 @@ int Serve(const Flags& f) {
   Result<int64_t> duration = f.GetInt("duration");
   Result<int64_t> stop_timeout = f.GetInt("stop-timeout");
   Result<double> rate = f.GetDouble("rate");
+  Result<double> gateway_rate = f.GetDouble("gateway-rate");
   Result<int64_t> max_body = f.GetInt("max-body-kb");
   Result<int64_t> http_threads = f.GetInt("http-threads");
   for (const Status& s : {partitions.status(), tick_ms.status(), duration.status(), stop_timeout.status(),
-                          rate.status(), max_body.status(), http_threads.status()}) {
+                          rate.status(), gateway_rate.status(), max_body.status(), http_threads.status()}) {
     if (!s.ok()) return Fail(cmd, s);
+  }
+  if (!(*rate > 0) || !(*gateway_rate > 0)) {
+    return Fail(cmd, Status::InvalidArgument("--rate and --gateway-rate are submissions per second: give a number above 0"));
   }
   // Signals are taken synchronously by this thread (sigtimedwait), not by a handler; blocked
   // before any thread starts so every thread inherits the mask.
@@ -91,6 +95,7 @@ int Serve(const Flags& f) {
                       .rules_path = f.Get("rules"),
                       .http = f.Get("http"),
                       .rate_per_second = *rate,
+                      .gateway_rate_per_second = *gateway_rate,
                       .max_body_kb = *max_body,
                       .http_threads = static_cast<int>(*http_threads),
                       .metrics = f.Get("metrics"),
@@ -541,7 +546,8 @@ std::vector<Command> FoundationCommands() {
         {"duration", "SECONDS", "stop after this long (0: until Ctrl-C or SIGTERM)", "0"},
         {"stop-timeout", "SECONDS", "on stop, exit after this long even if the stages have not drained", "30"},
         {"http", "ADDR:PORT", "serve the ingest HTTP API (JSON, SMS gateways), e.g. 127.0.0.1:8080 (port 0: any)"},
-        {"rate", "PER_SECOND", "per-principal submission rate limit (burst: 10x)", "20"},
+        {"rate", "PER_SECOND", "a monitor token's submission rate limit (burst: 10x)", "20"},
+        {"gateway-rate", "PER_SECOND", "a gateway or operator token's submission rate limit (burst: 10x)", "2000"},
         {"max-body-kb", "KB", "largest request body accepted", "256"},
         {"http-threads", "N", "network threads of the HTTP API (parsing, validation, answers)", "1"},
         kRulesFlag,

@@ -34,6 +34,8 @@ Result<std::unique_ptr<IngestNode>> OpenIngestNode(const DataDir& dir, const Kaf
                                           {.pseudonym_secret = secret,
                                            .rate_per_second = options.rate_per_second,
                                            .rate_burst = options.rate_burst,
+                                           .gateway_rate_per_second = options.gateway_rate_per_second,
+                                           .gateway_rate_burst = options.gateway_rate_burst,
                                            .allowed_lateness_ms = options.allowed_lateness_ms,
                                            .follow_reference_every = options.follow_reference_every},
                                           partitions, options.metrics));

@@ -19,8 +19,10 @@ struct IngestNodeOptions {
   store::EventLog* log = nullptr;  // borrowed; when null the node opens (and owns) the log
   int32_t partitions = 0;          // of in.events when creating it; 0: as it is, else 8
   prometheus::Registry* metrics = nullptr;
-  double rate_per_second = 20;
+  double rate_per_second = 20;  // a monitor's
   double rate_burst = 200;
+  double gateway_rate_per_second = ingest::IngestorOptions{}.gateway_rate_per_second;  // gateways', operators'
+  double gateway_rate_burst = ingest::IngestorOptions{}.gateway_rate_burst;
   // The rules' time.allowed_lateness_ms (ingest refuses what processing would drop as late).
   int64_t allowed_lateness_ms = ingest::IngestorOptions{}.allowed_lateness_ms;
   // IngestorOptions::follow_reference_every: nodes follow tokens, monitors and stations.

@@ -42,6 +42,8 @@ Result<std::unique_ptr<Node>> Node::Start(const NodeOptions& o) {
                                               {.log = n->log_.get(), .partitions = n->partitions_,
                                                .metrics = n->registry_.get(), .rate_per_second = o.rate_per_second,
                                                .rate_burst = o.rate_per_second * 10,
+                                               .gateway_rate_per_second = o.gateway_rate_per_second,
+                                               .gateway_rate_burst = o.gateway_rate_per_second * 10,
                                                .allowed_lateness_ms = rules.time().allowed_lateness_ms(),
                                                .follow_reference_every = std::chrono::seconds(1)}));
   ASSIGN_OR_RETURN(n->secret_, LoadOrCreateSecret(o.dir));

@@ -33,7 +33,8 @@ struct NodeOptions {
   int32_t partitions = 8;     // of in.events when creating it
   std::string rules_path;     // empty: the built-in rules
   std::string http;           // "HOST:PORT" to serve the HTTP API; empty: none
-  double rate_per_second = 20;
+  double rate_per_second = 20;           // a monitor's submissions (burst 10x)
+  double gateway_rate_per_second = 2000;  // a gateway's or operator's (burst 10x)
   int64_t max_body_kb = 256;
   int http_threads = 1;       // network threads of the HTTP server
   std::string metrics;        // "HOST:PORT" for Prometheus; empty: none

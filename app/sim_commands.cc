@@ -229,7 +229,10 @@ int Simulate(const Flags& f) {
 
   DataDir dir{f.Get("data")};
   // The simulator is one principal per monitor plus a few; it is not rate limited here.
-  auto node = OpenIngestNode(dir, KafkaOf(f), {.rate_per_second = 1e9, .rate_burst = 1e9});
+  auto node = OpenIngestNode(dir, KafkaOf(f), {.rate_per_second = 1e9,
+                                                .rate_burst = 1e9,
+                                                .gateway_rate_per_second = 1e9,
+                                                .gateway_rate_burst = 1e9});
   if (!node.ok()) return Fail(cmd, node.status());
   store::EventLog& log = *(*node)->owned_log;  // opened by the node (no borrowed log given)
   std::vector<v1::PollingStation> stations;
@@ -518,7 +521,8 @@ int Demo(const Flags& f) {
   }
   NewDataDirGuard guard(dir.root);
   if (Status s = CreateDataDir(dir, /*with_parents=*/true); !s.ok()) return Fail(cmd, s);
-  auto node = Node::Start({.dir = dir, .http = f.Get("http"), .rate_per_second = 1e9, .metrics = f.Get("metrics")});
+  auto node = Node::Start({.dir = dir, .http = f.Get("http"), .rate_per_second = 1e9,
+                          .gateway_rate_per_second = 1e9, .metrics = f.Get("metrics")});
   if (!node.ok()) return Fail(cmd, node.status());
   Node& n = **node;
   std::string api_host = f.Get("http").substr(0, f.Get("http").rfind(':'));

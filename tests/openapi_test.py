@@ -484,6 +484,11 @@ def check_live(doc, ewarn, problems):
                                                    "text": "they must leave", "confidence": 0.5}, expect=202)
         call("POST", "/v1/turnout", t["mon1"], {"event_id": "to-1", "occurred_at": now, "station_id": "S5",
                                                "voters_cast": 10}, expect=202)
+        count = {"occurred_at": now, "station_id": "S5", "voters_cast": 11}
+        call("POST", "/v1/turnout", t["gateway"], [dict(count, event_id="to-2"), dict(count, event_id="to-3")],
+             expect=202)
+        call("POST", "/v1/turnout", t["gateway"], [dict(count, event_id="to-4"),
+                                                   dict(count, event_id="to-5", station_id="NOWHERE")], expect=207)
         call("POST", "/v1/kit", t["mon2"], [{"event_id": "kit-1", "occurred_at": now, "kit_id": "K1", "station_id": "S5",
                                             "battery_pct": 64.5, "accredited_total": 3, "auth_failures": 0,
                                             "tamper": False}], expect=202)

@@ -45,7 +45,8 @@ struct Node {
         {.dir = dir / "ingest", .stores = ewarn::ingest::Ingestor::StoreNames(), .sync = false}));
     // Rate limits out of the way: every input should reach validation.
     ingestor = Must(ewarn::ingest::Ingestor::Make(
-        *log, *state, clock, {.pseudonym_secret = "fuzz-secret-0123456789abcdef", .rate_per_second = 1e12, .rate_burst = 1e12},
+        *log, *state, clock, {.pseudonym_secret = "fuzz-secret-0123456789abcdef", .rate_per_second = 1e12, .rate_burst = 1e12,
+                                 .gateway_rate_per_second = 1e12, .gateway_rate_burst = 1e12},
         4));
     std::ofstream(dir / "stations.csv") << "station_id,name,region,district,ward,lat,lon,registered_voters\n"
                                            "S1,Ikeja Primary,LAGOS,IKEJA,ANIFOWOSHE,6.60,3.35,800\n"

@@ -106,6 +106,30 @@ Outcome Refusal(int status, std::string reason_code, std::string message, std::s
 }  // namespace
 
 std::string Outcome::ToJson() const {
+  if (!elements.empty()) {
+    std::string ids, results;
+    int accepted_count = 0;
+    for (size_t i = 0; i < elements.size(); ++i) {
+      const Outcome& e = elements[i];
+      results += (i ? "," : "") + std::string("{\"index\":") + std::to_string(i) +
+                 ",\"status\":" + std::to_string(e.http_status);
+      if (e.accepted()) {
+        ++accepted_count;
+        for (const auto& id : e.event_ids) ids += (ids.empty() ? "" : ",") + JsonString(id);
+        if (!e.event_ids.empty()) results += ",\"event_id\":" + JsonString(e.event_ids[0]);
+        results += ",\"duplicate\":" + std::string(e.duplicates > 0 ? "true" : "false") + "}";
+      } else {
+        results += ",\"error\":" + JsonString(e.message);
+        if (!e.field.empty()) results += ",\"field\":" + JsonString(e.field);
+        results += ",\"reason\":" + JsonString(e.reason_code) + "}";
+      }
+    }
+    return "{\"status\":" + JsonString(accepted() ? "accepted" : "partly_refused") +
+           ",\"accepted\":" + std::to_string(accepted_count) +
+           ",\"refused\":" + std::to_string(elements.size() - static_cast<size_t>(accepted_count)) +
+           ",\"event_ids\":[" + ids + "],\"duplicates\":" + std::to_string(duplicates) +
+           ",\"reference\":" + JsonString(reference) + ",\"results\":[" + results + "]}";
+  }
   if (!accepted()) {
     std::string body = "{\"error\":" + JsonString(message);
     if (!field.empty()) body += ",\"field\":" + JsonString(field);
@@ -280,12 +304,26 @@ struct Ingestor::Impl {
     });
   }
 
-  // Validates stations and areas, then appends what is new and answers through `done`.
-  // `events` have header.event_id, event_time and body set. Validation runs on the calling
-  // thread; the answer may come from the log's thread.
-  void AcceptAsync(const Principal& principal, std::vector<v1::Event> events, const std::string& endpoint,
-                   std::string_view raw, std::string_view content_type, const std::string& channel,
-                   v1::Source source, const std::string& reporter, OutcomeCallback done) {
+  // 429 with the seconds to wait when `count` submissions exceed the principal's role's rate
+  // (a monitor's, or the far higher one of gateways and operators).
+  std::optional<Outcome> TakeRate(const Principal& principal, size_t count) {
+    RateLimiter& bucket = principal.role == Role::kMonitor ? *limiter : *gateway_limiter;
+    RateDecision rate = bucket.Take(principal.name, static_cast<int>(count));
+    if (rate.allowed) return std::nullopt;
+    Outcome o = Refusal(429, "rate_limited", "too many submissions from '" + principal.name + "'; retry in " +
+                                                 std::to_string(rate.retry_after_seconds) + " s");
+    o.retry_after_seconds = rate.retry_after_seconds;
+    return o;
+  }
+
+  // A batch answered per element (POST /v1/turnout with an array): the whole batch is charged
+  // to the rate at once (429 for all of it, as for one report), then each element is a
+  // submission of its own (validated, deduplicated, a refusal kept in dlq.rejected with the
+  // element's own JSON), appended together by the log's group commit. In order, as processing
+  // sees them: an earlier element moves its partition's clock for the later ones.
+  void SubmitEachAsync(const Principal& principal, DecodedBatch batch, const std::string& endpoint,
+                       std::string_view raw, std::string_view content_type, const std::string& reporter,
+                       OutcomeCallback done) {
     auto refuse = [&](Outcome o) {
       DeadLetterAsync(std::move(o), endpoint, principal.name, raw, content_type, reporter, std::move(done));
     };
@@ -293,13 +331,81 @@ struct Ingestor::Impl {
       return refuse(Refusal(403, "role_may_not_write",
                             "a " + std::string(RoleName(principal.role)) + " token may not submit reports"));
     }
-    RateLimiter& bucket = principal.role == Role::kMonitor ? *limiter : *gateway_limiter;
-    RateDecision rate = bucket.Take(principal.name, static_cast<int>(events.size()));
-    if (!rate.allowed) {
-      Outcome o = Refusal(429, "rate_limited", "too many submissions from '" + principal.name + "'; retry in " +
-                                                    std::to_string(rate.retry_after_seconds) + " s");
-      o.retry_after_seconds = rate.retry_after_seconds;
-      return refuse(std::move(o));
+    if (auto limited = TakeRate(principal, batch.elements.size())) return refuse(std::move(*limited));
+
+    struct Answers {
+      std::mutex mu;
+      std::vector<Outcome> elements;
+      size_t left = 0;
+      OutcomeCallback done;
+    };
+    auto answers = std::make_shared<Answers>();
+    answers->elements.resize(batch.elements.size());
+    answers->left = batch.elements.size();
+    answers->done = std::move(done);
+    auto answer = [answers](size_t i) {
+      return [answers, i](Outcome o) {
+        std::unique_lock lk(answers->mu);
+        answers->elements[i] = std::move(o);
+        if (--answers->left > 0) return;
+        Outcome all;
+        all.http_status = 202;
+        for (const Outcome& e : answers->elements) {
+          if (!e.accepted()) {
+            all.http_status = 207;
+            continue;
+          }
+          all.event_ids.insert(all.event_ids.end(), e.event_ids.begin(), e.event_ids.end());
+          all.duplicates += e.duplicates;
+          if (all.reference.empty()) all.reference = e.reference;
+        }
+        all.elements = std::move(answers->elements);
+        OutcomeCallback finished = std::move(answers->done);
+        lk.unlock();
+        finished(std::move(all));
+      };
+    };
+    std::map<int32_t, int64_t> batch_time;  // partition -> the latest event time of earlier elements
+    const int64_t now = clock.NowMs();
+    for (size_t i = 0; i < batch.elements.size(); ++i) {
+      DecodedElement& element = batch.elements[i];
+      if (element.error) {
+        DeadLetterAsync(Refusal(400, element.error->reason_code, element.error->message, element.error->field),
+                        endpoint, principal.name, element.raw, content_type, reporter, answer(i));
+        continue;
+      }
+      if (std::optional<StationPlacement> station = stations->Locate(StationOf(element.event))) {
+        store::OutRecord placed{.partition_key = station->district_key};
+        int64_t& batch_now = batch_time[store::EventLog::PartitionOf(placed, input_partitions)];
+        if (auto late = CheckEventTime(element.event.header().event_time_ms(), batch_now, now, "")) {
+          DeadLetterAsync(std::move(*late), endpoint, principal.name, element.raw, content_type, reporter, answer(i));
+          continue;
+        }
+        batch_now = std::max(batch_now, element.event.header().event_time_ms());
+      }
+      std::vector<v1::Event> one;
+      one.push_back(std::move(element.event));
+      AcceptAsync(principal, std::move(one), endpoint, element.raw, content_type, "http", v1::SOURCE_APP, reporter,
+                  answer(i), /*charge_rate=*/false);
+    }
+  }
+
+  // Validates stations and areas, then appends what is new and answers through `done`.
+  // `events` have header.event_id, event_time and body set. Validation runs on the calling
+  // thread; the answer may come from the log's thread.
+  // `charge_rate` false: the caller already took these events from the principal's bucket.
+  void AcceptAsync(const Principal& principal, std::vector<v1::Event> events, const std::string& endpoint,
+                   std::string_view raw, std::string_view content_type, const std::string& channel,
+                   v1::Source source, const std::string& reporter, OutcomeCallback done, bool charge_rate = true) {
+    auto refuse = [&](Outcome o) {
+      DeadLetterAsync(std::move(o), endpoint, principal.name, raw, content_type, reporter, std::move(done));
+    };
+    if (!MayWrite(principal)) {
+      return refuse(Refusal(403, "role_may_not_write",
+                            "a " + std::string(RoleName(principal.role)) + " token may not submit reports"));
+    }
+    if (charge_rate) {
+      if (auto limited = TakeRate(principal, events.size())) return refuse(std::move(*limited));
     }
     const int64_t now = clock.NowMs();
     auto batch = std::make_shared<Submission>();
@@ -623,8 +729,8 @@ Result<std::unique_ptr<Ingestor>> Ingestor::Make(store::EventLog& log, store::St
   impl->limiter = std::make_unique<RateLimiter>(
       RateLimiterOptions{.rate_per_second = impl->options.rate_per_second, .burst = impl->options.rate_burst}, clock);
   impl->gateway_limiter = std::make_unique<RateLimiter>(
-      RateLimiterOptions{.rate_per_second = impl->options.rate_per_second * impl->options.gateway_rate_factor,
-                         .burst = impl->options.rate_burst * impl->options.gateway_rate_factor},
+      RateLimiterOptions{.rate_per_second = impl->options.gateway_rate_per_second,
+                         .burst = impl->options.gateway_rate_burst},
       clock);
   RETURN_IF_ERROR(impl->RecoverSeenIds());
   if (metrics != nullptr) {
@@ -732,6 +838,22 @@ void Ingestor::SubmitJsonAsync(InputKind kind, std::string_view authorization, s
     Outcome o = Refusal(401, "unauthenticated", "a valid bearer token is required: " + principal.status().message());
     impl_->Count(endpoint, o, 0);
     return done(std::move(o));
+  }
+  if (kind == InputKind::kTurnout && IsJsonArray(body)) {
+    DecodedBatch batch = DecodeJsonBatch(kind, body);
+    if (batch.error) {
+      return impl_->DeadLetterAsync(Refusal(400, batch.error->reason_code, batch.error->message, batch.error->field),
+                                    endpoint, principal->name, body, content_type, "", std::move(done));
+    }
+    Result<std::string> reporter = impl_->ReporterOf(principal->name);
+    if (!reporter.ok()) {
+      Outcome o = Refusal(503, "registry_unavailable", "the monitor registry is unavailable (" +
+                                                           reporter.status().message() + "); retry later");
+      impl_->Count(endpoint, o, 0);
+      return done(std::move(o));
+    }
+    return impl_->SubmitEachAsync(*principal, std::move(batch), endpoint, body, content_type, *reporter,
+                                  std::move(done));
   }
   DecodedInput decoded = DecodeJsonInput(kind, body);
   if (decoded.error) {

@@ -5,6 +5,7 @@
 #include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/src.hpp>
 #include <cmath>
+#include <functional>
 #include <optional>
 #include <vector>
 
@@ -328,10 +329,9 @@ std::optional<InputError> DecodeOne(InputKind kind, const json::value& value, co
   return f.error();
 }
 
-}  // namespace
-
-DecodedInput DecodeJsonInput(InputKind kind, std::string_view body) {
-  DecodedInput out;
+// Parses `body` (a repeated key refused) and hands its root to `use`; what is wrong when it is
+// not JSON.
+std::optional<InputError> ParseRoot(std::string_view body, const std::function<void(const json::value&)>& use) {
   json::parse_options options;
   options.max_depth = 16;  // submissions are flat; deep nesting is an attack, not a report
   boost::system::error_code ec;
@@ -348,15 +348,18 @@ DecodedInput DecodeJsonInput(InputKind kind, std::string_view body) {
   size_t used = parser.write_some(false, body.data(), body.size(), ec);
   if (!ec && used < body.size()) ec = json::error::extra_data;
   if (const auto& dup = parser.handler().duplicate; dup.has_value()) {
-    out.error = InputError{"duplicate_key", dup->field,
-                           "the key '" + dup->key + "' appears twice; send each field once"};
-    return out;
+    return InputError{"duplicate_key", dup->field, "the key '" + dup->key + "' appears twice; send each field once"};
   }
   if (ec) {
-    out.error = InputError{"bad_json", "", "the body is not valid JSON: " + ec.message()};
-    return out;
+    return InputError{"bad_json", "", "the body is not valid JSON: " + ec.message()};
   }
   json::value root = parser.handler().st.release();
+  use(root);
+  return std::nullopt;
+}
+
+DecodedInput DecodeRoot(InputKind kind, const json::value& root) {
+  DecodedInput out;
   if (root.is_array()) {
     if (kind != InputKind::kKit && kind != InputKind::kTurnout) {
       out.error = InputError{"bad_json", "", "expected one JSON object (only /v1/kit and /v1/turnout take an array)"};
@@ -389,6 +392,51 @@ DecodedInput DecodeJsonInput(InputKind kind, std::string_view body) {
     return out;
   }
   out.events.push_back(std::move(e));
+  return out;
+}
+
+}  // namespace
+
+DecodedInput DecodeJsonInput(InputKind kind, std::string_view body) {
+  DecodedInput out;
+  std::optional<InputError> not_json = ParseRoot(body, [&](const json::value& root) { out = DecodeRoot(kind, root); });
+  if (not_json) out.error = std::move(not_json);
+  return out;
+}
+
+bool IsJsonArray(std::string_view body) {
+  size_t at = body.find_first_not_of(" \t\r\n");
+  return at != std::string_view::npos && body[at] == '[';
+}
+
+DecodedBatch DecodeJsonBatch(InputKind kind, std::string_view body) {
+  DecodedBatch out;
+  std::optional<InputError> not_json = ParseRoot(body, [&](const json::value& root) {
+    if (!root.is_array()) {
+      out.error = InputError{"bad_json", "", "expected a JSON array of reports"};
+      return;
+    }
+    const json::array& items = root.as_array();
+    if (items.empty()) {
+      out.error = InputError{"bad_json", "", "the batch is empty"};
+      return;
+    }
+    if (items.size() > kMaxBatch) {
+      out.error = InputError{"batch_too_large", "", "a batch holds at most " + std::to_string(kMaxBatch) +
+                                                        " reports, got " + std::to_string(items.size())};
+      return;
+    }
+    out.elements.resize(items.size());
+    for (size_t i = 0; i < items.size(); ++i) {
+      DecodedElement& element = out.elements[i];
+      element.raw = json::serialize(items[i]);
+      element.error = DecodeOne(kind, items[i], "", &element.event);
+    }
+  });
+  if (not_json) {
+    out.elements.clear();
+    out.error = std::move(not_json);
+  }
   return out;
 }
 

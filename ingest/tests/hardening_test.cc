@@ -127,12 +127,14 @@ TEST_F(HardeningTest, BackfillsOfAPastDayWorkOnTheEventsOwnTime) {
   // In a batch, an earlier report moves the clock for the later ones, as processing sees them.
   std::string batch = R"([{"event_id":"t-1","occurred_at":"2023-11-02T18:00:00Z","station_id":"S2","voters_cast":5},)"
                       R"({"event_id":"t-2","occurred_at":"2023-11-02T11:00:00Z","station_id":"S2","voters_cast":6}])";
-  RawResponse b = Post("/v1/turnout", monitor_, batch);
-  EXPECT_EQ(b.status, 400) << b.body;
-  EXPECT_NE(b.body.find("\"field\":\"[1].occurred_at\""), std::string::npos) << b.body;
+  RawResponse b = Post("/v1/turnout", monitor_, batch);  // answered per element: t-1 in, t-2 too late
+  EXPECT_EQ(b.status, 207) << b.body;
+  EXPECT_NE(b.body.find(R"({"index":1,"status":400,)"), std::string::npos) << b.body;
+  EXPECT_NE(b.body.find(R"("field":"occurred_at","reason":"too_late"})"), std::string::npos) << b.body;
+  EXPECT_EQ(ingestor_->PartitionEventTime(lagos), *ParseRfc3339("2023-11-02T18:00:00Z"));  // t-1 moved it
   // The clock survives a restart (kept with the idempotency checkpoint, and rescanned).
   Restart();
-  EXPECT_EQ(ingestor_->PartitionEventTime(lagos), *ParseRfc3339("2023-11-01T18:00:00Z"));
+  EXPECT_EQ(ingestor_->PartitionEventTime(lagos), *ParseRfc3339("2023-11-02T18:00:00Z"));
   EXPECT_EQ(Post("/v1/incidents", monitor_, IncidentAt("day-11-again", "2023-11-01T11:00:00Z")).status, 400);
   // Ticks over HTTP move it too.
   RawResponse tick = Request(server_->port(), "POST", "/v1/ticks", {operator_}, R"({"time":"2023-11-03T12:00:00Z"})");
@@ -221,7 +223,7 @@ std::string Counts(int first, int n) {
 }
 
 TEST_F(HardeningTest, GatewaysHaveAFarHigherRateThanMonitorsAndTurnoutTakesBatches) {
-  // The fixture's monitors get 50/s, burst 50; gateways 100 times that.
+  // The fixture's monitors get 50/s, burst 50; gateways their own default, 2000/s, burst 20000.
   std::string gateway = gateway_.substr(std::string("Authorization: ").size());
   for (int batch = 0; batch < 10; ++batch) {
     Outcome o = ingestor_->SubmitJson(InputKind::kTurnout, gateway, Counts(batch * 400, 400));
@@ -241,6 +243,83 @@ TEST_F(HardeningTest, GatewaysHaveAFarHigherRateThanMonitorsAndTurnoutTakesBatch
   RawResponse r = Post("/v1/turnout", monitor_, Counts(20000, 20));
   EXPECT_EQ(r.status, 429) << r.body;
   EXPECT_NE(r.headers.find("Retry-After: "), std::string::npos) << r.headers;
+}
+
+// Issue 17 item 6: a night of final counts in batches, each count answered on its own.
+TEST_F(HardeningTest, ATurnoutBatchIsAnsweredPerElementAndEachRefusalIsDeadLettered) {
+  auto count = [](const std::string& id, const std::string& station, int voters) {
+    return R"({"event_id":")" + id + R"(","occurred_at":"2023-11-14T21:00:00Z","station_id":")" + station +
+           R"(","voters_cast":)" + std::to_string(voters) + R"(,"registered":800})";
+  };
+  const std::string batch = "[" + count("f-0", "S1", 400) + "," + count("f-1", "NOWHERE", 300) + "," +
+                            count("f-2", "S2", 900) + "," + count("f-3", "S3", 500) + "," + count("f-0", "S1", 400) +
+                            "]";
+  const size_t inputs_before = Topic(schemas::topic::kInputs).size();
+  const size_t dead_before = Topic(schemas::topic::kRejected).size();
+  RawResponse r = Post("/v1/turnout", gateway_, batch);
+  EXPECT_EQ(r.status, 207) << r.body;
+  for (const char* expected : {
+           R"("status":"partly_refused","accepted":3,"refused":2,"event_ids":["f-0","f-3","f-0"],"duplicates":1)",
+           R"({"index":0,"status":202,"event_id":"f-0","duplicate":false})",
+           R"({"index":1,"status":400,"error":"unknown station 'NOWHERE'; check the id on the station list",)"
+           R"("field":"station_id","reason":"unknown_station"})",
+           R"({"index":2,"status":400,)",
+           R"("field":"voters_cast")",
+           R"({"index":3,"status":202,"event_id":"f-3","duplicate":false})",
+           R"({"index":4,"status":202,"event_id":"f-0","duplicate":true})"}) {
+    EXPECT_NE(r.body.find(expected), std::string::npos) << expected << "\n" << r.body;
+  }
+  EXPECT_EQ(Topic(schemas::topic::kInputs).size(), inputs_before + 2);
+  // Each refusal is kept as the single form keeps it: its own element, its reason, the gateway.
+  std::vector<v1::Event> dead = Topic(schemas::topic::kRejected);
+  ASSERT_EQ(dead.size(), dead_before + 2);
+  std::map<std::string, std::string> raw_by_reason;
+  for (size_t i = dead_before; i < dead.size(); ++i) {
+    EXPECT_EQ(dead[i].rejected().endpoint(), "POST /v1/turnout");
+    EXPECT_EQ(dead[i].rejected().principal(), "kannel");
+    raw_by_reason[dead[i].rejected().reason_code()] = dead[i].rejected().raw();
+  }
+  ASSERT_EQ(raw_by_reason.count("unknown_station"), 1u);
+  EXPECT_NE(raw_by_reason["unknown_station"].find(R"("event_id":"f-1")"), std::string::npos);
+  EXPECT_EQ(raw_by_reason["unknown_station"].find("f-0"), std::string::npos) << "only the element is kept";
+  ASSERT_EQ(raw_by_reason.size(), 2u);
+
+  // The gateway's retry of the whole batch stores nothing twice.
+  RawResponse again = Post("/v1/turnout", gateway_, batch);
+  EXPECT_EQ(again.status, 207) << again.body;
+  EXPECT_NE(again.body.find(R"({"index":3,"status":202,"event_id":"f-3","duplicate":true})"), std::string::npos)
+      << again.body;
+  EXPECT_EQ(Topic(schemas::topic::kInputs).size(), inputs_before + 2);
+  // A batch with nothing wrong is 202, still answered per element.
+  RawResponse good = Post("/v1/turnout", gateway_, "[" + count("g-0", "S1", 410) + "," + count("g-1", "S2", 420) + "]");
+  EXPECT_EQ(good.status, 202) << good.body;
+  EXPECT_NE(good.body.find(R"("status":"accepted","accepted":2,"refused":0,"event_ids":["g-0","g-1"])"),
+            std::string::npos)
+      << good.body;
+  // What is wrong with the body as a whole is still one answer.
+  RawResponse broken = Post("/v1/turnout", gateway_, "[" + count("h-0", "S1", 1) + ",");
+  EXPECT_EQ(broken.status, 400) << broken.body;
+  EXPECT_NE(broken.body.find("bad_json"), std::string::npos) << broken.body;
+}
+
+// Each role's rate is its own setting (`serve --rate` for monitors, `--gateway-rate` for
+// gateways and operators): one does not follow the other.
+TEST_F(HardeningTest, AGatewaysRateIsConfiguredApartFromAMonitors) {
+  server_.reset();
+  ingestor_.reset();
+  state_.reset();
+  OpenIngestor({.pseudonym_secret = kSecret, .rate_per_second = 50, .rate_burst = 50,
+                .gateway_rate_per_second = 1, .gateway_rate_burst = 5});
+  StartServer();
+  std::string gateway = gateway_.substr(std::string("Authorization: ").size());
+  Outcome over = ingestor_->SubmitJson(InputKind::kTurnout, gateway, Counts(30000, 6));
+  EXPECT_EQ(over.http_status, 429) << over.ToJson();
+  EXPECT_GE(over.retry_after_seconds, 1);
+  Outcome within = ingestor_->SubmitJson(InputKind::kTurnout, gateway, Counts(30000, 5));
+  EXPECT_EQ(within.http_status, 202) << within.ToJson();
+  std::string monitor = monitor_.substr(std::string("Authorization: ").size());
+  Outcome monitors = ingestor_->SubmitJson(InputKind::kTurnout, monitor, Counts(31000, 40));
+  EXPECT_EQ(monitors.http_status, 202) << monitors.ToJson();
 }
 
 }  // namespace

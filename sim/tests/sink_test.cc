@@ -39,7 +39,8 @@ class SinkTest : public ::testing::Test {
     ASSERT_TRUE(state.ok()) << state.status().ToString();
     state_ = std::move(state).value();
     auto ingestor = ingest::Ingestor::Make(*log_, *state_, clock_,
-                                           {.pseudonym_secret = kSecret, .rate_per_second = 1e9, .rate_burst = 1e9},
+                                           {.pseudonym_secret = kSecret, .rate_per_second = 1e9, .rate_burst = 1e9,
+                                            .gateway_rate_per_second = 1e9, .gateway_rate_burst = 1e9},
                                            kPartitions);
     ASSERT_TRUE(ingestor.ok()) << ingestor.status().ToString();
     ingestor_ = std::move(ingestor).value();

@@ -49,9 +49,10 @@ struct IngestorOptions {
   double rate_per_second = 20;   // sustained
   double rate_burst = 200;       // burst
   // Gateways (one relays many monitors' SMS, or a commission's whole night of counts) and
-  // operators (re-submitting dead letters in bulk) get this many times a monitor's rate and
-  // burst: 2000/s and 20000 by default, so 92,000 final counts take under a minute, not 77.
-  double gateway_rate_factor = 100;
+  // operators (re-submitting dead letters in bulk) have their own, far higher: 92,000 final
+  // counts take under a minute, not the 77 a monitor's 20/s would (`serve --gateway-rate`).
+  double gateway_rate_per_second = 2000;
+  double gateway_rate_burst = 20000;
   // occurred_at may lie at most this far in the future (clock skew), in ms.
   int64_t max_future_ms = 5 * 60 * 1000;
   // The rules' time.allowed_lateness_ms: processing drops an event further than this behind its
@@ -74,8 +75,15 @@ struct Outcome {
   int duplicates = 0;                  // of those, how many were already in the log
   std::string reference;               // short reference for people (SMS replies)
 
+  // A batch answered per element (POST /v1/turnout with an array): each element's own answer,
+  // in order. http_status is 202 when every one was accepted, else 207; event_ids and
+  // duplicates are the accepted elements'.
+  std::vector<Outcome> elements;
+
   bool accepted() const { return http_status == 202; }
-  // {"status":"accepted","event_ids":[...],...} or {"error":...,"field":...}
+  // {"status":"accepted","event_ids":[...],...} or {"error":...,"field":...}; with elements,
+  // also "accepted", "refused" and "results":[{"index":0,"status":202,"event_id":...},
+  // {"index":3,"status":400,"error":...,"field":...,"reason":...}].
   std::string ToJson() const;
 };
 

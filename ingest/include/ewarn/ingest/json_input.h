@@ -40,4 +40,23 @@ inline constexpr size_t kMaxPlaceBytes = 120;
 // reads (forward compatibility).
 DecodedInput DecodeJsonInput(InputKind kind, std::string_view body);
 
+// One element of a batch answered per element: its own JSON text (what a refusal keeps in
+// dlq.rejected) and its event, or what is wrong with it (fields without an index prefix).
+struct DecodedElement {
+  std::string raw;
+  v1::Event event;
+  std::optional<InputError> error;
+};
+
+struct DecodedBatch {
+  std::vector<DecodedElement> elements;  // empty when error is set
+  std::optional<InputError> error;       // the body as a whole: not JSON, a repeated key, not 1..kMaxBatch
+};
+
+// Does the body hold a JSON array (its first character past white space is '[')?
+bool IsJsonArray(std::string_view body);
+// Decodes a JSON array of 1 to kMaxBatch reports, each element on its own: one bad element
+// leaves the others whole (POST /v1/turnout answers per element).
+DecodedBatch DecodeJsonBatch(InputKind kind, std::string_view body);
+
 }  // namespace ewarn::ingest
