@@ -116,5 +116,39 @@ TEST_F(HoursTest, AStationsHoursAreItsMostSpecificAreas) {
   EXPECT_EQ(reference.HoursOf(*west)->utc_offset_ms, 60 * kMin);   // the ward's, not the district's
 }
 
+TEST_F(HoursTest, AReplayOfTheLogWithItsHoursGivesTheSameDigest) {
+  for (int64_t t = kEastClose - 60 * kMin; t <= kEastClose; t += 5 * kMin) {
+    Kit("east-" + std::to_string(t), "IK-1-0", t, (t - kDay) / kMin);
+    Kit("west-" + std::to_string(t), "EP-0", t, (t - kDay) / kMin);
+  }
+  TicksEveryMinute(kEastClose - 59 * kMin, kWestClose + 29 * kMin);
+  Sheet("ep", "EP-0", kWestClose + 30 * kMin);
+  TicksEveryMinute(kWestClose + 31 * kMin, kWestClose + 3 * 60 * kMin);
+  Run();
+  ASSERT_EQ(Times("kit.silent").size(), 1u);  // the west's
+  ASSERT_FALSE(Times("results.missing").empty());  // MUSHIN, due at 18:00 UTC
+  const std::string first = Digest();
+  testing::TempDir other;
+  runtime_.reset();
+  auto src = std::move(log_);
+  Open(other);
+  ASSERT_TRUE(log_->CreateTopic({.name = "ref.hours", .partitions = 1, .compacted = true}).ok());
+  for (std::string topic : {"ref.stations", "ref.hours", "in.events"}) {
+    for (int32_t p = 0; p < *src->PartitionCount(topic); ++p) {
+      auto got = src->Read({topic, p}, 0, 100000);
+      ASSERT_TRUE(got.ok());
+      std::vector<store::OutRecord> recs;
+      for (const auto& r : *got) {
+        recs.push_back({.topic = topic, .key = r.key, .value = r.value, .timestamp_ms = r.timestamp_ms, .partition = p});
+      }
+      if (!recs.empty()) {
+        ASSERT_TRUE(log_->Append(recs).ok());
+      }
+    }
+  }
+  Run();
+  EXPECT_EQ(Digest(), first);
+}
+
 }  // namespace
 }  // namespace ewarn::processors::station_test
