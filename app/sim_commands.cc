@@ -12,6 +12,7 @@
 
 #include "commands.h"
 #include "data_dir.h"
+#include "key_files.h"
 #include "ewarn/base/time.h"
 #include "ewarn/schemas/events.h"
 #include "ewarn/sim/evaluate.h"
