@@ -565,7 +565,7 @@ TEST(CliTest, PollingHoursAreImportedThroughKafka) {
   ASSERT_TRUE(cluster.ok()) << cluster.status().ToString();
   // The mock has no controller for CreateTopics: the topics are made as `topics create` would.
   for (auto topic : {schemas::topic::kStations, schemas::topic::kHours}) {
-    ASSERT_TRUE((*cluster)->CreateTopic(std::string(topic), 1, 3).ok());
+    ASSERT_TRUE((*cluster)->CreateTopic(std::string(topic), 1).ok());
   }
   ewarn::testing::TempDir dir;
   const std::string kafka = " --kafka " + (*cluster)->bootstrap_servers();
