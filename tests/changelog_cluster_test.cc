@@ -149,7 +149,8 @@ TEST_F(ChangelogClusterTest, ANodeThatTakesPartitionsOverRestoresThemAndReadsOnl
   std::this_thread::sleep_for(1s);  // node 0's last commit (every 100 ms) is in
 
   const int port = FreePort();
-  AddNode({"--metrics", "127.0.0.1:" + std::to_string(port)});
+  // Not 127.0.0.1: the harness takes the first "http://127.0.0.1:" line serve prints as its API.
+  AddNode({"--metrics", "0.0.0.0:" + std::to_string(port)});
   std::this_thread::sleep_for(5s);  // the group rebalances: node 1 restores its half
   cluster_->node(0).Kill9();
   // After the session timeout node 1 owns everything; reports for node 0's old partitions wait
