@@ -751,6 +751,7 @@ Result<int64_t> TaskRuntime::Restore(int32_t partition) {
   (void)outbox;
   ++stats_.restored_partitions;
   stats_.restored_records += restorer.records();
+  stats_.restore_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   if (probe_) {
     probe_->restored_records.Increment(static_cast<double>(restorer.records()));
     probe_->restore_seconds.Increment(

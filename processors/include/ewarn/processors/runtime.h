@@ -194,6 +194,7 @@ struct RuntimeStats {
   // Changelog restores on assignment: partitions restored and changelog records read.
   int64_t restored_partitions = 0;
   int64_t restored_records = 0;
+  double restore_seconds = 0;
   // Unfinished batches (a writer died mid-append) found after a changelog's last marker:
   // ignored, and their keys rewritten with the restored values.
   int64_t unfinished_batches = 0;
