@@ -514,7 +514,8 @@ Result<std::vector<LogRecord>> KafkaLog::Read(const TopicPartition& tp, int64_t 
     reader_next_ = from;
   }
   auto deadline = Clock::now() + options_.request_timeout;
-  // A compacted topic has gaps: stop at the end offset, not after end - from records.
+  // A compacted topic has gaps: stop at the end offset, not after end - from records. (The
+  // record before the end is never compacted away: it is the latest of its key.)
   while (out.size() < wanted && reader_next_ < offsets.end) {
     auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
     if (left.count() <= 0) {
@@ -524,13 +525,7 @@ Result<std::vector<LogRecord>> KafkaLog::Read(const TopicPartition& tp, int64_t 
     rd_kafka_message_t* m = rd_kafka_consumer_poll(reader_.get(), static_cast<int>(std::min<int64_t>(left.count(), 200)));
     if (m == nullptr) continue;
     std::unique_ptr<rd_kafka_message_t, void (*)(rd_kafka_message_t*)> holder(m, rd_kafka_message_destroy);
-    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-      // At the end: offsets before it that never came were compacted away (or are markers).
-      if (m->rkt != nullptr && rd_kafka_topic_name(m->rkt) == tp.topic && m->partition == tp.partition) {
-        reader_next_ = std::max(reader_next_, m->offset);
-      }
-      continue;
-    }
+    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) continue;  // may be left from an earlier assignment
     if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       if (IsTransient(m->err)) continue;  // librdkafka retries the fetch
       reader_tp_.reset();
