@@ -36,7 +36,10 @@ Result<std::unique_ptr<Node>> Node::Start(const NodeOptions& o) {
   ASSIGN_OR_RETURN(n->state_, store::StateStore::Open({.dir = o.dir.state(), .stores = StoresOf(pipelines)}));
   for (const auto& p : pipelines) {
     if (!o.process) break;
-    ASSIGN_OR_RETURN(auto runtime, processors::TaskRuntime::Make(*n->log_, *n->state_, p.factory, p.runtime,
+    processors::RuntimeOptions options = p.runtime;
+    // Several nodes share the partitions: one that moves is restored from its stage's changelog.
+    if (o.kafka.enabled()) options.changelog_topic = processors::ChangelogTopicFor(options.input_topic);
+    ASSIGN_OR_RETURN(auto runtime, processors::TaskRuntime::Make(*n->log_, *n->state_, p.factory, options,
                                                                  n->registry_.get()));
     n->runtimes_.push_back(std::move(runtime));
   }

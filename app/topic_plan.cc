@@ -4,6 +4,7 @@
 
 #include "ewarn/processors/runtime.h"
 #include "ewarn/schemas/events.h"
+#include "ewarn/store/changelog.h"
 #include "pipelines.h"
 
 namespace ewarn::app {
@@ -26,8 +27,19 @@ Result<std::vector<store::TopicSpec>> ClusterTopics(store::EventLog& log, int32_
   std::vector<store::TopicSpec> specs = InputTopics(partitions);
   specs.push_back({.name = std::string(processors::kProcessingDlqTopic), .partitions = 1});
   ASSIGN_OR_RETURN(v1::Rules rules, RulesFromFlag(""));
-  for (const auto& pipeline : MakePipelines(partitions, rules, log)) {
+  std::vector<processors::Pipeline> pipelines = MakePipelines(partitions, rules, log);
+  for (const auto& pipeline : pipelines) {
     for (const auto& spec : pipeline.outputs) specs.push_back(spec);
+  }
+  // Each stage's changelog (several nodes: a partition that moves is restored from it), one
+  // partition per input partition. Compacted, with min.compaction.lag.ms a week: a crashed
+  // writer's unfinished batch must not make the broker drop the committed values it shadows
+  // before the next owner has rewritten them (store/include/ewarn/store/changelog.h).
+  for (const auto& pipeline : pipelines) {
+    const std::string& input = pipeline.runtime.input_topic;
+    auto it = std::find_if(specs.begin(), specs.end(), [&](const store::TopicSpec& s) { return s.name == input; });
+    specs.push_back(store::ChangelogTopicSpec(processors::ChangelogTopicFor(input),
+                                              it == specs.end() ? partitions : it->partitions));
   }
   // The delivery workers' queue (when no stage declared it) and their record of what went out.
   auto declared = [&](std::string_view name) {

@@ -11,6 +11,7 @@
 
 #include "ewarn/base/bytes.h"
 #include "ewarn/schemas/events.h"
+#include "ewarn/store/changelog.h"
 
 namespace ewarn::processors {
 
@@ -73,11 +74,14 @@ Status TaskState::Scan(std::string_view store, std::string_view prefix,
   return store_.Scan(store, prefix, fn);
 }
 
-void TaskState::Drain(store::CommitBatch& batch) {
+void TaskState::Drain(store::CommitBatch& batch, std::vector<store::OutRecord>* changelog,
+                      const std::string& changelog_topic, int64_t now_ms,
+                      std::vector<store::OutRecord>* outputs) {
   for (auto& [k, e] : cache_) {
     if (!e.dirty) continue;
     size_t sep = k.find('\0');
     std::string_view store(k.data(), sep), key(k.data() + sep + 1, k.size() - sep - 1);
+    if (changelog) changelog->push_back(store::ChangelogChange(changelog_topic, partition_, store, key, e.value, now_ms));
     if (e.value) {
       batch.Put(store, key, std::move(*e.value));
     } else {
@@ -87,9 +91,18 @@ void TaskState::Drain(store::CommitBatch& batch) {
   // The cache is dropped after every commit: memory stays bounded by one commit's working set,
   // and reads fall back to RocksDB's block cache.
   cache_.clear();
-  for (auto& w : writes_) batch.Put(w.store, w.key, std::move(w.value));
+  for (auto& w : writes_) {
+    if (changelog) changelog->push_back(store::ChangelogChange(changelog_topic, partition_, w.store, w.key, w.value, now_ms));
+    batch.Put(w.store, w.key, std::move(w.value));
+  }
   writes_.clear();
-  for (auto& r : outputs_) batch.AddOutput(std::move(r));
+  for (auto& r : outputs_) {
+    if (outputs) {
+      outputs->push_back(std::move(r));
+    } else {
+      batch.AddOutput(std::move(r));
+    }
+  }
   outputs_.clear();
 }
 
@@ -146,6 +159,16 @@ struct TaskRuntime::Probe {
                           .Register(r)
                           .Add(stage_label, prometheus::Histogram::BucketBoundaries{
                                        1, 10, 100, 1000, 5000, 10000, 50000, 100000})),
+        restored_records(prometheus::BuildCounter()
+                             .Name("ewarn_processors_changelog_restored_records_total")
+                             .Help("Changelog records read to restore partitions assigned to this node")
+                             .Register(r)
+                             .Add(stage_label)),
+        restore_seconds(prometheus::BuildCounter()
+                            .Name("ewarn_processors_changelog_restore_seconds_total")
+                            .Help("Time spent restoring partitions from the changelog")
+                            .Register(r)
+                            .Add(stage_label)),
         lag_family(prometheus::BuildGauge()
                        .Name("ewarn_processors_consumer_lag")
                        .Help("Records in the log not yet processed, per partition")
@@ -160,6 +183,8 @@ struct TaskRuntime::Probe {
   prometheus::Counter& outputs;
   prometheus::Histogram& commit_seconds;
   prometheus::Histogram& batch_records;
+  prometheus::Counter& restored_records;
+  prometheus::Counter& restore_seconds;
   prometheus::Family<prometheus::Gauge>& lag_family;
 };
 
@@ -301,9 +326,17 @@ std::vector<int64_t> TaskRuntime::OnAssigned(const std::vector<store::TopicParti
   // Committed offsets are read below: the commit in flight must be in the store first.
   if (Status st = FinishCommit(); !st.ok() && deferred_error_.ok()) deferred_error_ = st;
   for (const auto& tp : parts) {
-    Result<std::optional<int64_t>> committed = state_.CommittedOffset(tp);
-    if (!committed.ok() && deferred_error_.ok()) deferred_error_ = committed.status();
-    int64_t start = committed.ok() && committed->has_value() ? **committed : 0;
+    int64_t start = 0;
+    if (!options_.changelog_topic.empty()) {
+      // Before the processor exists: it may read its state when it starts.
+      Result<int64_t> restored = Restore(tp.partition);
+      if (!restored.ok() && deferred_error_.ok()) deferred_error_ = restored.status();
+      start = restored.ok() ? *restored : 0;
+    } else {
+      Result<std::optional<int64_t>> committed = state_.CommittedOffset(tp);
+      if (!committed.ok() && deferred_error_.ok()) deferred_error_ = committed.status();
+      start = committed.ok() && committed->has_value() ? **committed : 0;
+    }
     Task task;
     task.processor = factory_(tp.partition);
     task.state = std::make_unique<TaskState>(state_, tp.partition);
@@ -373,6 +406,10 @@ Result<std::unique_ptr<TaskRuntime>> TaskRuntime::Make(store::EventLog& log,
                                                        prometheus::Registry* registry) {
   if (options.input_topic.empty()) return Status::InvalidArgument("runtime: no input topic");
   RETURN_IF_ERROR(log.CreateTopic({.name = std::string(kProcessingDlqTopic), .partitions = 1}));
+  if (!options.changelog_topic.empty()) {
+    ASSIGN_OR_RETURN(int32_t partitions, log.PartitionCount(options.input_topic));
+    RETURN_IF_ERROR(log.CreateTopic(store::ChangelogTopicSpec(options.changelog_topic, partitions)));
+  }
   std::unique_ptr<TaskRuntime> rt(
       new TaskRuntime(log, state, std::move(factory), std::move(options), registry));
   // Outputs committed before a crash but not yet in the log go out first.
@@ -411,6 +448,7 @@ TaskRuntime::Task* TaskRuntime::Take(const store::LogRecord& record) {
   it->second.next_offset = record.offset + 1;
   ++pending_records_;
   ++taken_;
+  ++stats_.input_records;
   return &it->second;
 }
 
@@ -539,13 +577,27 @@ Status TaskRuntime::StartCommit() {
   }
   RETURN_IF_ERROR(FinishCommit());
   store::CommitBatch batch;
+  const bool with_changelog = !options_.changelog_topic.empty();
+  std::vector<store::OutRecord> outputs, changelog;
+  std::vector<std::pair<int32_t, size_t>> markers;  // partition, index of its marker in `changelog`
+  int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::system_clock::now().time_since_epoch()).count();
   for (auto& [partition, task] : tasks_) {
-    task.state->Drain(batch);
+    size_t changes = changelog.size();
+    if (with_changelog) {
+      task.state->Drain(batch, &changelog, options_.changelog_topic, now_ms, &outputs);
+    } else {
+      task.state->Drain(batch);
+    }
     if (task.next_offset != task.committed_offset) {
       batch.SetOffset({options_.input_topic, partition}, task.next_offset);
     }
+    if (with_changelog && (changelog.size() != changes || task.next_offset != task.committed_offset)) {
+      markers.emplace_back(partition, changelog.size());
+      changelog.push_back(store::ChangelogMarker(options_.changelog_topic, partition, task.next_offset, now_ms));
+    }
   }
-  if (batch.empty()) {
+  if (batch.empty() && changelog.empty() && outputs.empty()) {
     last_commit_ = started;
     pending_records_ = 0;
     return Status::Ok();
@@ -555,7 +607,35 @@ Status TaskRuntime::StartCommit() {
   // processing the next records. Nothing leaves before the state it follows from is durable,
   // and the next commit starts only after this one has finished, so commits and outputs keep
   // their order; a crash meanwhile loses only uncommitted work, as before.
-  {
+  if (with_changelog) {
+    std::lock_guard lk(commit_mu_);
+    // Outputs first, then the changelog, then the local commit: whatever a crash interrupts,
+    // the local state is never ahead of the changelog, and no committed state lacks its outputs
+    // (processors/README.md, "Changelog").
+    in_flight_ = std::async(std::launch::async, [this, batch = std::move(batch), outputs = std::move(outputs),
+                                                 changelog = std::move(changelog), markers = std::move(markers),
+                                                 started]() mutable -> Result<size_t> {
+      store::CommitBatch own = std::move(batch);
+      size_t published = outputs.size();
+      if (!outputs.empty()) {
+        ASSIGN_OR_RETURN(std::vector<store::Position> positions, log_.Append(outputs));
+        (void)positions;
+        if (probe_) probe_->outputs.Increment(static_cast<double>(published));
+        outputs.clear();
+      }
+      ASSIGN_OR_RETURN(std::vector<store::Position> positions, AppendChangelog(std::move(changelog)));
+      for (const auto& [partition, index] : markers) {
+        own.SetOffset({options_.changelog_topic, partition}, positions[index].offset + 1);
+      }
+      ASSIGN_OR_RETURN(std::vector<store::OutboxEntry> outbox, state_.Commit(std::move(own)));
+      (void)outbox;  // empty: the outputs are in the log already
+      if (probe_) {
+        probe_->commit_seconds.Observe(
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+      }
+      return published;
+    });
+  } else {
     std::lock_guard lk(commit_mu_);
     in_flight_ = std::async(std::launch::async, [this, batch = std::move(batch), started]() mutable -> Result<size_t> {
       // Freed on this thread, not by the task thread when it collects the result: a batch holds
@@ -585,6 +665,99 @@ Status TaskRuntime::StartCommit() {
   pending_records_ = 0;
   last_commit_ = std::chrono::steady_clock::now();
   return Status::Ok();
+}
+
+Result<std::vector<store::Position>> TaskRuntime::AppendChangelog(std::vector<store::OutRecord> records) {
+  const int64_t stop = options_.changelog_stop_after_records;
+  if (stop < 0 || stop >= static_cast<int64_t>(records.size())) return log_.Append(records);
+  records.resize(static_cast<size_t>(stop));
+  if (!records.empty()) RETURN_IF_ERROR(log_.Append(records).status());
+  return Status::Internal("test hook: commit stopped after " + std::to_string(stop) + " changelog records");
+}
+
+Result<int64_t> TaskRuntime::Restore(int32_t partition) {
+  auto started = std::chrono::steady_clock::now();
+  const store::TopicPartition input{options_.input_topic, partition};
+  const store::TopicPartition changelog{options_.changelog_topic, partition};
+  ASSIGN_OR_RETURN(std::optional<int64_t> local_input, state_.CommittedOffset(input));
+  ASSIGN_OR_RETURN(std::optional<int64_t> checkpoint, state_.CommittedOffset(changelog));
+  ASSIGN_OR_RETURN(store::PartitionOffsets offsets, log_.Offsets(changelog));
+  // Every local commit with a changelog records its position there, so local input offsets
+  // without one are state from before the changelog, which the changelog does not hold.
+  if (!checkpoint && local_input.value_or(0) > 0) {
+    return Status::FailedPrecondition(
+        "this node's state of " + input.ToString() + " (up to offset " + std::to_string(*local_input) +
+        ") predates its changelog '" + changelog.ToString() +
+        "': start the node on an empty data directory; it restores the partition from the changelog");
+  }
+  if (checkpoint && *checkpoint > offsets.end) {
+    return Status::FailedPrecondition(
+        "this node's state of " + input.ToString() + " is at changelog offset " + std::to_string(*checkpoint) +
+        " but '" + changelog.ToString() + "' ends at " + std::to_string(offsets.end) +
+        " (was the topic deleted and made again?): start the node on an empty data directory");
+  }
+  const int64_t from = checkpoint.value_or(0);
+  int64_t start = local_input.value_or(0);
+  if (from >= offsets.end) return start;  // nothing committed since this node's last commit here
+
+  store::ChangelogRestorer restorer;
+  RETURN_IF_ERROR(store::ReadChangelog(log_, changelog, from, restorer));
+  std::vector<std::string> tail = restorer.TailKeys();
+  const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch()).count();
+  if (!tail.empty() && now_ms - restorer.tail_first_timestamp_ms() > store::kChangelogMinCompactionLagMs) {
+    return Status::FailedPrecondition(
+        "'" + changelog.ToString() + "' ends with an unfinished commit older than its min.compaction.lag.ms: " +
+        "the broker may have compacted away values it shadows, so the partition cannot be restored from it; " +
+        "delete the changelog topic, recreate it with `ewarn topics create` and start every node on an empty data "
+        "directory (the partition is then rebuilt from its input)");
+  }
+  store::CommitBatch batch;
+  for (const auto& [changelog_key, value] : restorer.committed()) {
+    std::string_view store_name, key;
+    store::SplitChangelogKey(changelog_key, &store_name, &key);
+    if (value) {
+      batch.Put(store_name, key, *value);
+    } else {
+      batch.Delete(store_name, key);
+    }
+  }
+  if (restorer.input_offset()) start = *restorer.input_offset();
+  batch.SetOffset(input, start);
+  int64_t next_checkpoint = restorer.checkpoint() >= 0 ? restorer.checkpoint() : from;
+  if (!tail.empty()) {
+    // The unfinished batch's records are newer than the committed values of their keys: write
+    // those values again (or deletes), with a marker, so compaction can only ever keep them.
+    std::vector<store::OutRecord> rewrite;
+    for (const std::string& changelog_key : tail) {
+      std::string_view store_name, key;
+      store::SplitChangelogKey(changelog_key, &store_name, &key);
+      std::optional<std::string> value;
+      if (auto it = restorer.committed().find(changelog_key); it != restorer.committed().end()) {
+        value = it->second;
+      } else {
+        // Not changed since this node's checkpoint (nothing, without one).
+        ASSIGN_OR_RETURN(value, state_.Get(store_name, key));
+      }
+      rewrite.push_back(store::ChangelogChange(options_.changelog_topic, partition, store_name, key, value, now_ms));
+    }
+    rewrite.push_back(store::ChangelogMarker(options_.changelog_topic, partition, start, now_ms));
+    ASSIGN_OR_RETURN(std::vector<store::Position> positions, log_.Append(rewrite));
+    next_checkpoint = positions.back().offset + 1;
+    ++stats_.unfinished_batches;
+  }
+  batch.SetOffset(changelog, next_checkpoint);
+  ASSIGN_OR_RETURN(std::vector<store::OutboxEntry> outbox, state_.Commit(std::move(batch)));
+  (void)outbox;
+  ++stats_.restored_partitions;
+  stats_.restored_records += restorer.records();
+  stats_.restore_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  if (probe_) {
+    probe_->restored_records.Increment(static_cast<double>(restorer.records()));
+    probe_->restore_seconds.Increment(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  }
+  return start;
 }
 
 Status TaskRuntime::Run(std::stop_token stop) {

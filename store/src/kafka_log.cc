@@ -348,6 +348,9 @@ Status KafkaLog::AdminCreateTopic(const TopicSpec& spec) {
   rd_kafka_NewTopic_set_config(topic, "retention.ms", std::to_string(spec.retention_ms).c_str());
   if (spec.retention_ms < 0) rd_kafka_NewTopic_set_config(topic, "retention.bytes", "-1");
   if (spec.compacted) rd_kafka_NewTopic_set_config(topic, "cleanup.policy", "compact");
+  if (spec.compacted && spec.min_compaction_lag_ms >= 0) {
+    rd_kafka_NewTopic_set_config(topic, "min.compaction.lag.ms", std::to_string(spec.min_compaction_lag_ms).c_str());
+  }
   // An acknowledged write survives one broker's loss only if two replicas had it.
   if (options_.replication_factor >= 3) rd_kafka_NewTopic_set_config(topic, "min.insync.replicas", "2");
   rd_kafka_queue_t* queue = rd_kafka_queue_new(producer_.get());
@@ -511,7 +514,9 @@ Result<std::vector<LogRecord>> KafkaLog::Read(const TopicPartition& tp, int64_t 
     reader_next_ = from;
   }
   auto deadline = Clock::now() + options_.request_timeout;
-  while (out.size() < wanted) {
+  // A compacted topic has gaps: stop at the end offset, not after end - from records. (The
+  // record before the end is never compacted away: it is the latest of its key.)
+  while (out.size() < wanted && reader_next_ < offsets.end) {
     auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
     if (left.count() <= 0) {
       reader_tp_.reset();
@@ -520,7 +525,7 @@ Result<std::vector<LogRecord>> KafkaLog::Read(const TopicPartition& tp, int64_t 
     rd_kafka_message_t* m = rd_kafka_consumer_poll(reader_.get(), static_cast<int>(std::min<int64_t>(left.count(), 200)));
     if (m == nullptr) continue;
     std::unique_ptr<rd_kafka_message_t, void (*)(rd_kafka_message_t*)> holder(m, rd_kafka_message_destroy);
-    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) continue;
+    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) continue;  // may be left from an earlier assignment
     if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       if (IsTransient(m->err)) continue;  // librdkafka retries the fetch
       reader_tp_.reset();

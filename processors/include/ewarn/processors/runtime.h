@@ -15,6 +15,17 @@
 // A partition new to this process (rebalance) starts from its committed offset, or from the
 // beginning when this process has none, rebuilding that partition's state from the log.
 //
+// With a changelog (RuntimeOptions::changelog_topic, several nodes on Kafka), a commit instead
+//   a. appends the outputs and waits for the brokers' acknowledgement;
+//   b. appends, per partition, each state change and then a commit marker with the next input
+//      offset to the partition's changelog (store/include/ewarn/store/changelog.h), and waits;
+//   c. commits state + input offsets + the changelog position after the marker, locally.
+// A crash before (c) leaves local state behind the changelog, never ahead: the next owner, here
+// or elsewhere, restores the partition from the changelog (records after its last marker are an
+// unfinished batch and are ignored, then rewritten with the restored values), and replays the
+// input only from the marker's offset; outputs of (a) that it derives again carry the same
+// origins, so consumers drop them. processors/README.md has the argument in full.
+//
 // With RuntimeOptions::apply_threads > 1, that many helper threads apply the records, each its
 // share of the tasks, while the driving thread polls, hands records out and commits.
 //
@@ -82,7 +93,12 @@ class TaskState {
   };
   // Cache key: store name, NUL, key (store names never contain NUL).
   static std::string CacheKey(std::string_view store, std::string_view key);
-  void Drain(store::CommitBatch& batch);
+  // Moves this commit's state changes into `batch`. With `changelog`, each change also becomes a
+  // record there (of this partition of `changelog_topic`) and outputs go to `outputs` (published
+  // before the commit) instead of the batch's outbox.
+  void Drain(store::CommitBatch& batch, std::vector<store::OutRecord>* changelog = nullptr,
+             const std::string& changelog_topic = "", int64_t now_ms = 0,
+             std::vector<store::OutRecord>* outputs = nullptr);
   // Waits for the runtime's commit in flight, so reads of the store see every earlier write.
   Status WaitForCommit() { return wait_for_commit_ ? wait_for_commit_() : Status::Ok(); }
   void SetInput(std::string_view topic, int64_t offset, int64_t timestamp_ms) {
@@ -155,7 +171,19 @@ struct RuntimeOptions {
   // hands records out and commits. Processors of different tasks then run at the same time:
   // what they share must be safe to use from several threads.
   int apply_threads = 1;
+  // The compacted topic (ChangelogTopicFor) each commit also writes its state changes to, so a
+  // node assigned a partition restores it from there and reads only the input's tail. Empty: no
+  // changelog (one node on the embedded log, where state never moves).
+  std::string changelog_topic;
+  // For crash tests only: a commit appends this many of its changelog records and then fails,
+  // as a writer killed mid-append would. Negative: never.
+  int64_t changelog_stop_after_records = -1;
 };
+
+// The changelog topic of the stage reading `input_topic`.
+inline std::string ChangelogTopicFor(std::string_view input_topic) {
+  return "changelog." + std::string(input_topic);
+}
 
 struct RuntimeStats {
   int64_t processed = 0;
@@ -163,6 +191,15 @@ struct RuntimeStats {
   int64_t skipped = 0;   // bad records, sent to dlq.processing
   int64_t commits = 0;
   int64_t outputs = 0;
+  // Changelog restores on assignment: partitions restored and changelog records read.
+  int64_t restored_partitions = 0;
+  int64_t restored_records = 0;
+  double restore_seconds = 0;
+  // Unfinished batches (a writer died mid-append) found after a changelog's last marker:
+  // ignored, and their keys rewritten with the restored values.
+  int64_t unfinished_batches = 0;
+  // Input records read, ever: after a restore, only the input's tail.
+  int64_t input_records = 0;
 };
 
 inline constexpr std::string_view kSeenStore = "seen";
@@ -208,6 +245,11 @@ class TaskRuntime {
   Status StartCommit();
   // Waits for the commit in flight, if any: its error when it failed.
   Status FinishCommit();
+  // With a changelog: brings this store's state of `partition` up to the changelog's last
+  // commit marker (rewriting an unfinished tail) and returns the input offset to start from.
+  Result<int64_t> Restore(int32_t partition);
+  // Appends a commit's changelog records (obeying changelog_stop_after_records).
+  Result<std::vector<store::Position>> AppendChangelog(std::vector<store::OutRecord> records);
   // The record's task when it is next in its partition (and counts it as taken), else null.
   Task* Take(const store::LogRecord& record);
   Status Apply(Task& task, const store::LogRecord& record, RuntimeStats& stats);

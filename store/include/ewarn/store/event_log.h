@@ -38,6 +38,8 @@ struct TopicSpec {
   // Kafka: passed as retention.ms / retention.bytes when ewarn creates the topic.
   int64_t retention_ms = -1;
   bool compacted = false;  // Kafka cleanup.policy=compact (reference topics)
+  // Kafka min.compaction.lag.ms for a compacted topic; negative: the broker's default (0).
+  int64_t min_compaction_lag_ms = -1;
 };
 
 // A record to append. `partition_key` chooses the partition (empty: use `key`), so records
