@@ -186,6 +186,7 @@ class KafkaLog final : public EventLog {
   Result<PartitionOffsets> Offsets(const TopicPartition& tp) override;
   Result<std::vector<TopicStat>> Stat() override;
   Result<std::unique_ptr<Consumer>> Subscribe(const ConsumerOptions& options) override;
+  Result<ClusterTopicSettings> DescribeTopics(const std::vector<std::string>& topics) override;
 
   const KafkaLogOptions& options() const { return options_; }
 
@@ -379,6 +380,76 @@ Status KafkaLog::AdminCreateTopic(const TopicSpec& spec) {
   rd_kafka_queue_destroy(queue);
   rd_kafka_NewTopic_destroy(topic);
   return result;
+}
+
+Result<ClusterTopicSettings> KafkaLog::DescribeTopics(const std::vector<std::string>& topics) {
+  const struct rd_kafka_metadata* md = nullptr;
+  rd_kafka_resp_err_t err =
+      rd_kafka_metadata(producer_.get(), 1, nullptr, &md, static_cast<int>(options_.request_timeout.count()));
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    Status st = FromKafka(err, "metadata from " + options_.bootstrap_servers);
+    return st.code() == StatusCode::kUnavailable ? Unreachable(st.message()) : st;
+  }
+  Metadata holder(md);
+  ClusterTopicSettings out;
+  for (const auto& name : topics) {
+    for (int i = 0; i < md->topic_cnt; ++i) {
+      const auto& t = md->topics[i];
+      if (t.err != RD_KAFKA_RESP_ERR_NO_ERROR || name != t.topic || t.partition_cnt == 0) continue;
+      out.topics.push_back({.name = name, .replication_factor = t.partitions[0].replica_cnt});
+    }
+  }
+  if (out.topics.empty() || md->broker_cnt == 0) return out;
+
+  // DescribeConfigs goes to the controller unless a BROKER resource names a broker; any broker
+  // answers for topics, and librdkafka 2.0's mock cluster names no controller. So ask the
+  // first broker, about itself (answer unused) and the topics.
+  std::vector<rd_kafka_ConfigResource_t*> resources;
+  resources.push_back(rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_BROKER, std::to_string(md->brokers[0].id).c_str()));
+  for (const auto& t : out.topics) resources.push_back(rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, t.name.c_str()));
+  char errstr[512];
+  rd_kafka_queue_t* queue = rd_kafka_queue_new(producer_.get());
+  rd_kafka_AdminOptions_t* admin = rd_kafka_AdminOptions_new(producer_.get(), RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS);
+  rd_kafka_AdminOptions_set_request_timeout(admin, static_cast<int>(options_.request_timeout.count()), errstr,
+                                            sizeof errstr);
+  rd_kafka_DescribeConfigs(producer_.get(), resources.data(), resources.size(), admin, queue);
+  rd_kafka_event_t* ev = rd_kafka_queue_poll(queue, static_cast<int>(options_.request_timeout.count()) + 1000);
+  Status result = Status::Ok();
+  if (ev == nullptr) {
+    result = Unreachable("no broker answered DescribeConfigs");
+  } else if (rd_kafka_event_error(ev) == RD_KAFKA_RESP_ERR__UNSUPPORTED_FEATURE) {
+    out.configs_unknown = std::string("the brokers do not support DescribeConfigs (") + rd_kafka_event_error_string(ev) + ")";
+  } else if (rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    result = FromKafka(rd_kafka_event_error(ev), std::string("DescribeConfigs: ") + rd_kafka_event_error_string(ev));
+  } else {
+    size_t n = 0;
+    const rd_kafka_ConfigResource_t** described =
+        rd_kafka_DescribeConfigs_result_resources(rd_kafka_event_DescribeConfigs_result(ev), &n);
+    for (size_t i = 0; i < n && result.ok(); ++i) {
+      if (rd_kafka_ConfigResource_type(described[i]) != RD_KAFKA_RESOURCE_TOPIC) continue;
+      const std::string name = rd_kafka_ConfigResource_name(described[i]);
+      if (rd_kafka_ConfigResource_error(described[i]) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        const char* why = rd_kafka_ConfigResource_error_string(described[i]);
+        result = FromKafka(rd_kafka_ConfigResource_error(described[i]),
+                           "settings of topic '" + name + "'" + (why != nullptr ? std::string(" (") + why + ")" : ""));
+        break;
+      }
+      auto t = std::find_if(out.topics.begin(), out.topics.end(), [&](const TopicSettings& s) { return s.name == name; });
+      if (t == out.topics.end()) continue;
+      size_t count = 0;
+      const rd_kafka_ConfigEntry_t** entries = rd_kafka_ConfigResource_configs(described[i], &count);
+      for (size_t e = 0; e < count; ++e) {
+        const char* value = rd_kafka_ConfigEntry_value(entries[e]);
+        if (value != nullptr) t->configs[rd_kafka_ConfigEntry_name(entries[e])] = value;
+      }
+    }
+  }
+  if (ev != nullptr) rd_kafka_event_destroy(ev);
+  rd_kafka_AdminOptions_destroy(admin);
+  rd_kafka_queue_destroy(queue);
+  for (auto* r : resources) rd_kafka_ConfigResource_destroy(r);
+  RETURN_IF_ERROR(result);
+  return out;
 }
 
 void KafkaLog::OnDelivery(rd_kafka_t*, const rd_kafka_message_t* msg, void*) {
