@@ -570,7 +570,6 @@ Result<std::vector<LogRecord>> KafkaLog::Read(const TopicPartition& tp, int64_t 
   from = std::max(from, offsets.start);
   std::vector<LogRecord> out;
   if (from >= offsets.end || max_records == 0) return out;
-  const size_t wanted = std::min<size_t>(max_records, static_cast<size_t>(offsets.end - from));
 
   std::lock_guard lk(reader_mu_);
   if (!reader_tp_ || *reader_tp_ != tp || reader_next_ != from) {
@@ -581,8 +580,11 @@ Result<std::vector<LogRecord>> KafkaLog::Read(const TopicPartition& tp, int64_t 
     reader_tp_ = tp;
     reader_next_ = from;
   }
+  // Done at max_records, at the record before the end, or at end-of-partition: offsets may
+  // have gaps (a compacted topic, transaction markers, records of aborted transactions), so
+  // neither end - from records nor a record at end - 1 need exist.
   auto deadline = Clock::now() + options_.request_timeout;
-  while (out.size() < wanted) {
+  while (out.size() < max_records && reader_next_ < offsets.end) {
     auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
     if (left.count() <= 0) {
       reader_tp_.reset();
@@ -591,7 +593,17 @@ Result<std::vector<LogRecord>> KafkaLog::Read(const TopicPartition& tp, int64_t 
     rd_kafka_message_t* m = rd_kafka_consumer_poll(reader_.get(), static_cast<int>(std::min<int64_t>(left.count(), 200)));
     if (m == nullptr) continue;
     std::unique_ptr<rd_kafka_message_t, void (*)(rd_kafka_message_t*)> holder(m, rd_kafka_message_destroy);
-    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) continue;
+    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      // m->offset is where the fetch stands. At or past the end seen above, every record below
+      // it has been delivered. librdkafka signals an end once per position, so the next Read
+      // assigns afresh and gets its own.
+      if (m->rkt != nullptr && rd_kafka_topic_name(m->rkt) == tp.topic && m->partition == tp.partition &&
+          m->offset >= offsets.end) {
+        reader_tp_.reset();
+        break;
+      }
+      continue;
+    }
     if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       if (IsTransient(m->err)) continue;  // librdkafka retries the fetch
       reader_tp_.reset();
