@@ -680,7 +680,14 @@ Result<std::unique_ptr<Consumer>> KafkaConsumer::Make(KafkaLog& log, const Consu
                                             // A dead member's partitions move after 10 s, not 45.
                                             {"session.timeout.ms", "10000"},
                                             {"heartbeat.interval.ms", "1000"},
-                                            {"enable.partition.eof", "false"}}));
+                                            {"enable.partition.eof", "false"},
+                                            // Each stage is one hop of a report's way to an
+                                            // answer (in.events -> risk -> alerts). A broker
+                                            // that does not answer a waiting fetch when data
+                                            // arrives (librdkafka's mock cluster) holds it this
+                                            // long: 500 ms by default, per hop. A real broker
+                                            // answers at once, so this costs only idle fetches.
+                                            {"fetch.wait.max.ms", "100"}}));
   rd_kafka_conf_set_rebalance_cb(conf, &KafkaConsumer::OnRebalance);
   ASSIGN_OR_RETURN(c->rk_, NewHandle(RD_KAFKA_CONSUMER, conf, &c->errors_));
   rd_kafka_poll_set_consumer(c->rk_.get());
