@@ -5,10 +5,7 @@
 #include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
-#include "ewarn/schemas/events.h"
 
 namespace ewarn::app {
 
@@ -135,58 +132,5 @@ Result<std::unique_ptr<store::EventLog>> OpenLog(const DataDir& dir, const Kafka
   return store::OpenEmbeddedLog({.dir = dir.log(), .create_if_missing = create});
 }
 
-namespace {
-
-// A 32-byte random key as hex in `path` (mode 0600), created on first use.
-Result<std::string> LoadOrCreateKeyFile(const DataDir& dir, const std::string& path) {
-  RETURN_IF_ERROR(CreateDataDir(dir));
-  std::ifstream in(path);
-  if (in) {
-    std::stringstream buf;
-    buf << in.rdbuf();
-    std::string key = buf.str();
-    while (!key.empty() && (key.back() == '\n' || key.back() == ' ')) key.pop_back();
-    if (key.size() < 32) return Status::Corruption("key file '" + path + "' is too short");
-    return key;
-  }
-  unsigned char raw[32];
-  std::ifstream urandom("/dev/urandom", std::ios::binary);
-  if (!urandom.read(reinterpret_cast<char*>(raw), sizeof raw)) return Status::IOError("cannot read /dev/urandom");
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string key;
-  for (unsigned char c : raw) {
-    key.push_back(kHex[c >> 4]);
-    key.push_back(kHex[c & 15]);
-  }
-  // O_EXCL: two processes starting at once must not write different keys.
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
-  if (fd < 0) {
-    if (errno == EEXIST) return LoadOrCreateKeyFile(dir, path);
-    return Status::IOError("cannot create key file '" + path + "'");
-  }
-  std::string line = key + "\n";
-  bool written = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) && ::fsync(fd) == 0;
-  ::close(fd);
-  if (!written) return Status::IOError("cannot write key file '" + path + "'");
-  return key;
-}
-
-}  // namespace
-
-Result<std::string> LoadOrCreateSecret(const DataDir& dir) { return LoadOrCreateKeyFile(dir, dir.secret()); }
-
-Result<std::string> LoadOrCreateWebhookKey(const DataDir& dir) {
-  return LoadOrCreateKeyFile(dir, dir.root + "/webhook.key");
-}
-
-Status EnsureInputTopics(store::EventLog& log, int32_t partitions) {
-  namespace topic = schemas::topic;
-  RETURN_IF_ERROR(log.CreateTopic({.name = std::string(topic::kInputs), .partitions = partitions}));
-  for (auto name : {topic::kStations, topic::kMonitors, topic::kLiaisons, topic::kTokens, topic::kAreas,
-                    topic::kContests, topic::kPvtSamples}) {
-    RETURN_IF_ERROR(log.CreateTopic({.name = std::string(name), .partitions = 1, .compacted = true}));
-  }
-  return log.CreateTopic({.name = std::string(topic::kRejected), .partitions = 1});
-}
 
 }  // namespace ewarn::app

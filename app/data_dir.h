@@ -46,16 +46,6 @@ KafkaConnection KafkaOf(const Flags& flags);
 // directory is NotFound naming it and nothing is created.
 Result<std::unique_ptr<store::EventLog>> OpenLog(const DataDir& dir, const KafkaConnection& kafka, bool create);
 
-// Creates the input and reference topics (idempotent). `partitions` for in.events.
-Status EnsureInputTopics(store::EventLog& log, int32_t partitions);
-
-// The node's pseudonym key (HMAC of phone numbers and reporters): DIR/secret, created with 32
-// random bytes (mode 0600) on first use. Keep it with the data: new keys mean new pseudonyms.
-Result<std::string> LoadOrCreateSecret(const DataDir& dir);
-
-// The HMAC key that signs webhook deliveries (X-Ewarn-Signature): DIR/webhook.key, 32 random
-// bytes as hex, created (mode 0600) on first use. Give it to webhook receivers.
-Result<std::string> LoadOrCreateWebhookKey(const DataDir& dir);
 
 // NotFound (naming the path) when `path` is not an existing directory.
 Status RequireDirectory(const std::string& path, const std::string& what);

@@ -2,11 +2,10 @@
 // These open DIR/ingest (and DIR/log) themselves, so they run while `ewarn serve` is stopped;
 // against a running server, operators use the HTTP API (README "Operating").
 #include <cstdio>
-#include <fstream>
-#include <sstream>
 
 #include "commands.h"
 #include "data_dir.h"
+#include "key_files.h"
 #include "ewarn/base/time.h"
 #include "ewarn/ingest/ingestor.h"
 #include "ewarn/ingest/principals.h"
@@ -25,15 +24,7 @@ const FlagSpec kRequiredData{"data", "DIR", "the data directory", "", true};
 // DIR/secret of --data (made on first use, as serve makes it).
 Result<std::string> MonitorSecret(const Flags& f, const DataDir& dir) {
   if (f.Has("secret-file")) {
-    const std::string path = f.Get("secret-file");
-    std::ifstream in(path);
-    if (!in) return Status::NotFound("cannot read --secret-file '" + path + "'");
-    std::stringstream text;
-    text << in.rdbuf();
-    std::string key = text.str();
-    while (!key.empty() && (key.back() == '\n' || key.back() == '\r' || key.back() == ' ')) key.pop_back();
-    if (key.size() < 32) return Status::InvalidArgument("--secret-file '" + path + "' holds under 32 characters");
-    return key;
+    return ReadKeyFile("--secret-file", f.Get("secret-file"));
   }
   if (dir.root.empty()) {
     return Status::InvalidArgument(

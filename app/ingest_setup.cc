@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "ewarn/schemas/events.h"
+#include "key_files.h"
 
 namespace ewarn::app {
 

@@ -12,6 +12,15 @@
 
 namespace ewarn::app {
 
+// The key in `path`: one token of at least 32 characters (trailing newline allowed).
+// InvalidArgument naming `flag` (the option or file the user gave) when missing, unreadable or short.
+Result<std::string> ReadKeyFile(const std::string& flag, const std::string& path);
+
+// One node's own keys: DIR/secret and DIR/webhook.key, made (32 random bytes as hex, mode 0600)
+// on first use and read, through ReadKeyFile, after that.
+Result<std::string> LoadOrCreateSecret(const DataDir& dir);
+Result<std::string> LoadOrCreateWebhookKey(const DataDir& dir);
+
 // Puts the key in `from` where the node reads it (`to`, mode 0600). A key there already must be
 // the same one: FailedPrecondition otherwise (the directory was made with another key, and its
 // pseudonyms would not match the cluster's). InvalidArgument naming `flag` for a missing,

@@ -4,9 +4,11 @@
 #include "ewarn/alerts/alert_metrics.h"
 #include "ewarn/schemas/events.h"
 #include "ewarn/store/probe.h"
+#include "key_files.h"
 #include "pipelines.h"
 #include "review_routes.h"
 #include "risk_routes.h"
+#include "topic_plan.h"
 
 namespace ewarn::app {
 
@@ -26,7 +28,7 @@ Result<std::unique_ptr<Node>> Node::Start(const NodeOptions& o) {
   n->on_kafka_ = o.kafka.enabled();
   ASSIGN_OR_RETURN(std::unique_ptr<store::EventLog> opened, OpenLog(o.dir, o.kafka, /*create=*/true));
   n->log_ = store::WithMetrics(std::move(opened), *n->registry_);
-  RETURN_IF_ERROR(EnsureInputTopics(*n->log_, o.partitions));
+  for (const store::TopicSpec& spec : InputTopics(o.partitions)) RETURN_IF_ERROR(n->log_->CreateTopic(spec));
   ASSIGN_OR_RETURN(v1::Rules rules, RulesFromFlag(o.rules_path));
   ASSIGN_OR_RETURN(n->partitions_, n->log_->PartitionCount(schemas::topic::kInputs));
   std::vector<processors::Pipeline> pipelines = MakePipelines(n->partitions_, rules, *n->log_);

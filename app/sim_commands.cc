@@ -12,6 +12,7 @@
 
 #include "commands.h"
 #include "data_dir.h"
+#include "key_files.h"
 #include "ewarn/base/time.h"
 #include "ewarn/schemas/events.h"
 #include "ewarn/sim/evaluate.h"
@@ -93,6 +94,8 @@ Result<SimFlags> ParseSimFlags(const Flags& f, int64_t now_ms) {
   }
   if (out.tick_ms < 0) return Status::InvalidArgument("--tick-ms must be >= 0 (0: no ticks)");
   out.scenario.seed = static_cast<uint64_t>(seed);
+  out.scenario.null_day = f.Has("null-day");
+  out.scenario.finals_only = f.Has("finals-only");
   if (f.Has("day")) {
     auto day = ParseRfc3339(f.Get("day") + "T00:00:00Z");
     if (!day.ok()) return Status::InvalidArgument("--day wants YYYY-MM-DD, got '" + f.Get("day") + "'");
@@ -282,7 +285,13 @@ int Evaluate(const Flags& f) {
     std::fprintf(stderr, "ewarn evaluate: no %s topic in %s yet (have the processors run?); scoring no anomalies\n",
                  std::string(schemas::topic::kAnomalies).c_str(), dir.root.c_str());
   }
-  sim::Evaluation e = sim::Evaluate(*truth, anomalies.ok() ? *anomalies : std::vector<sim::AnomalyRecord>{});
+  // The false-alarm rates' denominators: the stations of the reference data the day was
+  // simulated on.
+  auto stations = sim::ReadStations(**log);
+  if (!stations.ok() && stations.status().code() != StatusCode::kNotFound) return Fail(cmd, stations.status());
+  sim::Population population = stations.ok() ? sim::PopulationOf(*stations) : sim::Population{};
+  sim::Evaluation e =
+      sim::Evaluate(*truth, anomalies.ok() ? *anomalies : std::vector<sim::AnomalyRecord>{}, population);
   std::fputs((f.Has("json") ? e.ToJson() + "\n" : e.ToText()).c_str(), stdout);
   return 0;
 }
@@ -652,12 +661,14 @@ std::vector<Command> SimCommands() {
         {"hours", "H", "simulated hours from 07:00 UTC (polls 08:00-17:00)", "11"},
         {"tick-ms", "MS", "simulated time between ticks (0: none)", "60000"},
         {"sms-fraction", "F", "fraction of background incidents sent as SMS via /v1/sms/kannel", "0"},
+        {"null-day", "", "a null day for false alarms: no patterns, each final count Binomial(registered, the district's turnout)"},
+        {"finals-only", "", "send only the final counts (no kits, snapshots, incidents or flags), e.g. a national null day"},
         {"connections", "N", "over HTTP: concurrent keep-alive connections", "4"},
         {"truth", "FILE", "write the ground truth (JSON lines) here"}},
        "",
        Simulate},
       {{"evaluate"},
-       "score derived.anomalies against a simulator's ground truth: precision, recall, delay",
+       "score derived.anomalies against a simulator's ground truth: precision, recall, delay, false alarms per 1,000 districts and stations",
        {{"data", "DIR", "the data directory", "", true},
         kKafkaFlag,
         {"truth", "FILE", "the ground truth written by `ewarn simulate --truth`", "", true},

@@ -8,9 +8,8 @@
 
 namespace ewarn::app {
 
-Result<std::vector<store::TopicSpec>> ClusterTopics(store::EventLog& log, int32_t partitions) {
+std::vector<store::TopicSpec> InputTopics(int32_t partitions) {
   namespace topic = schemas::topic;
-  if (partitions < 1) return Status::InvalidArgument("--partitions must be at least 1");
   std::vector<store::TopicSpec> specs;
   specs.push_back({.name = std::string(topic::kInputs), .partitions = partitions});
   for (auto name : {topic::kStations, topic::kMonitors, topic::kLiaisons, topic::kTokens, topic::kAreas,
@@ -18,6 +17,13 @@ Result<std::vector<store::TopicSpec>> ClusterTopics(store::EventLog& log, int32_
     specs.push_back({.name = std::string(name), .partitions = 1, .compacted = true});
   }
   specs.push_back({.name = std::string(topic::kRejected), .partitions = 1});
+  return specs;
+}
+
+Result<std::vector<store::TopicSpec>> ClusterTopics(store::EventLog& log, int32_t partitions) {
+  namespace topic = schemas::topic;
+  if (partitions < 1) return Status::InvalidArgument("--partitions must be at least 1");
+  std::vector<store::TopicSpec> specs = InputTopics(partitions);
   specs.push_back({.name = std::string(processors::kProcessingDlqTopic), .partitions = 1});
   ASSIGN_OR_RETURN(v1::Rules rules, RulesFromFlag(""));
   for (const auto& pipeline : MakePipelines(partitions, rules, log)) {

@@ -12,6 +12,10 @@
 
 namespace ewarn::app {
 
+// What ingest writes: in.events (`partitions`), the reference tables and dlq.rejected. The
+// embedded log's node creates these at start; ClusterTopics begins with them.
+std::vector<store::TopicSpec> InputTopics(int32_t partitions);
+
 // Inputs and reference tables are replayed from offset 0, so nothing is ever deleted from them
 // by age (retention -1); reference topics are tables (compacted). `partitions` is in.events'
 // count, which the partitioned outputs share. `log` is only handed to the stages' constructors

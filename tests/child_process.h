@@ -77,6 +77,21 @@ class ChildProcess {
     stdin_ = -1;
   }
   void Kill9() { kill(pid_, SIGKILL); }
+  // The exit code (or 128 + signal) if the process ends within `timeout`, else nullopt (it is
+  // left running).
+  std::optional<int> WaitFor(std::chrono::milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (true) {
+      int status = 0;
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        reaped_ = true;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      }
+      if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
+      usleep(20'000);
+    }
+  }
+
   // Exit code, or 128 + signal.
   int Wait() {
     int status = 0;

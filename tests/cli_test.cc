@@ -389,7 +389,7 @@ TEST(CliTest, TokensThroughKafkaNeedNoDataDirectory) {
   auto cluster = ewarn::testing::MockKafkaCluster::Start(3);
   ASSERT_TRUE(cluster.ok()) << cluster.status().ToString();
   // The mock has no controller for CreateTopics: the topic is made as `topics create` would.
-  ASSERT_TRUE((*cluster)->CreateTopic(std::string(schemas::topic::kTokens), 1, 3).ok());
+  ASSERT_TRUE((*cluster)->CreateTopic(std::string(schemas::topic::kTokens), 1).ok());
   ewarn::testing::TempDir scratch;  // the commands' TMPDIR, to see they leave nothing behind
   const std::string kafka = " --kafka " + (*cluster)->bootstrap_servers();
   auto run = [&](const std::string& args) {

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <set>
 
 #include "ewarn/ingest/http_server.h"
 #include "ewarn/schemas/events.h"
@@ -93,9 +94,49 @@ bool Matches(const TruthRecord& truth, const AnomalyRecord& a) {
   return DetectorMatches(truth.detector, a.detector) && InScope(truth, a);
 }
 
-Evaluation Evaluate(const std::vector<TruthRecord>& truth, const std::vector<AnomalyRecord>& anomalies) {
+namespace {
+// True when `a` points at injected trouble, by whichever detector: a surge found at a
+// ballot-stuffed station has found the stuffing. An anomaly that a decoy explains is a false
+// alarm even if it also touches a pattern.
+bool PointsAtTrouble(const std::vector<TruthRecord>& truth, const AnomalyRecord& a) {
+  bool true_positive = std::any_of(truth.begin(), truth.end(), [&](const TruthRecord& t) {
+    return !t.decoy && InScope(t, a);
+  });
+  bool hits_decoy = std::any_of(truth.begin(), truth.end(), [&](const TruthRecord& t) {
+    return t.decoy && InScope(t, a);
+  });
+  return true_positive && !hits_decoy;
+}
+
+std::optional<double> Per1000(int64_t count, int64_t of) {
+  if (of <= 0) return std::nullopt;
+  return 1000.0 * static_cast<double>(count) / static_cast<double>(of);
+}
+}  // namespace
+
+Population PopulationOf(const std::vector<v1::PollingStation>& stations) {
+  std::set<std::string> districts;
+  for (const auto& s : stations) districts.insert(DistrictPath(s));
+  return {.stations = static_cast<int64_t>(stations.size()), .districts = static_cast<int64_t>(districts.size())};
+}
+
+Evaluation Evaluate(const std::vector<TruthRecord>& truth, const std::vector<AnomalyRecord>& anomalies,
+                    Population population) {
   Evaluation out;
   out.anomalies = static_cast<int64_t>(anomalies.size());
+  out.population = population;
+  std::map<std::string, FalseAlarmRate> by_detector;
+  for (const auto& a : anomalies) {
+    FalseAlarmRate& r = by_detector[a.detector];
+    r.detector = a.detector;
+    ++r.anomalies;
+    if (!PointsAtTrouble(truth, a)) ++r.false_alarms;
+  }
+  for (auto& [detector, r] : by_detector) {
+    r.per_1000_districts = Per1000(r.false_alarms, population.districts);
+    r.per_1000_stations = Per1000(r.false_alarms, population.stations);
+    out.false_alarms.push_back(std::move(r));
+  }
   std::map<std::string, size_t> row_of;
   std::map<std::string, std::vector<double>> delays;
   for (const auto& t : truth) {
@@ -115,16 +156,7 @@ Evaluation Evaluate(const std::vector<TruthRecord>& truth, const std::vector<Ano
     for (const auto& a : anomalies) {
       if (!DetectorMatches(row.detector, a.detector)) continue;
       ++row.detector_anomalies;
-      // True when it points at injected trouble, by whichever detector: a surge found at a
-      // ballot-stuffed station has found the stuffing. Anything on a decoy is a false alarm.
-      bool true_positive = std::any_of(truth.begin(), truth.end(), [&](const TruthRecord& t) {
-        return !t.decoy && InScope(t, a);
-      });
-      bool hits_decoy = std::any_of(truth.begin(), truth.end(), [&](const TruthRecord& t) {
-        return t.decoy && InScope(t, a);
-      });
-      // An anomaly that a decoy explains is a false alarm even if it also touches a pattern.
-      if (true_positive && !hits_decoy) ++row.detector_true;
+      if (PointsAtTrouble(truth, a)) ++row.detector_true;
     }
     if (row.detector_anomalies > 0) {
       row.precision = static_cast<double>(row.detector_true) / static_cast<double>(row.detector_anomalies);
@@ -155,6 +187,17 @@ std::string Evaluation::ToText() const {
     out += line;
   }
   out += std::to_string(anomalies) + " anomalies read; a decoy's DETECTED counts false alarms\n";
+  std::snprintf(line, sizeof line, "\n%-26s %10s %12s %20s %19s\n", "DETECTOR", "ANOMALIES", "FALSE ALARMS",
+                "PER 1,000 DISTRICTS", "PER 1,000 STATIONS");
+  out += line;
+  for (const auto& r : false_alarms) {
+    std::snprintf(line, sizeof line, "%-26s %10lld %12lld %20s %19s\n", r.detector.c_str(),
+                  static_cast<long long>(r.anomalies), static_cast<long long>(r.false_alarms),
+                  Cell(r.per_1000_districts, "%.2f").c_str(), Cell(r.per_1000_stations, "%.3f").c_str());
+    out += line;
+  }
+  out += "false alarms: anomalies pointing at no injected trouble, over " + std::to_string(population.stations) +
+         " stations in " + std::to_string(population.districts) + " districts\n";
   return out;
 }
 
@@ -169,7 +212,16 @@ std::string Evaluation::ToJson() const {
            ",\"detector_true\":" + std::to_string(r.detector_true) + ",\"precision\":" + JsonNumber(r.precision) +
            ",\"recall\":" + JsonNumber(r.recall) + ",\"median_delay_min\":" + JsonNumber(r.median_delay_min) + "}";
   }
-  return out + "],\"anomalies\":" + std::to_string(anomalies) + "}";
+  out += "],\"false_alarms\":[";
+  for (size_t i = 0; i < false_alarms.size(); ++i) {
+    const auto& r = false_alarms[i];
+    out += (i ? "," : "") + std::string("{\"detector\":") + JsonString(r.detector) +
+           ",\"anomalies\":" + std::to_string(r.anomalies) + ",\"false_alarms\":" + std::to_string(r.false_alarms) +
+           ",\"per_1000_districts\":" + JsonNumber(r.per_1000_districts) +
+           ",\"per_1000_stations\":" + JsonNumber(r.per_1000_stations) + "}";
+  }
+  return out + "],\"stations\":" + std::to_string(population.stations) + ",\"districts\":" +
+         std::to_string(population.districts) + ",\"anomalies\":" + std::to_string(anomalies) + "}";
 }
 
 Result<std::vector<AnomalyRecord>> ReadAnomalies(store::EventLog& log) {

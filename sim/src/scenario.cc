@@ -38,6 +38,13 @@ class Rng {
     return lo + static_cast<int64_t>(engine_() % static_cast<uint64_t>(hi - lo + 1));
   }
   bool Chance(double p) { return Uniform() < p; }
+  // Binomial(n, p) as n trials: exact, deterministic on every toolchain, and fast enough for
+  // polling stations (n is a few thousand at most).
+  int64_t Binomial(int64_t n, double p) {
+    int64_t k = 0;
+    for (int64_t i = 0; i < n; ++i) k += Uniform() < p ? 1 : 0;
+    return k;
+  }
   template <typename T>
   void Shuffle(std::vector<T>& v) {
     for (size_t i = v.size(); i > 1; --i) std::swap(v[i - 1], v[static_cast<size_t>(Int(0, static_cast<int64_t>(i) - 1))]);
@@ -134,6 +141,9 @@ class Generator {
                         std::to_string(o_.heartbeat_ms) + "|" + std::to_string(o_.turnout_every_ms) + "|" +
                         Fixed(o_.incidents_per_station, 4) + "|" + std::to_string(o_.flag_every_ms) + "|" +
                         Fixed(o_.sms_fraction, 4) + "|" + (o_.inject_patterns ? "p" : "-");
+    // Appended only when set, so the ids of every earlier kind of day stay as they were.
+    if (o_.null_day) shape += "|null";
+    if (o_.finals_only) shape += "|finals";
     for (const auto& st : s_.stations) shape += "|" + st.station_id();
     char tag[16];
     std::snprintf(tag, sizeof tag, "%06llx", static_cast<unsigned long long>(StableHash64(shape) & 0xffffff));
@@ -144,8 +154,10 @@ class Generator {
     Index();
     id_base_ = o_.id_prefix + "-" + DateTag(o_.day_ms) + "-" + std::to_string(o_.seed) + "-" + RunTag() + "-";
     PlanStations();
-    MakeMonitors();
-    if (o_.inject_patterns) {
+    // Finals only: no incidents, so no monitors (whose tokens take most of Prepare's time) and
+    // no patterns (each needs more than final counts).
+    if (!o_.finals_only) MakeMonitors();
+    if (o_.inject_patterns && !o_.null_day && !o_.finals_only) {
       InjectDecoyBusy();  // first: it wants the largest station of all
       InjectHeaping();
       InjectKitOutage();
@@ -156,8 +168,10 @@ class Generator {
       InjectOverVoting();
     }
     EmitStations();
-    EmitBackgroundIncidents();
-    EmitFlags();
+    if (!o_.finals_only) {
+      EmitBackgroundIncidents();
+      EmitFlags();
+    }
     std::stable_sort(events_.begin(), events_.end(),
                      [](const SimEvent& x, const SimEvent& y) { return x.time_ms < y.time_ms; });
     s_.events = std::move(events_);
@@ -190,12 +204,23 @@ class Generator {
       p.curve.a = rng_.Uniform(0.5, 1.5);
       p.curve.b = rng_.Uniform(0.5, 1.5);
       p.curve.Build(PollMinutes());
-      p.final_cast = NonInteger(p.registered, static_cast<int64_t>(p.registered * rng_.Uniform(0.35, 0.75)));
+      if (o_.null_day) {
+        p.final_cast = rng_.Binomial(p.registered, DistrictTurnout(DistrictPath(st)));
+      } else {
+        p.final_cast = NonInteger(p.registered, static_cast<int64_t>(p.registered * rng_.Uniform(0.35, 0.75)));
+      }
       p.auth_failure_rate = rng_.Uniform(0.01, 0.05);
       p.battery_start = rng_.Uniform(92, 100);
       p.battery_drain_per_hour = rng_.Uniform(2.5, 4.5);
       p.final_report_ms = s_.polls_close_ms + rng_.Int(2, 15) * kMinuteMs;
     }
+  }
+
+  // A null day's turnout of a district, 35-75 %, drawn when its first station is planned.
+  double DistrictTurnout(const std::string& district) {
+    auto [it, fresh] = district_turnout_.emplace(district, 0.0);
+    if (fresh) it->second = rng_.Uniform(0.35, 0.75);
+    return it->second;
   }
 
   // Nudges a final count off integer percentages (the heaping detector's tolerance is 0.05 pp).
@@ -500,6 +525,7 @@ class Generator {
         for (int64_t t = p.surge_start; t <= p.surge_end + 10 * kMinuteMs; t += 10 * kMinuteMs) times.push_back(t);
         std::sort(times.begin(), times.end());
       }
+      if (o_.finals_only) times.clear();
       for (int64_t t : times) {
         if (t < s_.start_ms || t >= s_.end_ms || Down(p, t, 10 * kMinuteMs)) continue;
         int64_t cast = Cast(p, t);
@@ -513,6 +539,7 @@ class Generator {
         if (p.over_from > 0) cast = std::min(p.registered, static_cast<int64_t>(std::ceil(1.10 * static_cast<double>(cast))));
         Turnout(p.final_report_ms, st, std::min(cast, p.registered), p.over_from > 0 ? "over_voting" : pattern);
       }
+      if (o_.finals_only) continue;
       // Kit heartbeats every ~5 minutes from boot to the end of the span.
       std::string kit_pattern = p.down_to > 0 ? "kit_outage" : "";
       for (int64_t t = s_.start_ms + rng_.Int(0, o_.heartbeat_ms / 1000) * 1000; t < s_.end_ms;
@@ -642,6 +669,7 @@ class Generator {
   std::vector<StationPlan> plans_;
   std::map<std::string, std::vector<size_t>> districts_, wards_;
   std::map<std::string, std::vector<size_t>> district_monitors_;
+  std::map<std::string, double> district_turnout_;  // null day only
   std::set<std::string> used_districts_;
   std::vector<Placed> reserved_incidents_;
   std::vector<SimEvent> events_;

@@ -94,6 +94,42 @@ TEST(EvaluateTest, PrecisionRecallAndDelayByHand) {
   EXPECT_NE(json.find("\"median_delay_min\":40"), std::string::npos) << json;
 }
 
+// False alarms per detector: anomalies outside every pattern's scope (and those a decoy
+// explains), per 1,000 districts and stations of the day.
+TEST(EvaluateTest, FalseAlarmsPerThousandDistrictsAndStations) {
+  std::vector<AnomalyRecord> anomalies = {
+      {"cluster", "S1", "R/D1/W1", T + 12 * M},              // the pattern: not false
+      {"cluster", "S4", "R/D9/W4", T + 50 * M},              // false
+      {"cluster", "S7", "R/D4/W7", T + 310 * M},             // the decoy: false
+      {"turnout.heaping", "R/D8", "R/D8", T + 540 * M},      // false
+      {"turnout.heaping", "R/D7", "R/D7", T + 540 * M},      // false
+  };
+  Evaluation e = Evaluate(Truth(), anomalies, {.stations = 4'000, .districts = 200});
+  ASSERT_EQ(e.false_alarms.size(), 2u);
+  const FalseAlarmRate& cluster = e.false_alarms[0];
+  EXPECT_EQ(cluster.detector, "cluster");
+  EXPECT_EQ(cluster.anomalies, 3);
+  EXPECT_EQ(cluster.false_alarms, 2);
+  EXPECT_DOUBLE_EQ(*cluster.per_1000_districts, 10);
+  EXPECT_DOUBLE_EQ(*cluster.per_1000_stations, 0.5);
+  const FalseAlarmRate& heaping = e.false_alarms[1];
+  EXPECT_EQ(heaping.detector, "turnout.heaping");
+  EXPECT_EQ(heaping.false_alarms, 2);
+  EXPECT_DOUBLE_EQ(*heaping.per_1000_districts, 10);
+  std::string text = e.ToText();
+  EXPECT_NE(text.find("PER 1,000 DISTRICTS"), std::string::npos) << text;
+  EXPECT_NE(text.find("over 4000 stations in 200 districts"), std::string::npos) << text;
+  std::string json = e.ToJson();
+  EXPECT_NE(json.find("{\"detector\":\"turnout.heaping\",\"anomalies\":2,\"false_alarms\":2,\"per_1000_districts\":10,"
+                      "\"per_1000_stations\":0.5}"),
+            std::string::npos)
+      << json;
+  // A null day: no truth, every anomaly false; no population, no rate.
+  Evaluation null_day = Evaluate({}, anomalies);
+  EXPECT_EQ(null_day.false_alarms[0].false_alarms, 3);
+  EXPECT_FALSE(null_day.false_alarms[0].per_1000_districts.has_value());
+}
+
 TEST(EvaluateTest, NothingDetectedIsNotApplicable) {
   Evaluation e = Evaluate(Truth(), {});
   for (const auto& row : e.rows) {

@@ -329,6 +329,51 @@ TEST(ScenarioTest, BackgroundStaysUnderEveryThreshold) {
   }
 }
 
+// A null day: no truth, and final counts spread like Binomial(registered, the district's
+// turnout), so whole percentages come as often as chance gives (the background nudges them
+// away); finals only leaves out everything else.
+TEST(ScenarioTest, ANullDayHasBinomialFinalsAndNoPatterns) {
+  ScenarioOptions o = Options(11);
+  o.null_day = true;
+  o.finals_only = true;
+  auto made = Generate(GenerateStations(3'000, 11), o);
+  ASSERT_TRUE(made.ok()) << made.status().ToString();
+  const Scenario& s = *made;
+  EXPECT_TRUE(s.truth.empty());
+  ASSERT_EQ(s.events.size(), s.stations.size());  // one final count each, nothing else
+  View v = Decode(s);
+  EXPECT_TRUE(v.kit.empty() && v.incidents.empty() && v.flags.empty());
+  // Within 0.05 pp of a whole percentage: windows 0.1 pp wide, one per percentage point, so
+  // about 10 % of stations under the binomial null (the background has none).
+  int near_whole = 0;
+  std::map<std::string, std::vector<double>> by_district;
+  for (const auto& [id, readings] : v.turnout) {
+    ASSERT_EQ(readings.size(), 1u);
+    int64_t cast = readings[0].value, registered = v.registered[id];
+    near_whole += PercentOff(cast, registered) <= 0.05 ? 1 : 0;
+    by_district[DistrictPath(*v.station[id])].push_back(static_cast<double>(cast) / static_cast<double>(registered));
+    EXPECT_GE(readings[0].t, s.polls_close_ms);
+  }
+  double share = static_cast<double>(near_whole) / static_cast<double>(v.turnout.size());
+  EXPECT_GT(share, 0.06) << near_whole;
+  EXPECT_LT(share, 0.14) << near_whole;
+  // One turnout per district: its stations' shares lie within a few binomial deviations of each
+  // other (1,500 voters at 50 %: 1.3 pp; 500: 2.2 pp).
+  for (const auto& [district, shares] : by_district) {
+    auto [lo, hi] = std::minmax_element(shares.begin(), shares.end());
+    EXPECT_LT(*hi - *lo, 0.16) << district;
+  }
+  // The same inputs give the same bytes; other options other ids.
+  auto again = Generate(GenerateStations(3'000, 11), o);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->StreamText(), s.StreamText());
+  o.finals_only = false;
+  auto full = Generate(GenerateStations(300, 11), o);
+  ASSERT_TRUE(full.ok());
+  EXPECT_TRUE(full->truth.empty());
+  EXPECT_GT(Decode(*full).kit.size(), 0u);
+}
+
 TEST(ScenarioTest, ChooseDayKeepsEveryEventInThePast) {
   ScenarioOptions o;
   const int64_t now = kDay + 10 * kHourMs;  // 10:00 on the day

@@ -6,6 +6,14 @@
 #include <algorithm>
 
 namespace ewarn::store {
+namespace {
+rd_kafka_mock_cluster_t* Mock(void* p) { return static_cast<rd_kafka_mock_cluster_t*>(p); }
+
+Status FromMock(rd_kafka_resp_err_t err) {
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return Status::Internal(std::string("mock cluster: ") + rd_kafka_err2str(err));
+  return Status::Ok();
+}
+}  // namespace
 
 Result<std::unique_ptr<DevKafkaCluster>> DevKafkaCluster::Start(int brokers) {
   if (brokers < 1 || brokers > 9) return Status::InvalidArgument("--brokers wants 1 to 9");
@@ -31,17 +39,29 @@ Result<std::unique_ptr<DevKafkaCluster>> DevKafkaCluster::Start(int brokers) {
 }
 
 DevKafkaCluster::~DevKafkaCluster() {
-  if (cluster_ != nullptr) rd_kafka_mock_cluster_destroy(static_cast<rd_kafka_mock_cluster_t*>(cluster_));
+  if (cluster_ != nullptr) rd_kafka_mock_cluster_destroy(Mock(cluster_));
   if (handle_ != nullptr) rd_kafka_destroy(static_cast<rd_kafka_t*>(handle_));
 }
 
 Status DevKafkaCluster::CreateTopic(const TopicSpec& spec) {
-  rd_kafka_resp_err_t err = rd_kafka_mock_topic_create(static_cast<rd_kafka_mock_cluster_t*>(cluster_),
-                                                       spec.name.c_str(), spec.partitions, std::min(brokers_, 3));
+  rd_kafka_resp_err_t err =
+      rd_kafka_mock_topic_create(Mock(cluster_), spec.name.c_str(), spec.partitions, std::min(brokers_, 3));
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     return Status::Internal("mock cluster: cannot create topic '" + spec.name + "': " + rd_kafka_err2str(err));
   }
   return Status::Ok();
+}
+
+Status DevKafkaCluster::SetBrokerDown(int broker_id) {
+  return FromMock(rd_kafka_mock_broker_set_down(Mock(cluster_), broker_id));
+}
+
+Status DevKafkaCluster::SetBrokerUp(int broker_id) {
+  return FromMock(rd_kafka_mock_broker_set_up(Mock(cluster_), broker_id));
+}
+
+Status DevKafkaCluster::SetPartitionLeader(const std::string& topic, int partition, int broker_id) {
+  return FromMock(rd_kafka_mock_partition_set_leader(Mock(cluster_), topic.c_str(), partition, broker_id));
 }
 
 }  // namespace ewarn::store

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "ewarn/base/status.h"
+#include "ewarn/store/dev_kafka.h"
 #include "ewarn/store/event_log.h"
 
 namespace ewarn::testing {
@@ -33,31 +34,25 @@ class TempDir {
 class MockKafkaCluster {
  public:
   static Result<std::unique_ptr<MockKafkaCluster>> Start(int brokers = 3);
-  ~MockKafkaCluster();
-  MockKafkaCluster(const MockKafkaCluster&) = delete;
-  MockKafkaCluster& operator=(const MockKafkaCluster&) = delete;
 
-  const std::string& bootstrap_servers() const { return bootstrap_; }
-  int broker_count() const { return brokers_; }
+  const std::string& bootstrap_servers() const { return cluster_->bootstrap_servers(); }
+  int broker_count() const { return cluster_->broker_count(); }
   // Takes a broker (1..broker_count) down (connections closed, new ones refused) or up.
   Status SetBrokerDown(int broker_id);
   Status SetBrokerUp(int broker_id);
   // Makes `broker_id` the leader of a partition. The mock picks each partition's leader at
   // random, so a test about one broker's partitions must pin one first.
   Status SetPartitionLeader(const std::string& topic, int partition, int broker_id);
-  // Creates a topic directly on the cluster.
-  Status CreateTopic(const std::string& topic, int partitions, int replication_factor);
+  // Creates a topic directly on the cluster (replication min(brokers, 3)).
+  Status CreateTopic(const std::string& topic, int partitions);
   // For KafkaLogOptions::create_topic: the mock has no controller for CreateTopics requests.
   std::function<Status(const store::TopicSpec&)> TopicCreator();
   // KafkaLogOptions for this cluster, with TopicCreator() and a short request timeout.
   store::KafkaLogOptions LogOptions(std::chrono::milliseconds request_timeout = std::chrono::seconds(15));
 
  private:
-  MockKafkaCluster() = default;
-  void* handle_ = nullptr;   // rd_kafka_t* owning the cluster
-  void* cluster_ = nullptr;  // rd_kafka_mock_cluster_t*
-  std::string bootstrap_;
-  int brokers_ = 0;
+  explicit MockKafkaCluster(std::unique_ptr<store::DevKafkaCluster> cluster) : cluster_(std::move(cluster)) {}
+  std::unique_ptr<store::DevKafkaCluster> cluster_;
 };
 
 }  // namespace ewarn::testing

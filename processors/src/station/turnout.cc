@@ -295,10 +295,20 @@ class Turnout final : public Module {
   }
 
   // (e) integer-percentage heaping (Kobak, Shpilkin & Pshenichnikov 2016), processors/README.md
-  // "What the heaping p-value means". Each district is looked at twice per day, at fixed
-  // points of event time: when its polls close, over the counts it has then (reported before
-  // the close or not), and heaping_retest_after_ms later if late counts arrived. Between looks
-  // nothing is tested, so the order in which counts arrive does not matter.
+  // "What the heaping p-value means". Each district is looked at up to kLooks times a day, at
+  // fixed points of event time: when its polls close, over the counts it has then (reported
+  // before the close or not), then r, 2r and 4r later (r = heaping_retest_after_ms), each
+  // re-test only if its counts changed. A look that tests spends half of what is left of the
+  // day's heaping_p_value (the last look all of it), a look that does not test spends nothing:
+  // the spent shares never add up to more than one (alpha spending), and a district whose
+  // counts all come after the close gets half the budget at its first test, not a quarter.
+  // Between looks nothing is tested, so the order in which counts arrive does not matter.
+  static constexpr int kLooks = 4;
+  int64_t LookAt(int64_t close_ms, int look) const {
+    return look == 1 ? close_ms : close_ms + (rules_.heaping_retest_after_ms() << (look - 2));
+  }
+  // The share of the day's budget a test at `look` spends, `spent` being spent already.
+  static double LookShare(int look, double spent) { return look == kLooks ? 1 - spent : (1 - spent) / 2; }
   void ScheduleLooks(const std::string& district, int64_t close_ms) {
     DistrictMem& d = p_.District(district);
     st::HeapingLooks& looks = *d.state.mutable_heaping();
@@ -311,8 +321,9 @@ class Turnout final : public Module {
     QueueLooks(district, looks);
   }
   void QueueLooks(const std::string& district, const st::HeapingLooks& looks) {
-    if (looks.looks() < 1) looks_due_.insert({looks.close_ms(), 1, district});
-    if (looks.looks() < 2) looks_due_.insert({looks.close_ms() + rules_.heaping_retest_after_ms(), 2, district});
+    for (int look = looks.looks() + 1; look <= kLooks; ++look) {
+      looks_due_.insert({LookAt(looks.close_ms(), look), look, district});
+    }
   }
 
   // What one look tests: each station's latest count of the day and its chance of a whole
@@ -327,6 +338,16 @@ class Turnout final : public Module {
         if (last.at_ms() <= close_ms - kDay || last.at_ms() >= close_ms + kDay) continue;
         finals.emplace_back(last.voters_cast(), st->state.registered());
       }
+    }
+    // The counts in one order, and a hash of them: a re-test runs only when they changed (a
+    // late count replacing a station's earlier one changes them without adding a station).
+    uint64_t Fingerprint() {
+      std::sort(finals.begin(), finals.end());
+      uint64_t h = 1469598103934665603ull;
+      for (const auto& [voters, registered] : finals) {
+        for (int64_t v : {voters, registered}) h = (h ^ static_cast<uint64_t>(v)) * 1099511628211ull;
+      }
+      return h;
     }
   };
   struct Tested {
@@ -362,10 +383,10 @@ class Turnout final : public Module {
   }
 
   void Look(const std::vector<std::string>& districts, int look, int64_t now, TaskState& ts) {
-    const double alpha = rules_.heaping_p_value() / 2;  // spent over two looks
     struct Candidate {
       std::string area;
       Tested result;
+      double alpha = 0;  // this test's share of heaping_p_value
     };
     std::vector<Candidate> tested;
     std::map<std::string, Counts> regions;  // this look's districts, pooled by region
@@ -380,13 +401,17 @@ class Turnout final : public Module {
       std::string region = district.substr(0, district.find('/'));
       Counts& pooled = regions[region];
       pooled.finals.insert(pooled.finals.end(), c.finals.begin(), c.finals.end());
-      // The re-test only when late counts arrived: the same counts are the same answer.
-      bool changed = look == 1 || static_cast<int>(c.finals.size()) > looks.stations_tested();
+      // A re-test only when counts changed: the same counts are the same answer.
+      uint64_t fingerprint = c.Fingerprint();
+      bool changed = look == 1 || fingerprint != looks.counts_hash();
       looks.set_stations_tested(static_cast<int>(c.finals.size()));
+      looks.set_counts_hash(fingerprint);
       if (looks.flagged() || !changed || static_cast<int>(c.finals.size()) < rules_.heaping_min_stations()) continue;
-      tested.push_back({district, Test(c)});
+      double share = LookShare(look, looks.alpha_spent());
+      looks.set_alpha_spent(looks.alpha_spent() + share);
+      tested.push_back({district, Test(c), rules_.heaping_p_value() * share});
     }
-    Decide(tested, alpha, look, now, ts, [&](const Candidate& c) {
+    Decide(tested, [&](const Candidate& c) {
       DistrictMem& d = p_.District(c.area);
       d.state.mutable_heaping()->set_flagged(true);
       d.state.set_latched(d.state.latched() | kDistrictHeaping);
@@ -404,13 +429,17 @@ class Turnout final : public Module {
         looks.set_close_ms(close_ms);
       }
       p_.MarkMetaDirty();
-      bool changed = look == 1 || static_cast<int>(counts.finals.size()) > looks.stations_tested();
+      uint64_t fingerprint = counts.Fingerprint();
+      bool changed = look == 1 || fingerprint != looks.counts_hash();
       looks.set_looks(look);
       looks.set_stations_tested(static_cast<int>(counts.finals.size()));
+      looks.set_counts_hash(fingerprint);
       if (looks.flagged() || !changed || static_cast<int>(counts.finals.size()) < rules_.heaping_min_stations()) continue;
-      regional.push_back({region, Test(counts)});
+      double share = LookShare(look, looks.alpha_spent());
+      looks.set_alpha_spent(looks.alpha_spent() + share);
+      regional.push_back({region, Test(counts), rules_.heaping_p_value() * share});
     }
-    Decide(regional, alpha, look, now, ts, [&](const Candidate& c) {
+    Decide(regional, [&](const Candidate& c) {
       region_looks[c.area].set_flagged(true);
       // An anomaly for the region's districts in this partition (regions span partitions, and
       // risk is kept per district): its risk goes to no subject, routing sees the anomaly.
@@ -431,14 +460,12 @@ class Turnout final : public Module {
   // Flags those whose exact p-value is within this look's share of the day's budget and
   // passes Benjamini-Hochberg among everything tested at the look.
   template <typename Candidate, typename Flag>
-  void Decide(const std::vector<Candidate>& tested, double alpha, int look, int64_t now, TaskState& ts,
-              const Flag& flag) const {
-    (void)look, (void)now, (void)ts;
+  void Decide(const std::vector<Candidate>& tested, const Flag& flag) const {
     std::vector<double> p;
     for (const auto& c : tested) p.push_back(c.result.p_value);
     std::vector<bool> discovered = BenjaminiHochberg(p, rules_.heaping_fdr());
     for (size_t i = 0; i < tested.size(); ++i) {
-      if (discovered[i] && tested[i].result.p_value <= alpha) flag(tested[i]);
+      if (discovered[i] && tested[i].result.p_value <= tested[i].alpha) flag(tested[i]);
     }
   }
 

@@ -77,7 +77,7 @@ TEST_F(StationStageTest, ANullDayFlagsAboutOneDistrictInAThousandForHeaping) {
     counts.push_back(std::move(e));
   }
   AppendAll(counts);
-  TicksEveryMinute(closed, closed + 2 * 60 * kMin + kMin);  // both looks
+  TicksEveryMinute(closed, closed + 2 * 60 * kMin + kMin);  // every look
   Run();
   size_t heaping = Anomalies("turnout.heaping").size(), regions = Anomalies("turnout.heaping_region").size();
   EXPECT_LE(heaping, 3u) << "of 1,500 districts";

@@ -40,17 +40,42 @@ struct PatternScore {
   std::optional<double> median_delay_min;  // first match - start_ms, over detected records
 };
 
+// What the day covered: the denominators of the false-alarm rates.
+struct Population {
+  int64_t stations = 0;
+  int64_t districts = 0;
+};
+
+// One line per detector that wrote anything: its anomalies that point at no injected trouble
+// (outside the scope of every non-decoy truth record, or inside a decoy's), per 1,000
+// districts and per 1,000 stations of the day. On a null day every anomaly is one.
+struct FalseAlarmRate {
+  std::string detector;
+  int64_t anomalies = 0;
+  int64_t false_alarms = 0;
+  std::optional<double> per_1000_districts;  // n/a without a population
+  std::optional<double> per_1000_stations;
+};
+
 struct Evaluation {
   std::vector<PatternScore> rows;  // in order of first appearance in the truth
+  std::vector<FalseAlarmRate> false_alarms;  // by detector name
+  Population population;
   int64_t anomalies = 0;           // all anomalies read
-  std::string ToText() const;      // a plain table; "n/a" where undefined
-  std::string ToJson() const;      // {"patterns":[{...}],"anomalies":N}; null where undefined
+  std::string ToText() const;      // plain tables; "n/a" where undefined
+  // {"patterns":[{...}],"false_alarms":[{...}],"stations":N,"districts":N,"anomalies":N};
+  // null where undefined.
+  std::string ToJson() const;
 };
 
 // Does `anomaly` match `truth` (rules above)?
 bool Matches(const TruthRecord& truth, const AnomalyRecord& anomaly);
 
-Evaluation Evaluate(const std::vector<TruthRecord>& truth, const std::vector<AnomalyRecord>& anomalies);
+Evaluation Evaluate(const std::vector<TruthRecord>& truth, const std::vector<AnomalyRecord>& anomalies,
+                    Population population = {});
+
+// The stations and districts of `stations` (DistrictPath).
+Population PopulationOf(const std::vector<v1::PollingStation>& stations);
 
 // Every Anomaly in derived.anomalies (all partitions); NotFound when the topic does not exist,
 // Corruption naming the partition and offset of an undecodable record.

@@ -44,6 +44,16 @@ struct ScenarioOptions {
   // pattern incidents are always JSON.
   double sms_fraction = 0;
   bool inject_patterns = true;
+  // A null day, for measuring false alarms (ewarn evaluate): no pattern is injected and each
+  // station's final count is Binomial(registered, its district's turnout), the null the
+  // integer-percentage test assumes (the background is otherwise nudged off whole
+  // percentages, which no real count is).
+  bool null_day = false;
+  // Only each station's final count, and ticks: no kits, snapshots, incidents, flags,
+  // monitors or patterns. A national null day for the final-count detectors in minutes
+  // instead of hours. (The heaping re-test is 2 h after the close: a span of 13 h from 07:00
+  // reaches it.)
+  bool finals_only = false;
   // First part of every event id: ids are "<prefix>-<yyyymmdd>-<seed>-<tag>-<kind><n>", the tag
   // a hash of the other options and the station ids, so a re-run with the same inputs is
   // idempotent and a run with other inputs never collides with it.

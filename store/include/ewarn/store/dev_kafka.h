@@ -23,6 +23,14 @@ class DevKafkaCluster {
   // The mock has no controller for CreateTopics requests, so topics are made inside it; for
   // KafkaLogOptions::create_topic. Replication is min(brokers, 3).
   Status CreateTopic(const TopicSpec& spec);
+  int broker_count() const { return brokers_; }
+
+  // Faults, for trying what a node does when the cluster misbehaves (and for tests): a broker
+  // (1..broker_count) down (connections closed, new ones refused) or up again; a partition's
+  // leader moved to `broker_id` (the mock picks leaders at random).
+  Status SetBrokerDown(int broker_id);
+  Status SetBrokerUp(int broker_id);
+  Status SetPartitionLeader(const std::string& topic, int partition, int broker_id);
 
  private:
   DevKafkaCluster() = default;
