@@ -277,7 +277,7 @@ TEST(KafkaLogTest, SettingMismatchesNameTheTopicTheSettingWhatItIsAndWhatItMustB
 TEST(KafkaLogTest, DescribeTopicsGivesReplicationAndSaysWhenTheBrokersCannotDescribeSettings) {
   auto cluster = StartCluster(3);
   ASSERT_NE(cluster, nullptr);
-  ASSERT_TRUE(cluster->CreateTopic("replicated", 2, 3).ok());
+  ASSERT_TRUE(cluster->CreateTopic("replicated", 2).ok());  // replication min(brokers, 3)
   auto log = OpenLog(*cluster);
   ASSERT_NE(log, nullptr);
   auto started = std::chrono::steady_clock::now();
