@@ -121,13 +121,11 @@ int Serve(const Flags& f) {
     }
     auto log = OpenLog(options.dir, options.kafka, /*create=*/false);
     if (!log.ok()) return Fail(cmd, log.status());
-    auto problems = CheckClusterTopics(**log);
-    if (!problems.ok()) return Fail(cmd, problems.status());
-    if (!problems->empty()) {
-      std::string all;
-      for (const auto& p : *problems) all += (all.empty() ? "" : "; ") + p;
-      return Fail(cmd, Status::FailedPrecondition(all + ": run `ewarn topics create --kafka " + f.Get("kafka") +
-                                                  " --partitions N --replication-factor 3` first"));
+    auto check = RequireClusterTopics(**log, f.Get("kafka"));
+    if (!check.ok()) return Fail(cmd, check.status());
+    if (!check->settings_unchecked.empty()) {
+      std::fprintf(stderr, "ewarn %s: the topics' settings are not checked: %s\n", cmd.c_str(),
+                   check->settings_unchecked.c_str());
     }
     auto inputs = (*log)->PartitionCount(schemas::topic::kInputs);
     if (!inputs.ok()) return Fail(cmd, inputs.status());

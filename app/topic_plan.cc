@@ -60,22 +60,53 @@ Status CreateClusterTopics(store::EventLog& log, int32_t partitions) {
   return Status::Ok();
 }
 
-Result<std::vector<std::string>> CheckClusterTopics(store::EventLog& log) {
-  std::vector<std::string> problems;
+Result<TopicCheck> CheckClusterTopics(store::EventLog& log, const std::string& bootstrap) {
+  TopicCheck check;
   Result<int32_t> inputs = log.PartitionCount(schemas::topic::kInputs);
   if (!inputs.ok() && inputs.status().code() != StatusCode::kNotFound) return inputs.status();
   ASSIGN_OR_RETURN(auto specs, ClusterTopics(log, inputs.ok() ? *inputs : 8));
+  std::vector<std::string> present;
   for (const auto& spec : specs) {
     Result<int32_t> count = log.PartitionCount(spec.name);
     if (!count.ok() && count.status().code() != StatusCode::kNotFound) return count.status();
     if (!count.ok()) {
-      problems.push_back("topic '" + spec.name + "' is missing");
-    } else if (*count != spec.partitions) {
-      problems.push_back("topic '" + spec.name + "' has " + std::to_string(*count) + " partitions, not " +
-                         std::to_string(spec.partitions));
+      check.problems.push_back("topic '" + spec.name + "' is missing");
+      continue;
+    }
+    present.push_back(spec.name);
+    if (*count != spec.partitions) {
+      check.problems.push_back("topic '" + spec.name + "' has " + std::to_string(*count) + " partitions, not " +
+                               std::to_string(spec.partitions));
     }
   }
-  return problems;
+  if (present.empty()) return check;
+  ASSIGN_OR_RETURN(store::ClusterTopicSettings described, log.DescribeTopics(present));
+  check.settings_unchecked = described.configs_unknown;
+  for (const auto& actual : described.topics) {
+    auto spec = std::find_if(specs.begin(), specs.end(), [&](const store::TopicSpec& s) { return s.name == actual.name; });
+    for (const auto& m : store::KafkaSettingMismatches(*spec, actual)) {
+      check.problems.push_back("topic '" + m.topic + "' has " + m.setting + "=" + m.actual + ", it must be " +
+                               m.wanted + " (" + m.why + "): kafka-configs.sh --bootstrap-server " + bootstrap +
+                               " --alter --entity-type topics --entity-name " + m.topic + " --add-config " +
+                               m.setting + "=" + m.wanted);
+    }
+  }
+  return check;
+}
+
+Result<TopicCheck> RequireClusterTopics(store::EventLog& log, const std::string& bootstrap) {
+  ASSIGN_OR_RETURN(TopicCheck check, CheckClusterTopics(log, bootstrap));
+  if (check.problems.empty()) return check;
+  bool structural = false;  // missing topics or partition counts: only a new cluster's topics fix that
+  std::string all = "the Kafka topics are not as ewarn needs them:";
+  for (const auto& p : check.problems) {
+    all += "\n  " + p;
+    structural |= p.find("--add-config") == std::string::npos;
+  }
+  if (structural) {
+    all += "\n  run `ewarn topics create --kafka " + bootstrap + " --partitions N --replication-factor 3` first";
+  }
+  return Status::FailedPrecondition(all);
 }
 
 }  // namespace ewarn::app

@@ -26,8 +26,22 @@ Result<std::vector<store::TopicSpec>> ClusterTopics(store::EventLog& log, int32_
 // partition count.
 Status CreateClusterTopics(store::EventLog& log, int32_t partitions);
 
-// What is wrong with the cluster's topics, one line each ("missing", "N partitions, not M");
-// empty when everything is there. The expected partition counts follow in.events' own.
-Result<std::vector<std::string>> CheckClusterTopics(store::EventLog& log);
+struct TopicCheck {
+  // What is wrong, one line each, naming the topic: "missing", "N partitions, not M", or a
+  // setting with what it is, what it must be, why, and the kafka-configs command that fixes it.
+  std::vector<std::string> problems;
+  // Why the topics' settings (retention, cleanup.policy, min.insync.replicas) were not
+  // checked (the brokers do not support DescribeConfigs); empty when they were.
+  std::string settings_unchecked;
+};
+
+// Checks the cluster's topics against ClusterTopics(): each exists with its partition count
+// (following in.events' own) and, where the brokers describe them, with the settings the
+// design relies on. `bootstrap` only goes into the fixes printed.
+Result<TopicCheck> CheckClusterTopics(store::EventLog& log, const std::string& bootstrap);
+
+// The check `serve --kafka` and `ewarn topics check` share: FailedPrecondition listing every
+// problem and how to fix it, or the check (whose settings_unchecked the caller prints).
+Result<TopicCheck> RequireClusterTopics(store::EventLog& log, const std::string& bootstrap);
 
 }  // namespace ewarn::app

@@ -107,6 +107,11 @@ class Cluster {
     return *nodes_.back();
   }
 
+  // Freezes the `ewarn dev-kafka` process (SIGSTOP): every broker stops answering, connections
+  // stay open, as with a network partition. ResumeKafka() lets it go on with what it held.
+  void PauseKafka() { kill(kafka_->pid(), SIGSTOP); }
+  void ResumeKafka() { kill(kafka_->pid(), SIGCONT); }
+
   // `ewarn ARGS --kafka BOOTSTRAP` through the shell.
   CliRun Ewarn(const std::string& args) const {
     return RunCli(std::string(EWARN_BIN) + " " + args + " --kafka " + bootstrap_);
@@ -114,7 +119,10 @@ class Cluster {
 
   ~Cluster() {
     for (auto& n : nodes_) n.reset();  // SIGKILL: a test that wants a clean stop calls Terminate()
-    if (kafka_) kill(kafka_->pid(), SIGTERM);
+    if (kafka_) {
+      kill(kafka_->pid(), SIGCONT);  // a paused one cannot take its SIGTERM
+      kill(kafka_->pid(), SIGTERM);
+    }
   }
 
  private:

@@ -186,6 +186,7 @@ class KafkaLog final : public EventLog {
   Result<PartitionOffsets> Offsets(const TopicPartition& tp) override;
   Result<std::vector<TopicStat>> Stat() override;
   Result<std::unique_ptr<Consumer>> Subscribe(const ConsumerOptions& options) override;
+  Result<ClusterTopicSettings> DescribeTopics(const std::vector<std::string>& topics) override;
 
   const KafkaLogOptions& options() const { return options_; }
 
@@ -384,6 +385,76 @@ Status KafkaLog::AdminCreateTopic(const TopicSpec& spec) {
   return result;
 }
 
+Result<ClusterTopicSettings> KafkaLog::DescribeTopics(const std::vector<std::string>& topics) {
+  const struct rd_kafka_metadata* md = nullptr;
+  rd_kafka_resp_err_t err =
+      rd_kafka_metadata(producer_.get(), 1, nullptr, &md, static_cast<int>(options_.request_timeout.count()));
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    Status st = FromKafka(err, "metadata from " + options_.bootstrap_servers);
+    return st.code() == StatusCode::kUnavailable ? Unreachable(st.message()) : st;
+  }
+  Metadata holder(md);
+  ClusterTopicSettings out;
+  for (const auto& name : topics) {
+    for (int i = 0; i < md->topic_cnt; ++i) {
+      const auto& t = md->topics[i];
+      if (t.err != RD_KAFKA_RESP_ERR_NO_ERROR || name != t.topic || t.partition_cnt == 0) continue;
+      out.topics.push_back({.name = name, .replication_factor = t.partitions[0].replica_cnt});
+    }
+  }
+  if (out.topics.empty() || md->broker_cnt == 0) return out;
+
+  // DescribeConfigs goes to the controller unless a BROKER resource names a broker; any broker
+  // answers for topics, and librdkafka 2.0's mock cluster names no controller. So ask the
+  // first broker, about itself (answer unused) and the topics.
+  std::vector<rd_kafka_ConfigResource_t*> resources;
+  resources.push_back(rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_BROKER, std::to_string(md->brokers[0].id).c_str()));
+  for (const auto& t : out.topics) resources.push_back(rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, t.name.c_str()));
+  char errstr[512];
+  rd_kafka_queue_t* queue = rd_kafka_queue_new(producer_.get());
+  rd_kafka_AdminOptions_t* admin = rd_kafka_AdminOptions_new(producer_.get(), RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS);
+  rd_kafka_AdminOptions_set_request_timeout(admin, static_cast<int>(options_.request_timeout.count()), errstr,
+                                            sizeof errstr);
+  rd_kafka_DescribeConfigs(producer_.get(), resources.data(), resources.size(), admin, queue);
+  rd_kafka_event_t* ev = rd_kafka_queue_poll(queue, static_cast<int>(options_.request_timeout.count()) + 1000);
+  Status result = Status::Ok();
+  if (ev == nullptr) {
+    result = Unreachable("no broker answered DescribeConfigs");
+  } else if (rd_kafka_event_error(ev) == RD_KAFKA_RESP_ERR__UNSUPPORTED_FEATURE) {
+    out.configs_unknown = std::string("the brokers do not support DescribeConfigs (") + rd_kafka_event_error_string(ev) + ")";
+  } else if (rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    result = FromKafka(rd_kafka_event_error(ev), std::string("DescribeConfigs: ") + rd_kafka_event_error_string(ev));
+  } else {
+    size_t n = 0;
+    const rd_kafka_ConfigResource_t** described =
+        rd_kafka_DescribeConfigs_result_resources(rd_kafka_event_DescribeConfigs_result(ev), &n);
+    for (size_t i = 0; i < n && result.ok(); ++i) {
+      if (rd_kafka_ConfigResource_type(described[i]) != RD_KAFKA_RESOURCE_TOPIC) continue;
+      const std::string name = rd_kafka_ConfigResource_name(described[i]);
+      if (rd_kafka_ConfigResource_error(described[i]) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        const char* why = rd_kafka_ConfigResource_error_string(described[i]);
+        result = FromKafka(rd_kafka_ConfigResource_error(described[i]),
+                           "settings of topic '" + name + "'" + (why != nullptr ? std::string(" (") + why + ")" : ""));
+        break;
+      }
+      auto t = std::find_if(out.topics.begin(), out.topics.end(), [&](const TopicSettings& s) { return s.name == name; });
+      if (t == out.topics.end()) continue;
+      size_t count = 0;
+      const rd_kafka_ConfigEntry_t** entries = rd_kafka_ConfigResource_configs(described[i], &count);
+      for (size_t e = 0; e < count; ++e) {
+        const char* value = rd_kafka_ConfigEntry_value(entries[e]);
+        if (value != nullptr) t->configs[rd_kafka_ConfigEntry_name(entries[e])] = value;
+      }
+    }
+  }
+  if (ev != nullptr) rd_kafka_event_destroy(ev);
+  rd_kafka_AdminOptions_destroy(admin);
+  rd_kafka_queue_destroy(queue);
+  for (auto* r : resources) rd_kafka_ConfigResource_destroy(r);
+  RETURN_IF_ERROR(result);
+  return out;
+}
+
 void KafkaLog::OnDelivery(rd_kafka_t*, const rd_kafka_message_t* msg, void*) {
   auto* slot = static_cast<DeliverySlot*>(msg->_private);
   InflightAppend* append = slot->append;
@@ -502,7 +573,6 @@ Result<std::vector<LogRecord>> KafkaLog::Read(const TopicPartition& tp, int64_t 
   from = std::max(from, offsets.start);
   std::vector<LogRecord> out;
   if (from >= offsets.end || max_records == 0) return out;
-  const size_t wanted = std::min<size_t>(max_records, static_cast<size_t>(offsets.end - from));
 
   std::lock_guard lk(reader_mu_);
   if (!reader_tp_ || *reader_tp_ != tp || reader_next_ != from) {
@@ -513,10 +583,11 @@ Result<std::vector<LogRecord>> KafkaLog::Read(const TopicPartition& tp, int64_t 
     reader_tp_ = tp;
     reader_next_ = from;
   }
+  // Done at max_records, at the record before the end, or at end-of-partition: offsets may
+  // have gaps (a compacted topic, transaction markers, records of aborted transactions), so
+  // neither end - from records nor a record at end - 1 need exist.
   auto deadline = Clock::now() + options_.request_timeout;
-  // A compacted topic has gaps: stop at the end offset, not after end - from records. (The
-  // record before the end is never compacted away: it is the latest of its key.)
-  while (out.size() < wanted && reader_next_ < offsets.end) {
+  while (out.size() < max_records && reader_next_ < offsets.end) {
     auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
     if (left.count() <= 0) {
       reader_tp_.reset();
@@ -525,7 +596,17 @@ Result<std::vector<LogRecord>> KafkaLog::Read(const TopicPartition& tp, int64_t 
     rd_kafka_message_t* m = rd_kafka_consumer_poll(reader_.get(), static_cast<int>(std::min<int64_t>(left.count(), 200)));
     if (m == nullptr) continue;
     std::unique_ptr<rd_kafka_message_t, void (*)(rd_kafka_message_t*)> holder(m, rd_kafka_message_destroy);
-    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) continue;  // may be left from an earlier assignment
+    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      // m->offset is where the fetch stands. At or past the end seen above, every record below
+      // it has been delivered. librdkafka signals an end once per position, so the next Read
+      // assigns afresh and gets its own.
+      if (m->rkt != nullptr && rd_kafka_topic_name(m->rkt) == tp.topic && m->partition == tp.partition &&
+          m->offset >= offsets.end) {
+        reader_tp_.reset();
+        break;
+      }
+      continue;
+    }
     if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       if (IsTransient(m->err)) continue;  // librdkafka retries the fetch
       reader_tp_.reset();
@@ -602,7 +683,14 @@ Result<std::unique_ptr<Consumer>> KafkaConsumer::Make(KafkaLog& log, const Consu
                                             // A dead member's partitions move after 10 s, not 45.
                                             {"session.timeout.ms", "10000"},
                                             {"heartbeat.interval.ms", "1000"},
-                                            {"enable.partition.eof", "false"}}));
+                                            {"enable.partition.eof", "false"},
+                                            // Each stage is one hop of a report's way to an
+                                            // answer (in.events -> risk -> alerts). A broker
+                                            // that does not answer a waiting fetch when data
+                                            // arrives (librdkafka's mock cluster) holds it this
+                                            // long: 500 ms by default, per hop. A real broker
+                                            // answers at once, so this costs only idle fetches.
+                                            {"fetch.wait.max.ms", "100"}}));
   rd_kafka_conf_set_rebalance_cb(conf, &KafkaConsumer::OnRebalance);
   ASSIGN_OR_RETURN(c->rk_, NewHandle(RD_KAFKA_CONSUMER, conf, &c->errors_));
   rd_kafka_poll_set_consumer(c->rk_.get());

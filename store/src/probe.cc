@@ -71,6 +71,9 @@ class InstrumentedLog final : public EventLog {
   Result<int64_t> EnforceRetention(int64_t now_ms) override {
     return inner_->EnforceRetention(now_ms);
   }
+  Result<ClusterTopicSettings> DescribeTopics(const std::vector<std::string>& topics) override {
+    return inner_->DescribeTopics(topics);
+  }
 
  private:
   // Consecutive records of one topic, as (topic, how many).

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <map>
 #include <span>
 #include <string>
 #include <string_view>
@@ -41,6 +42,38 @@ struct TopicSpec {
   // Kafka min.compaction.lag.ms for a compacted topic; negative: the broker's default (0).
   int64_t min_compaction_lag_ms = -1;
 };
+
+// A topic as a Kafka cluster holds it: its replication factor (metadata) and its settings
+// (DescribeConfigs: retention.ms, cleanup.policy, ... including the broker's defaults).
+struct TopicSettings {
+  std::string name;
+  int32_t replication_factor = 0;
+  std::map<std::string, std::string> configs;
+};
+
+struct ClusterTopicSettings {
+  std::vector<TopicSettings> topics;  // the asked-for topics that exist
+  // Empty when the brokers described the settings; else why `configs` are empty (the brokers
+  // do not support DescribeConfigs, like librdkafka 2.0's mock cluster). Replication factors
+  // are known either way.
+  std::string configs_unknown;
+};
+
+// A setting of an existing topic that differs from what its TopicSpec needs.
+struct SettingMismatch {
+  std::string topic;
+  std::string setting;  // "retention.ms"
+  std::string actual;   // "604800000"
+  std::string wanted;   // "-1"
+  std::string why;      // "it is replayed from offset 0"
+};
+
+// What `spec` needs on Kafka that `actual` does not have, as CreateTopic would have set it:
+// retention.ms / retention.bytes -1 when the spec keeps forever (else retention.ms no shorter),
+// cleanup.policy compact exactly for compacted specs (delete otherwise), and
+// min.insync.replicas at least 2 where the replication factor is 3 or more. Settings the
+// broker did not report are not judged.
+std::vector<SettingMismatch> KafkaSettingMismatches(const TopicSpec& spec, const TopicSettings& actual);
 
 // A record to append. `partition_key` chooses the partition (empty: use `key`), so records
 // can be keyed by station yet co-partitioned by district. `partition` >= 0 overrides both.
@@ -159,6 +192,10 @@ class EventLog {
   // The embedded engine does it here; Kafka brokers enforce retention themselves, so the
   // default answers InvalidArgument.
   virtual Result<int64_t> EnforceRetention(int64_t now_ms);
+
+  // The replication factor and settings of those of `topics` that exist. Kafka only: the
+  // default answers InvalidArgument (the embedded engine has no such settings).
+  virtual Result<ClusterTopicSettings> DescribeTopics(const std::vector<std::string>& topics);
 
   // The partition ewarn assigns to `record` in a topic of `partitions` partitions.
   static int32_t PartitionOf(const OutRecord& record, int32_t partitions);
