@@ -10,6 +10,7 @@
 #include <optional>
 #include <map>
 
+#include "csv_export.h"
 #include "json_text.h"
 #include "ewarn/alerts/cap.h"
 #include "ewarn/alerts/lifecycle.h"
@@ -109,6 +110,60 @@ json::object ToJson(const alerts::AlertRecord& r) {
   return o;
 }
 
+// Where a station alert's station is; nullopt for an area alert or a station without a location.
+std::optional<std::pair<double, double>> StationLatLon(Context& c, const alerts::AlertRecord& r) {
+  if (r.alert.is_area()) return std::nullopt;
+  auto station = c.ingestor.stations().Find(r.alert.subject_id());
+  if (!station.ok() || !station->has_value() || !(*station)->has_location()) return std::nullopt;
+  return std::make_pair((*station)->location().lat(), (*station)->location().lon());
+}
+
+std::string Joined(const google::protobuf::RepeatedPtrField<std::string>& ids) {
+  std::string out;
+  for (const auto& id : ids) out += (out.empty() ? "" : " ") + id;
+  return out;
+}
+
+// GET /v1/alerts?format=csv: one row per alert, the HXL hashtag row second.
+HttpResponse AlertsCsv(Context& c, const std::vector<alerts::AlertRecord>& found) {
+  std::string body =
+      "alert_id,state,level,area,region,district,ward,subject_id,is_area,category,summary,score,tier,recipients,"
+      "silenced,raised_at,updated_at,ack_deadline,acked_by,acked_at,lat,lon\r\n"
+      "#meta+id,#status,#severity,#adm+path,#adm1+name,#adm2+name,#adm3+name,#loc+id,#meta+is_area,#event+category,"
+      "#description,#indicator+score,#indicator+tier,#contact+recipients,#meta+silenced,#date+raised,#date+updated,"
+      "#date+deadline,#contact+acked_by,#date+acked,#geo+lat,#geo+lon\r\n";
+  for (const auto& r : found) {
+    const v1::AlertEvent& a = r.alert;
+    std::vector<std::string> adm = AdminLevels(a.area());
+    auto at = StationLatLon(c, r);
+    bool acked = r.state == alerts::AlertState::kAcknowledged || r.acked_ms > 0;
+    body += CsvRow({CsvField(a.alert_id()), std::string(alerts::AlertStateName(r.state)), LowerLevel(a.level()),
+                    CsvField(a.area()), CsvField(adm[0]), CsvField(adm[1]), CsvField(adm[2]), CsvField(a.subject_id()),
+                    a.is_area() ? "true" : "false", CsvField(a.category()), CsvField(a.summary()),
+                    JsonText(json::value(a.score())), std::to_string(a.tier()), CsvField(Joined(a.recipient_ids())),
+                    a.silenced() ? "true" : "false", FormatRfc3339(r.raised_ms), FormatRfc3339(r.updated_ms),
+                    a.deadline_ms() > 0 ? FormatRfc3339(a.deadline_ms()) : "", acked ? CsvField(a.actor()) : "",
+                    acked ? FormatRfc3339(r.acked_ms) : "", at ? JsonText(json::value(at->first)) : "",
+                    at ? JsonText(json::value(at->second)) : ""});
+  }
+  return ExportResponse("text/csv; charset=utf-8", "alerts.csv", std::move(body));
+}
+
+// GET /v1/alerts?format=geojson: a station alert is a point at its station; an area alert has
+// no point of its own (the area is a polygon of GET /v1/areas), so its geometry is null, which
+// RFC 7946 allows for a feature without a location.
+HttpResponse AlertsGeoJson(Context& c, const std::vector<alerts::AlertRecord>& found) {
+  json::array features;
+  for (const auto& r : found) {
+    auto at = StationLatLon(c, r);
+    json::value geometry = at ? json::value(json::object{{"type", "Point"}, {"coordinates", json::array{at->second, at->first}}})
+                              : json::value(nullptr);
+    features.emplace_back(json::object{{"type", "Feature"}, {"geometry", std::move(geometry)}, {"properties", ToJson(r)}});
+  }
+  return ExportResponse("application/geo+json", "alerts.geojson",
+                        JsonText(json::object{{"type", "FeatureCollection"}, {"features", std::move(features)}}));
+}
+
 HttpResponse List(Context& c, const ingest::HttpRequest& req) {
   auto p = Reader(c, req);
   if (!p.ok()) return ingest::StatusToHttp(p.status());
@@ -125,6 +180,10 @@ HttpResponse List(Context& c, const ingest::HttpRequest& req) {
     min_level = *parsed;
   }
   std::string area = req.Query("area");
+  const std::string format = req.Query("format");
+  if (!format.empty() && format != "json" && format != "csv" && format != "geojson") {
+    return HttpResponse::Error(400, "format is one of json, csv, geojson", "format");
+  }
   if (Status ready = c.queries.Ready(); !ready.ok()) return ingest::StatusToHttp(ready);
   std::vector<alerts::AlertRecord> found;
   Status st = c.queries.ScanAlerts([&](const alerts::AlertRecord& r) {
@@ -137,6 +196,8 @@ HttpResponse List(Context& c, const ingest::HttpRequest& req) {
   });
   if (!st.ok()) return ingest::StatusToHttp(st);
   std::stable_sort(found.begin(), found.end(), [](const auto& a, const auto& b) { return a.raised_ms > b.raised_ms; });
+  if (format == "csv") return AlertsCsv(c, found);
+  if (format == "geojson") return AlertsGeoJson(c, found);
   json::array out;
   for (const auto& r : found) out.emplace_back(ToJson(r));
   return Json(200, json::object{{"count", found.size()}, {"alerts", std::move(out)}});

@@ -9,6 +9,7 @@
 #include "ewarn/base/time.h"
 #include "ewarn/processors/pipeline.h"
 #include "ewarn/schemas/events.h"
+#include "csv_export.h"
 #include "report_index.h"
 #include "session.h"
 
@@ -78,20 +79,6 @@ json::object ToJson(const ReportEntry& r, int64_t now_ms) {
   return o;
 }
 
-// One CSV field, quoted when it holds a comma, quote or line break; a leading =, +, - or @ is
-// prefixed with ' so a spreadsheet does not run it as a formula.
-std::string CsvField(std::string_view v) {
-  std::string s(v);
-  if (!s.empty() && (s[0] == '=' || s[0] == '+' || s[0] == '-' || s[0] == '@')) s.insert(s.begin(), '\'');
-  if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"') out.push_back('"');
-    out.push_back(c);
-  }
-  return out + "\"";
-}
-
 Result<ingest::Principal> Reader(Context& c, const HttpRequest& req) {
   return DutyRoomReader(c.ingestor, req.Header("authorization"));
 }
@@ -132,24 +119,18 @@ HttpResponse List(Context& c, const HttpRequest& req) {
   }
   const int64_t now = c.clock.NowMs();
   if (format == "csv") {
-    HttpResponse out;
-    out.content_type = "text/csv; charset=utf-8";
-    out.headers.emplace_back("Content-Disposition", "attachment; filename=\"reports.csv\"");
-    out.headers.emplace_back("Cache-Control", "no-store");
-    out.body = "event_id,reference,kind,category,severity,text,station_id,area,lat,lon,occurred_at,source,status,assignee\r\n"
-               "#meta+id,#meta+ref,#event+type,#event+category,#severity,#description,#loc+id,#adm+path,#geo+lat,"
-               "#geo+lon,#date+occurred,#meta+source,#status,#contact+assignee\r\n";
+    std::string body =
+        "event_id,reference,kind,category,severity,text,station_id,area,lat,lon,occurred_at,source,status,assignee\r\n"
+        "#meta+id,#meta+ref,#event+type,#event+category,#severity,#description,#loc+id,#adm+path,#geo+lat,"
+        "#geo+lon,#date+occurred,#meta+source,#status,#contact+assignee\r\n";
     for (const ReportEntry* r : found) {
       std::string lat = r->has_location ? std::to_string(r->lat) : "", lon = r->has_location ? std::to_string(r->lon) : "";
-      for (std::string_view f : {std::string_view(r->event_id), std::string_view(r->reference), std::string_view(r->kind),
-                                 std::string_view(r->category)}) {
-        out.body += CsvField(f) + ",";
-      }
-      out.body += std::to_string(r->severity) + "," + CsvField(r->text) + "," + CsvField(r->station_id) + "," +
-                  CsvField(r->area) + "," + lat + "," + lon + "," + FormatRfc3339(r->occurred_ms) + "," +
-                  CsvField(r->source) + "," + CsvField(ReviewStatusName(r->status)) + "," + CsvField(r->assignee) + "\r\n";
+      body += CsvRow({CsvField(r->event_id), CsvField(r->reference), CsvField(r->kind), CsvField(r->category),
+                      std::to_string(r->severity), CsvField(r->text), CsvField(r->station_id), CsvField(r->area), lat,
+                      lon, FormatRfc3339(r->occurred_ms), CsvField(r->source), CsvField(ReviewStatusName(r->status)),
+                      CsvField(r->assignee)});
     }
-    return out;
+    return ExportResponse("text/csv; charset=utf-8", "reports.csv", std::move(body));
   }
   if (format == "geojson") {
     json::array features;
@@ -169,9 +150,8 @@ HttpResponse List(Context& c, const HttpRequest& req) {
                                          {"geometry", json::object{{"type", "Point"}, {"coordinates", json::array{lon, lat}}}},
                                          {"properties", std::move(props)}});
     }
-    HttpResponse out = Json(200, json::object{{"type", "FeatureCollection"}, {"features", std::move(features)}});
-    out.content_type = "application/geo+json";
-    return out;
+    return ExportResponse("application/geo+json", "reports.geojson",
+                          json::serialize(json::object{{"type", "FeatureCollection"}, {"features", std::move(features)}}));
   }
   json::array list;
   for (const ReportEntry* r : found) list.emplace_back(ToJson(*r, now));

@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <map>
 
+#include "csv_export.h"
 #include "json_text.h"
+#include "ewarn/base/time.h"
 #include "ewarn/base/hash.h"
 #include "ewarn/processors/pipeline.h"
 #include "ewarn/schemas/events.h"
@@ -57,6 +59,25 @@ json::object ToJson(const v1::RiskAssessment& a, bool with_events) {
   return o;
 }
 
+// GET /v1/risk?format=csv: areas then stations, one row each with its top factor; the HXL
+// hashtag row second.
+std::string RiskCsvHeader() {
+  return "kind,id,name,area,region,district,ward,level,score,assessed_at,top_detector,top_explanation,lat,lon\r\n"
+         "#meta+type,#loc+id,#loc+name,#adm+path,#adm1+name,#adm2+name,#adm3+name,#severity,#indicator+score,"
+         "#date+assessed,#indicator+detector,#description,#geo+lat,#geo+lon\r\n";
+}
+
+std::string RiskCsvRow(const v1::RiskAssessment& a) {
+  std::vector<std::string> adm = AdminLevels(a.area());
+  const v1::RiskFactor* top = a.factors_size() > 0 ? &a.factors(0) : nullptr;
+  return CsvRow({a.is_area() ? "area" : "station", CsvField(a.subject_id()), CsvField(a.name()), CsvField(a.area()),
+                 CsvField(adm[0]), CsvField(adm[1]), CsvField(adm[2]), LevelName(a.level()),
+                 JsonText(json::value(std::round(a.score() * 1000) / 1000)),
+                 a.assessed_ms() > 0 ? FormatRfc3339(a.assessed_ms()) : "", top ? CsvField(top->detector()) : "",
+                 top ? CsvField(top->explanation()) : "", a.has_location() ? JsonText(json::value(a.location().lat())) : "",
+                 a.has_location() ? JsonText(json::value(a.location().lon())) : ""});
+}
+
 // Risk is for the duty room, operators, and liaisons (within their area).
 Result<ingest::Principal> Reader(ingest::Ingestor& ingestor, const ingest::HttpRequest& req) {
   std::string auth = req.Header("authorization");  // or the duty room's session (session.h)
@@ -101,8 +122,8 @@ ingest::HttpResponse GetRisk(ingest::Ingestor& ingestor, readside::QuerySource& 
     }
   }
   const std::string format = req.Query("format");
-  if (!format.empty() && format != "json" && format != "geojson") {
-    return ingest::HttpResponse::Error(400, "format is json (the default) or geojson", "format", "bad_value");
+  if (!format.empty() && format != "json" && format != "geojson" && format != "csv") {
+    return ingest::HttpResponse::Error(400, "format is json (the default), geojson or csv", "format", "bad_value");
   }
   bool geojson = format == "geojson";
   std::vector<v1::RiskAssessment> areas, stations;
@@ -152,16 +173,23 @@ ingest::HttpResponse GetRisk(ingest::Ingestor& ingestor, readside::QuerySource& 
           {"geometry", json::object{{"type", "Point"}, {"coordinates", json::array{s.location().lon(), s.location().lat()}}}},
           {"properties", std::move(props)}});
     }
-    auto r = Json(json::object{{"type", "FeatureCollection"}, {"features", std::move(features)}});
-    r.content_type = "application/geo+json";
-    return r;
+    return ExportResponse("application/geo+json", "risk.geojson",
+                          JsonText(json::object{{"type", "FeatureCollection"}, {"features", std::move(features)}}));
   }
-  json::array area_list, station_list;
+  std::vector<const v1::RiskAssessment*> area_rows;
   for (const auto& [name, r] : regions) {
-    if (area.empty() || area == name) area_list.emplace_back(ToJson(r, false));
+    if (area.empty() || area == name) area_rows.push_back(&r);
   }
   std::sort(areas.begin(), areas.end(), by_risk);
-  for (const auto& a : areas) area_list.emplace_back(ToJson(a, false));
+  for (const auto& a : areas) area_rows.push_back(&a);
+  if (format == "csv") {  // every area, then every station (no 500 cap: an export is the whole answer)
+    std::string body = RiskCsvHeader();
+    for (const auto* a : area_rows) body += RiskCsvRow(*a);
+    for (const auto& s : stations) body += RiskCsvRow(s);
+    return ExportResponse("text/csv; charset=utf-8", "risk.csv", std::move(body));
+  }
+  json::array area_list, station_list;
+  for (const auto* a : area_rows) area_list.emplace_back(ToJson(*a, false));
   size_t limit = 500;
   for (size_t i = 0; i < stations.size() && i < limit; ++i) station_list.emplace_back(ToJson(stations[i], false));
   return Json(json::object{{"area", area},
