@@ -1,6 +1,7 @@
 // The duty room's server side without a browser (the browser journeys are
 // web/tests/duty_room_test.mjs): sealed session cookies, area boundaries from GeoJSON (Kenya's
-// real counties and constituencies among them), and the triage API's refusals.
+// real counties and constituencies among them), the triage API's refusals, and the exports of
+// alerts and risk (CSV with an HXL row, GeoJSON).
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
@@ -10,13 +11,18 @@
 #include <set>
 #include <sstream>
 
+#include "alert_routes.h"
 #include "area_import.h"
+#include "ewarn/alerts/lifecycle.h"
 #include "ewarn/base/time.h"
 #include "ewarn/ingest/ingestor.h"
 #include "ewarn/ingest/stations.h"
+#include "ewarn/processors/pipeline.h"
+#include "ewarn/readside/read_model.h"
 #include "ewarn/store/event_log.h"
 #include "ewarn_testing.h"
 #include "review_routes.h"
+#include "risk_routes.h"
 #include "session.h"
 
 namespace ewarn::app {
@@ -366,6 +372,239 @@ TEST_F(ReviewTest, UnknownIs404OutsideTheLiaisonsAreaIs403LockedIs409AndEachDeci
   auto exported = router_.Dispatch(req, &route);
   EXPECT_EQ(exported.content_type, "text/csv; charset=utf-8");
   EXPECT_NE(exported.body.find("\r\n#meta+id,#meta+ref,"), std::string::npos) << exported.body;
+}
+
+// --- exports of alerts and risk ---
+
+// The alert and risk routes over committed stage state written with the stages' own encodings
+// (alerts::EncodeAlertRecord, RiskAssessment under processors::StationRiskKey), read through
+// readside::LocalQueries as a node with those stages reads it.
+class ExportsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    log_ = std::move(store::OpenEmbeddedLog({.dir = dir_.Sub("log")})).value();
+    state_ = std::move(store::StateStore::Open({.dir = dir_.Sub("ingest"), .stores = ingest::Ingestor::StoreNames()})).value();
+    auto ingestor = ingest::Ingestor::Make(*log_, *state_, clock_, {.pseudonym_secret = "exports-test-secret-0123456789"}, 4);
+    ASSERT_TRUE(ingestor.ok()) << ingestor.status().ToString();
+    ingestor_ = std::move(*ingestor);
+    std::ofstream csv(dir_.Sub("stations.csv"));
+    csv << "station_id,name,region,district,ward,lat,lon,registered_voters\n"
+           "S1,=cmd|' /C calc'!A0,LAGOS,IKEJA,W1,6.6,3.35,1\nS2,Two,LAGOS,EPE,E1,6.5,3.95,1\n";
+    csv.close();
+    ASSERT_TRUE(ingest::ImportStations(*log_, ingestor_->stations(), dir_.Sub("stations.csv"),
+                                       ingest::StationFormat::kGeneric, 1).ok());
+    ASSERT_TRUE(ingestor_->RefreshStations().ok());
+    stage_state_ = std::move(store::StateStore::Open({.dir = dir_.Sub("state"),
+                                                      .stores = {std::string(processors::kRiskStore),
+                                                                 std::string(alerts::kAlertStore)}})).value();
+    store::CommitBatch batch;
+    Risk(batch, "LAGOS/IKEJA", "", true, v1::RISK_LEVEL_HIGH, 0.8, "violence", "3 reports, one \"confirmed\"");
+    Risk(batch, "LAGOS/IKEJA/W1", "", true, v1::RISK_LEVEL_HIGH, 0.8, "violence", "+3 reports");
+    Risk(batch, "LAGOS/EPE", "", true, v1::RISK_LEVEL_ELEVATED, 0.4, "kit", "kit silent");
+    Risk(batch, "S1", "=cmd|' /C calc'!A0", false, v1::RISK_LEVEL_HIGH, 0.8, "violence", "3 reports", "LAGOS/IKEJA/W1", 6.6, 3.35);
+    Risk(batch, "S2", "Two", false, v1::RISK_LEVEL_ELEVATED, 0.4, "kit", "kit silent", "LAGOS/EPE/E1", 6.5, 3.95);
+    Alert(batch, "A1", "S1", false, "LAGOS/IKEJA/W1", v1::RISK_LEVEL_HIGH, alerts::AlertState::kOpen, "-2+3 violence at S1", 1000);
+    Alert(batch, "A2", "LAGOS/EPE", true, "LAGOS/EPE", v1::RISK_LEVEL_ELEVATED, alerts::AlertState::kAcknowledged, "kits silent, EPE", 2000);
+    ASSERT_TRUE(stage_state_->Commit(std::move(batch)).ok());
+    queries_ = readside::LocalQueries(*stage_state_);
+    AddAlertRoutes(router_, *ingestor_, *queries_, *log_, 4);
+    AddRiskRoutes(router_, *ingestor_, *queries_);
+    duty_ = Token("duty-a", ingest::Role::kDuty, "");
+    ikeja_ = Token("ikeja-police", ingest::Role::kLiaison, "LAGOS/IKEJA");
+    epe_ = Token("epe-police", ingest::Role::kLiaison, "LAGOS/EPE");
+  }
+  void Risk(store::CommitBatch& batch, const std::string& id, const std::string& name, bool is_area, v1::RiskLevel level,
+            double score, const std::string& detector, const std::string& explanation, const std::string& ward = "",
+            double lat = 0, double lon = 0) {
+    v1::RiskAssessment a;
+    a.set_subject_id(id);
+    a.set_name(name);
+    a.set_area(is_area ? id : ward);
+    a.set_is_area(is_area);
+    a.set_level(level);
+    a.set_score(score);
+    a.set_assessed_ms(1'700'000'000'000);
+    if (!is_area) {
+      a.mutable_location()->set_lat(lat);
+      a.mutable_location()->set_lon(lon);
+    }
+    auto* f = a.add_factors();
+    f->set_detector(detector);
+    f->set_contribution(score);
+    f->set_explanation(explanation);
+    batch.Put(processors::kRiskStore, is_area ? id : processors::StationRiskKey(ward, id), a.SerializeAsString());
+  }
+  void Alert(store::CommitBatch& batch, const std::string& id, const std::string& subject, bool is_area,
+             const std::string& area, v1::RiskLevel level, alerts::AlertState state, const std::string& summary, int64_t raised) {
+    alerts::AlertRecord r;
+    r.alert.set_alert_id(id);
+    r.alert.set_subject_id(subject);
+    r.alert.set_is_area(is_area);
+    r.alert.set_area(area);
+    r.alert.set_level(level);
+    r.alert.set_summary(summary);
+    r.alert.set_category(is_area ? "kit" : "violence");
+    r.alert.set_score(0.5);
+    r.alert.set_tier(1);
+    r.alert.add_recipient_ids("lagos-police");
+    r.state = state;
+    r.raised_ms = r.updated_ms = 1'700'000'000'000 + raised;
+    if (state == alerts::AlertState::kAcknowledged) {
+      r.acked_ms = r.raised_ms + 60'000;
+      r.alert.set_actor("epe-police");
+    }
+    batch.Put(alerts::kAlertStore, id, alerts::EncodeAlertRecord(r));
+  }
+  std::string Token(const std::string& name, ingest::Role role, const std::string& area) {
+    auto token = ingestor_->principals().CreateToken(name, role, area, clock_.NowMs());
+    EXPECT_TRUE(token.ok()) << token.status().ToString();
+    return token.ok() ? "Bearer " + *token : std::string();
+  }
+  ingest::HttpResponse Get(const std::string& target, const std::string& auth) {
+    ingest::HttpRequest req;
+    req.method = "GET";
+    size_t q = target.find('?');
+    req.path = target.substr(0, q);
+    if (q != std::string::npos) req.query = ingest::ParseQuery(target.substr(q + 1));
+    req.headers = {{"authorization", auth}};
+    std::string route;
+    return router_.Dispatch(req, &route);
+  }
+  static std::vector<std::string> Lines(const std::string& body) {
+    std::vector<std::string> lines;
+    for (size_t at = 0; at < body.size();) {
+      size_t end = body.find("\r\n", at);
+      if (end == std::string::npos) end = body.size();
+      lines.push_back(body.substr(at, end - at));
+      at = end + 2;
+    }
+    return lines;
+  }
+  static std::string Disposition(const ingest::HttpResponse& r) {
+    for (const auto& [k, v] : r.headers) {
+      if (k == "Content-Disposition") return v;
+    }
+    return "";
+  }
+
+  testing::TempDir dir_;
+  SystemClock clock_;
+  std::unique_ptr<store::EventLog> log_;
+  std::unique_ptr<store::StateStore> state_, stage_state_;
+  std::unique_ptr<ingest::Ingestor> ingestor_;
+  std::unique_ptr<readside::QuerySource> queries_;
+  ingest::HttpRouter router_;
+  std::string duty_, ikeja_, epe_;
+};
+
+TEST_F(ExportsTest, AlertsCsvHasAnHxlRowFollowsTheFiltersAndAreasAndDefusesFormulas) {
+  auto r = Get("/v1/alerts?format=csv", duty_);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.content_type, "text/csv; charset=utf-8");
+  EXPECT_EQ(Disposition(r), "attachment; filename=\"alerts.csv\"");
+  auto lines = Lines(r.body);
+  ASSERT_EQ(lines.size(), 4u) << r.body;
+  EXPECT_TRUE(lines[0].starts_with("alert_id,state,level,area,region,district,ward,")) << lines[0];
+  EXPECT_TRUE(lines[1].starts_with("#meta+id,#status,#severity,#adm+path,#adm1+name,#adm2+name,#adm3+name,")) << lines[1];
+  EXPECT_TRUE(lines[1].ends_with(",#geo+lat,#geo+lon")) << lines[1];
+  // Newest raise first; the station alert located at its station, the area alert without a point.
+  EXPECT_TRUE(lines[2].starts_with("A2,acknowledged,elevated,LAGOS/EPE,LAGOS,EPE,,LAGOS/EPE,true,kit,")) << lines[2];
+  EXPECT_NE(lines[2].find(",epe-police,"), std::string::npos) << lines[2];
+  EXPECT_TRUE(lines[2].ends_with(",,")) << lines[2];
+  EXPECT_TRUE(lines[3].starts_with("A1,open,high,LAGOS/IKEJA/W1,LAGOS,IKEJA,W1,S1,false,violence,'-2+3 violence at S1,"))
+      << lines[3] << " (a leading - is prefixed with ' so a spreadsheet does not compute it)";
+  EXPECT_TRUE(lines[3].ends_with(",6.6,3.35")) << lines[3];
+
+  // The JSON answer's filters: state, level (and above), area.
+  EXPECT_EQ(Lines(Get("/v1/alerts?format=csv&state=open", duty_).body).size(), 3u);
+  EXPECT_EQ(Lines(Get("/v1/alerts?format=csv&level=high", duty_).body).size(), 3u);
+  auto epe_only = Lines(Get("/v1/alerts?format=csv&area=LAGOS/EPE", duty_).body);
+  ASSERT_EQ(epe_only.size(), 3u);
+  EXPECT_TRUE(epe_only[2].starts_with("A2,"));
+  // A liaison gets its area's alerts only, whatever it asks for.
+  auto ikeja = Lines(Get("/v1/alerts?format=csv", ikeja_).body);
+  ASSERT_EQ(ikeja.size(), 3u);
+  EXPECT_TRUE(ikeja[2].starts_with("A1,"));
+  auto none = Get("/v1/alerts?format=csv&area=LAGOS/EPE", ikeja_);
+  EXPECT_EQ(none.status, 200);
+  EXPECT_EQ(Lines(none.body).size(), 2u) << "only the header and the HXL row: " << none.body;
+  EXPECT_EQ(Get("/v1/alerts?format=csv", "").status, 401);
+  auto bad = Get("/v1/alerts?format=xlsx", duty_);
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_NE(bad.body.find("format is one of json, csv, geojson"), std::string::npos) << bad.body;
+}
+
+TEST_F(ExportsTest, AlertsGeoJsonPlacesStationAlertsAtTheirStationAndKeepsAreaAlertsWithoutAPoint) {
+  auto r = Get("/v1/alerts?format=geojson", duty_);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.content_type, "application/geo+json");
+  EXPECT_EQ(Disposition(r), "attachment; filename=\"alerts.geojson\"");
+  auto doc = json::parse(r.body).as_object();
+  EXPECT_EQ(doc["type"], "FeatureCollection");
+  auto& features = doc["features"].as_array();
+  ASSERT_EQ(features.size(), 2u);
+  auto& area_alert = features[0].as_object();
+  EXPECT_TRUE(area_alert["geometry"].is_null());
+  EXPECT_EQ(area_alert["properties"].as_object()["alert_id"], "A2");
+  EXPECT_EQ(area_alert["properties"].as_object()["acked_by"], "epe-police");
+  auto& station_alert = features[1].as_object();
+  EXPECT_EQ(station_alert["properties"].as_object()["alert_id"], "A1");
+  auto& coords = station_alert["geometry"].as_object()["coordinates"].as_array();
+  EXPECT_DOUBLE_EQ(coords[0].to_number<double>(), 3.35) << "GeoJSON is [lon, lat]";
+  EXPECT_DOUBLE_EQ(coords[1].to_number<double>(), 6.6);
+  auto epe = json::parse(Get("/v1/alerts?format=geojson", epe_).body).as_object();
+  ASSERT_EQ(epe["features"].as_array().size(), 1u);
+  EXPECT_EQ(epe["features"].as_array()[0].as_object()["properties"].as_object()["alert_id"], "A2");
+  EXPECT_EQ(json::parse(Get("/v1/alerts?format=geojson&state=resolved", duty_).body).as_object()["features"].as_array().size(),
+            0u);
+}
+
+TEST_F(ExportsTest, RiskCsvListsAreasThenStationsWithAnHxlRowWithinTheCallersArea) {
+  auto r = Get("/v1/risk?format=csv", duty_);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.content_type, "text/csv; charset=utf-8");
+  EXPECT_EQ(Disposition(r), "attachment; filename=\"risk.csv\"");
+  auto lines = Lines(r.body);
+  ASSERT_EQ(lines.size(), 2u + 4u + 2u) << r.body;  // header, HXL; LAGOS, IKEJA, IKEJA/W1, EPE; S1, S2
+  EXPECT_EQ(lines[0], "kind,id,name,area,region,district,ward,level,score,assessed_at,top_detector,top_explanation,lat,lon");
+  EXPECT_EQ(lines[1], "#meta+type,#loc+id,#loc+name,#adm+path,#adm1+name,#adm2+name,#adm3+name,#severity,#indicator+score,"
+                      "#date+assessed,#indicator+detector,#description,#geo+lat,#geo+lon");
+  EXPECT_TRUE(lines[2].starts_with("area,LAGOS,,LAGOS,LAGOS,,,high,0.8,")) << "the region, from its riskiest district: "
+                                                                          << lines[2];
+  EXPECT_NE(r.body.find("area,LAGOS/IKEJA,,LAGOS/IKEJA,LAGOS,IKEJA,,high,0.8,2023-11-14T22:13:20.000Z,violence,"
+                        "\"3 reports, one \"\"confirmed\"\"\",,\r\n"),
+            std::string::npos)
+      << r.body;
+  EXPECT_NE(r.body.find("area,LAGOS/IKEJA/W1,,LAGOS/IKEJA/W1,LAGOS,IKEJA,W1,high,0.8,2023-11-14T22:13:20.000Z,violence,'+3 reports"),
+            std::string::npos)
+      << r.body;
+  EXPECT_NE(r.body.find("station,S1,'=cmd|' /C calc'!A0,LAGOS/IKEJA/W1,LAGOS,IKEJA,W1,high,0.8,"), std::string::npos)
+      << "a station name that is a formula is written as text: " << r.body;
+  EXPECT_TRUE(lines.back().starts_with("station,S2,Two,LAGOS/EPE/E1,LAGOS,EPE,E1,elevated,0.4,")) << lines.back();
+  EXPECT_TRUE(lines.back().ends_with(",kit,kit silent,6.5,3.95")) << lines.back();
+
+  // The JSON answer's filters: area and min_level.
+  auto epe = Lines(Get("/v1/risk?format=csv&area=LAGOS/EPE", duty_).body);
+  ASSERT_EQ(epe.size(), 4u) << "EPE and S2";
+  EXPECT_TRUE(epe[2].starts_with("area,LAGOS/EPE,"));
+  EXPECT_TRUE(epe[3].starts_with("station,S2,"));
+  auto high = Get("/v1/risk?format=csv&min_level=high", duty_).body;
+  EXPECT_EQ(high.find("EPE"), std::string::npos) << high;
+  EXPECT_NE(high.find("station,S1,"), std::string::npos) << high;
+  // A liaison of another area gets none of IKEJA, and is refused IKEJA outright.
+  auto theirs = Get("/v1/risk?format=csv", epe_).body;
+  EXPECT_EQ(theirs.find("IKEJA"), std::string::npos) << theirs;
+  EXPECT_NE(theirs.find("station,S2,"), std::string::npos) << theirs;
+  EXPECT_EQ(Get("/v1/risk?format=csv&area=LAGOS/IKEJA", epe_).status, 403);
+  EXPECT_EQ(Get("/v1/risk?format=csv", "").status, 401);
+  EXPECT_EQ(Get("/v1/risk?format=xml", duty_).status, 400);
+
+  // GeoJSON of risk: station points, as a download too.
+  auto points = Get("/v1/risk?format=geojson", epe_);
+  EXPECT_EQ(Disposition(points), "attachment; filename=\"risk.geojson\"");
+  auto features = json::parse(points.body).as_object()["features"].as_array();
+  ASSERT_EQ(features.size(), 1u);
+  EXPECT_EQ(features[0].as_object()["properties"].as_object()["id"], "S2");
 }
 
 }  // namespace
