@@ -6,8 +6,10 @@ import { el, levelBadge, since } from './dom.js';
 import { t } from './i18n.js';
 
 export class AlertsPanel {
-  constructor(list, stateSelect, { isNew, onStatus }) {
+  // `exports`: the CSV and GeoJSON links, kept on the panel's filters.
+  constructor(list, stateSelect, exports, { isNew, onStatus }) {
     this.list = list;
+    this.exports = exports;
     this.stateSelect = stateSelect;
     this.isNew = isNew;
     this.onStatus = onStatus;
@@ -16,7 +18,10 @@ export class AlertsPanel {
 
   async refresh() {
     const state = this.stateSelect.value;
-    const r = await api(`/v1/alerts${state ? `?state=${encodeURIComponent(state)}` : ''}`);
+    const q = state ? `state=${encodeURIComponent(state)}` : '';
+    this.exports.csv.href = `/v1/alerts?format=csv${q ? `&${q}` : ''}`;
+    this.exports.geojson.href = `/v1/alerts?format=geojson${q ? `&${q}` : ''}`;
+    const r = await api(`/v1/alerts${q ? `?${q}` : ''}`);
     const items = r.alerts.slice(0, 200).map((a) => this.item(a));
     this.list.replaceChildren(...(items.length ? items : [el('li', { class: 'hint' }, t('alerts.none'))]));
     return r.alerts;

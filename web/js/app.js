@@ -47,10 +47,13 @@ async function main() {
       (kind === 'station' ? assessment.showStation(id) : assessment.showArea(id)).catch((e) => status(e.message));
     },
   });
+  const exportLinks = (name) => ({
+    csv: document.getElementById(`export-${name}`), geojson: document.getElementById(`export-${name}-geojson`),
+  });
   const alerts = new AlertsPanel(document.getElementById('alerts'), document.getElementById('alert-state'),
-    { isNew, onStatus: status });
+    exportLinks('alerts'), { isNew, onStatus: status });
   const triage = new TriagePanel(document.getElementById('reports'), document.getElementById('triage-status'),
-    document.getElementById('export-reports'),
+    exportLinks('reports'),
     { me: () => me.name, isNew, onStatus: status, onChanged: () => refreshRisk() });
 
   const [regions, districts, wards, stations] = await Promise.all([

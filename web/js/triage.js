@@ -8,10 +8,11 @@ import { t } from './i18n.js';
 const DECISIONS = ['verified', 'false', 'duplicate', 'needs follow-up'];
 
 export class TriagePanel {
-  constructor(list, statusSelect, exportLink, { me, isNew, onStatus, onChanged }) {
+  // `exports`: the CSV and GeoJSON links, kept on the panel's filters.
+  constructor(list, statusSelect, exports, { me, isNew, onStatus, onChanged }) {
     this.list = list;
     this.statusSelect = statusSelect;
-    this.exportLink = exportLink;
+    this.exports = exports;
     this.me = me;
     this.isNew = isNew;
     this.onStatus = onStatus;
@@ -26,7 +27,8 @@ export class TriagePanel {
 
   async refresh() {
     const q = this.query();
-    this.exportLink.href = `/v1/reports?format=csv${q ? `&${q}` : ''}`;
+    this.exports.csv.href = `/v1/reports?format=csv${q ? `&${q}` : ''}`;
+    this.exports.geojson.href = `/v1/reports?format=geojson${q ? `&${q}` : ''}`;
     const r = await api(`/v1/reports${q ? `?${q}` : ''}`);
     const items = r.reports.slice(0, 300).map((x) => this.item(x));
     this.list.replaceChildren(...(items.length ? items : [el('li', { class: 'hint' }, t('triage.none'))]));

@@ -218,6 +218,35 @@ try {
   check(csv.text.includes('"<img src=x onerror=alert(1)>"') || csv.text.includes('<img src=x onerror=alert(1)>'),
     'the export holds the reports');
 
+  // 7b. Export the alerts as CSV by clicking the link, following the state filter (the state the
+  // acknowledged alert has now: resolved once its reports were marked false).
+  const alertState = alertId ? (await asDuty(`/v1/alerts/${encodeURIComponent(alertId)}`)).state : 'acknowledged';
+  await page.click('button[data-tab=alerts]');
+  await page.select('#alert-state', alertState);
+  await page.waitForFunction((s) => document.getElementById('export-alerts').href.includes(`state=${s}`), {}, alertState);
+  const downloads = fs.mkdtempSync(path.join(dir, 'downloads-'));
+  const browserSession = await browser.target().createCDPSession();
+  await browserSession.send('Browser.setDownloadBehavior', { behavior: 'allow', downloadPath: downloads });
+  await page.click('#export-alerts');
+  const alertsCsv = await eventually(() => {
+    const file = path.join(downloads, 'alerts.csv');
+    return fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : null;
+  }, 15000, 200);
+  const alertLines = (alertsCsv || '').split('\r\n').filter((l) => l);
+  check(alertLines[0]?.startsWith('alert_id,state,level,area,') && alertLines[1]?.startsWith('#meta+id,#status,#severity,#adm+path,#adm1+name'),
+    'the alerts CSV export (clicked) has a header and an HXL hashtag row', alertLines.slice(0, 2).join(' | '));
+  check(alertLines.length > 2 && alertLines.slice(2).every((l) => l.split(',')[1] === alertState) &&
+    (!alertId || alertLines.some((l) => l.startsWith(`${alertId},`) && l.includes(',duty-room,'))),
+  `the alerts export follows the state filter (${alertState}) and holds the acknowledged alert, with who acknowledged`,
+  alertLines.slice(2).join(' | '));
+  const riskCsv = await page.evaluate(async () => {
+    const r = await fetch(document.getElementById('export-risk').href, { credentials: 'same-origin' });
+    return r.text();
+  });
+  check(riskCsv.split('\r\n')[1]?.startsWith('#meta+type,#loc+id,#loc+name,#adm+path,') && riskCsv.includes('\r\nstation,S4,'),
+    'the risk CSV export has its HXL row and the stations', riskCsv.split('\r\n').slice(0, 3).join(' | '));
+  await page.select('#alert-state', '');
+
   // 8. No token ever in a URL.
   check(!urls.some((u) => u.includes(duty) || /token=/.test(u)), 'no URL the page requested carries a token');
 
@@ -229,6 +258,14 @@ try {
   await liaisonPage.waitForSelector('body[data-ready="1"]', { timeout: 20000 });
   const liaisonAreas = await liaisonPage.$$eval('path.area', (ps) => ps.map((p) => p.getAttribute('class')));
   check(!liaisonAreas.some((c) => c.includes('area-LAGOS-EPE')), "a liaison's map holds no other district", liaisonAreas.join(' '));
+  const liaisonExports = await liaisonPage.evaluate(async () => {
+    const get = async (id) => (await fetch(document.getElementById(id).href, { credentials: 'same-origin' })).text();
+    return { alerts: await get('export-alerts'), risk: await get('export-risk') };
+  });
+  const foreign = (csv) => csv.split('\r\n').slice(2).filter((l) => l && !l.includes('LAGOS/IKEJA'));
+  check(foreign(liaisonExports.alerts).length === 0 && foreign(liaisonExports.risk).filter((l) => !l.startsWith('area,LAGOS,')).length === 0,
+    "a liaison's alert and risk exports hold only its area",
+    [...foreign(liaisonExports.alerts), ...foreign(liaisonExports.risk)].join(' | '));
   await liaisonPage.close();
 
   // 10. Sign out, and a forged session: both get the sign-in page.
