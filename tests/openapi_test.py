@@ -515,6 +515,7 @@ def check_live(doc, ewarn, problems):
         call("GET", "/v1/risk?min_level=bogus", t["duty"], expect=400)
         call("GET", "/v1/risk?format=xml", t["duty"], expect=400)
         call("GET", "/v1/risk?format=geojson", t["duty"], expect=200)
+        call("GET", "/v1/risk?format=csv", t["liaison"], expect=200)
         call("GET", "/v1/risk", None, expect=401)
         monitor = call("GET", "/v1/risk", t["mon0"], expect=403)
         message = monitor.json().get("error", "") if monitor.body else ""
@@ -534,6 +535,9 @@ def check_live(doc, ewarn, problems):
         call("GET", "/v1/alerts", t["liaison"], expect=200)
         call("GET", "/v1/alerts?state=open&level=high", t["duty"], expect=200)
         call("GET", "/v1/alerts?state=bogus", t["duty"], expect=400)
+        call("GET", "/v1/alerts?format=geojson", t["duty"], expect=200)
+        call("GET", "/v1/alerts?format=csv&state=open", t["liaison"], expect=200)
+        call("GET", "/v1/alerts?format=xlsx", t["duty"], expect=400)
         call("GET", "/v1/alerts", t["mon0"], expect=403)
         call("GET", f"/v1/alerts/{alert_id}", t["liaison"], expect=200)
         cap = call("GET", f"/v1/alerts/{alert_id}.cap", t["liaison"], expect=200)
