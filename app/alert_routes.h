@@ -1,7 +1,10 @@
 // The alert API over HTTP, served next to ingest's routes:
 //   GET  /v1/alerts?state=&area=&level=   alerts from the alert stage's state, newest raise first;
 //                                         state: open|acknowledged|resolved, area: path prefix,
-//                                         level: low|elevated|high|critical (that level and above)
+//                                         level: low|elevated|high|critical (that level and above);
+//        &format=csv|geojson              the same alerts as a download: CSV with an HXL
+//                                         hashtag row (csv_export.h), GeoJSON with station
+//                                         alerts at their station and area alerts unplaced
 //   GET  /v1/alerts/{id}                  one alert (404 unknown)
 //   POST /v1/alerts/{id}/ack  {"note":""} appends an AlertAck to in.events (partitioned by the
 //                                         alert's district) -> 202; 409 when it is already

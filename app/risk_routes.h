@@ -10,9 +10,10 @@
 
 namespace ewarn::app {
 
-// GET /v1/risk?area=AREA[&min_level=elevated][&format=geojson]   duty, operator, liaison
+// GET /v1/risk?area=AREA[&min_level=elevated][&format=geojson|csv]   duty, operator, liaison
 //     areas (regions aggregated on read: a region's level is its highest district's) and
-//     stations under AREA with level, score and top factors; GeoJSON: station points.
+//     stations under AREA with level, score and top factors; GeoJSON: station points; CSV
+//     (a download): every area then every station, with an HXL hashtag row (csv_export.h).
 // GET /v1/risk/stations/{id}                                     the station's assessment
 // 503 while `queries` is not Ready() (a node still reading the log at its start).
 // `ingestor` and `queries` must outlive the router.
