@@ -156,9 +156,10 @@ HttpResponse AlertsGeoJson(Context& c, const std::vector<alerts::AlertRecord>& f
   json::array features;
   for (const auto& r : found) {
     auto at = StationLatLon(c, r);
-    json::value geometry = at ? json::value(json::object{{"type", "Point"}, {"coordinates", json::array{at->second, at->first}}})
-                              : json::value(nullptr);
-    features.emplace_back(json::object{{"type", "Feature"}, {"geometry", std::move(geometry)}, {"properties", ToJson(r)}});
+    json::value geometry = nullptr;
+    if (at) geometry = json::object{{"type", "Point"}, {"coordinates", json::array{at->second, at->first}}};
+    features.emplace_back(
+        json::object{{"type", "Feature"}, {"geometry", std::move(geometry)}, {"properties", ToJson(r)}});
   }
   return ExportResponse("application/geo+json", "alerts.geojson",
                         JsonText(json::object{{"type", "FeatureCollection"}, {"features", std::move(features)}}));

@@ -150,8 +150,8 @@ HttpResponse List(Context& c, const HttpRequest& req) {
                                          {"geometry", json::object{{"type", "Point"}, {"coordinates", json::array{lon, lat}}}},
                                          {"properties", std::move(props)}});
     }
-    return ExportResponse("application/geo+json", "reports.geojson",
-                          json::serialize(json::object{{"type", "FeatureCollection"}, {"features", std::move(features)}}));
+    json::object collection{{"type", "FeatureCollection"}, {"features", std::move(features)}};
+    return ExportResponse("application/geo+json", "reports.geojson", json::serialize(collection));
   }
   json::array list;
   for (const ReportEntry* r : found) list.emplace_back(ToJson(*r, now));

@@ -74,7 +74,8 @@ std::string RiskCsvRow(const v1::RiskAssessment& a) {
                  CsvField(adm[0]), CsvField(adm[1]), CsvField(adm[2]), LevelName(a.level()),
                  JsonText(json::value(std::round(a.score() * 1000) / 1000)),
                  a.assessed_ms() > 0 ? FormatRfc3339(a.assessed_ms()) : "", top ? CsvField(top->detector()) : "",
-                 top ? CsvField(top->explanation()) : "", a.has_location() ? JsonText(json::value(a.location().lat())) : "",
+                 top ? CsvField(top->explanation()) : "",
+                 a.has_location() ? JsonText(json::value(a.location().lat())) : "",
                  a.has_location() ? JsonText(json::value(a.location().lon())) : ""});
 }
 

@@ -401,10 +401,13 @@ class ExportsTest : public ::testing::Test {
     Risk(batch, "LAGOS/IKEJA", "", true, v1::RISK_LEVEL_HIGH, 0.8, "violence", "3 reports, one \"confirmed\"");
     Risk(batch, "LAGOS/IKEJA/W1", "", true, v1::RISK_LEVEL_HIGH, 0.8, "violence", "+3 reports");
     Risk(batch, "LAGOS/EPE", "", true, v1::RISK_LEVEL_ELEVATED, 0.4, "kit", "kit silent");
-    Risk(batch, "S1", "=cmd|' /C calc'!A0", false, v1::RISK_LEVEL_HIGH, 0.8, "violence", "3 reports", "LAGOS/IKEJA/W1", 6.6, 3.35);
+    Risk(batch, "S1", "=cmd|' /C calc'!A0", false, v1::RISK_LEVEL_HIGH, 0.8, "violence", "3 reports", "LAGOS/IKEJA/W1",
+         6.6, 3.35);
     Risk(batch, "S2", "Two", false, v1::RISK_LEVEL_ELEVATED, 0.4, "kit", "kit silent", "LAGOS/EPE/E1", 6.5, 3.95);
-    Alert(batch, "A1", "S1", false, "LAGOS/IKEJA/W1", v1::RISK_LEVEL_HIGH, alerts::AlertState::kOpen, "-2+3 violence at S1", 1000);
-    Alert(batch, "A2", "LAGOS/EPE", true, "LAGOS/EPE", v1::RISK_LEVEL_ELEVATED, alerts::AlertState::kAcknowledged, "kits silent, EPE", 2000);
+    Alert(batch, "A1", "S1", false, "LAGOS/IKEJA/W1", v1::RISK_LEVEL_HIGH, alerts::AlertState::kOpen,
+          "-2+3 violence at S1", 1000);
+    Alert(batch, "A2", "LAGOS/EPE", true, "LAGOS/EPE", v1::RISK_LEVEL_ELEVATED, alerts::AlertState::kAcknowledged,
+          "kits silent, EPE", 2000);
     ASSERT_TRUE(stage_state_->Commit(std::move(batch)).ok());
     queries_ = readside::LocalQueries(*stage_state_);
     AddAlertRoutes(router_, *ingestor_, *queries_, *log_, 4);
