@@ -498,6 +498,63 @@ TEST_F(ChangelogRuntimeTest, APartialBatchIsNeverApplied) {
   EXPECT_EQ(Of(*state_c), Reference());
 }
 
+// (c) Two owners of every partition at once (issue 14.5): Z owns them, pauses (its runtime is
+// not polled) while N takes them in another group (as the group would after Z's session
+// timed out), restores Z's commits and claims the next epoch; then Z resumes, unaware, and
+// commits part of the newer inputs: its changelog writes come after N's claim and N's later
+// commits. A third node restoring afterwards ignores them (and rewrites their keys): its state
+// and output digests equal a one-node run; without fencing it would take Z's older values and
+// marker and redo inputs N already counted.
+TEST_F(ChangelogRuntimeTest, AZombiesCommitsAfterANewerClaimChangeNothing) {
+  AppendIncidents(0, 60);
+  auto state_z = OpenState("z");
+  RuntimeOptions zombie_options = Options();
+  zombie_options.group = "zombie-group";  // keeps every partition while N has them too
+  auto z = Node(*state_z, zombie_options);
+  ASSERT_NE(z, nullptr);
+  CatchUp(*z);  // claims epoch 1 on every partition
+  ASSERT_EQ(z->stats().restored_partitions, 0);
+
+  AppendIncidents(60, 100);
+  auto state_n = OpenState("n");
+  auto n = Node(*state_n, Options());
+  ASSERT_NE(n, nullptr);
+  CatchUp(*n);  // restores Z's commits, claims epoch 2
+  EXPECT_EQ(n->stats().restored_partitions, kPartitions);
+  AppendIncidents(100, 160);
+  ASSERT_TRUE(n->RunUntilCaughtUp(20s).ok());
+
+  // Z resumes: a few polls (a part of 60..160), then it commits and leaves.
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(z->RunOnce(100ms).ok());
+  ASSERT_TRUE(z->Close().ok());
+  EXPECT_GT(z->stats().commits, 1);
+  EXPECT_LT(z->stats().input_records, 160) << "Z should stop short of N, so its values are older";
+
+  // N keeps running, unaware, and commits once more after Z's writes.
+  AppendIncidents(160, 170);
+  ASSERT_TRUE(n->RunUntilCaughtUp(20s).ok());
+  EXPECT_EQ(Of(*state_n), Reference());
+  ASSERT_TRUE(n->Close().ok());
+
+  auto state_c = OpenState("c");
+  auto c = Node(*state_c, Options());
+  ASSERT_NE(c, nullptr);
+  CatchUp(*c);
+  EXPECT_GT(c->stats().fenced_records, 0) << "Z's commits should be in the changelog after N's claim";
+  EXPECT_EQ(c->stats().input_records, 0) << "C should resume from N's last markers, not Z's";
+  EXPECT_EQ(Of(*state_c), Reference());
+  ASSERT_TRUE(c->Close().ok());
+
+  // C rewrote what Z left: nothing in the changelog can shadow a committed value any more.
+  for (int32_t p = 0; p < kPartitions; ++p) {
+    store::ChangelogRestorer r;
+    ASSERT_TRUE(store::ReadChangelog(*log_, {ChangelogTopicFor("in.events"), p}, 0, r).ok());
+    EXPECT_TRUE(r.FencedKeys().empty()) << "partition " << p;
+    EXPECT_FALSE(r.fenced_marker()) << "partition " << p;
+    EXPECT_EQ(r.epoch(), 3) << "partition " << p;
+  }
+}
+
 // State from before the changelog is not silently extended: the node says what to do.
 TEST_F(ChangelogRuntimeTest, StateFromBeforeTheChangelogIsRefusedClearly) {
   AppendIncidents(0, 30);
