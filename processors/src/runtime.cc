@@ -1,5 +1,6 @@
 #include "ewarn/processors/runtime.h"
 
+#include <algorithm>
 #include <condition_variable>
 #include <deque>
 #include <thread>
@@ -75,13 +76,13 @@ Status TaskState::Scan(std::string_view store, std::string_view prefix,
 }
 
 void TaskState::Drain(store::CommitBatch& batch, std::vector<store::OutRecord>* changelog,
-                      const std::string& changelog_topic, int64_t now_ms,
+                      const std::string& changelog_topic, int64_t epoch, int64_t now_ms,
                       std::vector<store::OutRecord>* outputs) {
   for (auto& [k, e] : cache_) {
     if (!e.dirty) continue;
     size_t sep = k.find('\0');
     std::string_view store(k.data(), sep), key(k.data() + sep + 1, k.size() - sep - 1);
-    if (changelog) changelog->push_back(store::ChangelogChange(changelog_topic, partition_, store, key, e.value, now_ms));
+    if (changelog) changelog->push_back(store::ChangelogChange(changelog_topic, partition_, epoch, store, key, e.value, now_ms));
     if (e.value) {
       batch.Put(store, key, std::move(*e.value));
     } else {
@@ -92,7 +93,7 @@ void TaskState::Drain(store::CommitBatch& batch, std::vector<store::OutRecord>* 
   // and reads fall back to RocksDB's block cache.
   cache_.clear();
   for (auto& w : writes_) {
-    if (changelog) changelog->push_back(store::ChangelogChange(changelog_topic, partition_, w.store, w.key, w.value, now_ms));
+    if (changelog) changelog->push_back(store::ChangelogChange(changelog_topic, partition_, epoch, w.store, w.key, w.value, now_ms));
     batch.Put(w.store, w.key, std::move(w.value));
   }
   writes_.clear();
@@ -326,12 +327,15 @@ std::vector<int64_t> TaskRuntime::OnAssigned(const std::vector<store::TopicParti
   // Committed offsets are read below: the commit in flight must be in the store first.
   if (Status st = FinishCommit(); !st.ok() && deferred_error_.ok()) deferred_error_ = st;
   for (const auto& tp : parts) {
-    int64_t start = 0;
+    int64_t start = 0, epoch = 0;
     if (!options_.changelog_topic.empty()) {
       // Before the processor exists: it may read its state when it starts.
-      Result<int64_t> restored = Restore(tp.partition);
+      Result<Restored> restored = Restore(tp.partition);
       if (!restored.ok() && deferred_error_.ok()) deferred_error_ = restored.status();
-      start = restored.ok() ? *restored : 0;
+      if (restored.ok()) {
+        start = restored->input_offset;
+        epoch = restored->epoch;
+      }
     } else {
       Result<std::optional<int64_t>> committed = state_.CommittedOffset(tp);
       if (!committed.ok() && deferred_error_.ok()) deferred_error_ = committed.status();
@@ -343,6 +347,7 @@ std::vector<int64_t> TaskRuntime::OnAssigned(const std::vector<store::TopicParti
     task.state->wait_for_commit_ = [this] { return FinishCommit(); };
     task.next_offset = start;
     task.committed_offset = start;
+    task.epoch = epoch;
     tasks_[tp.partition] = std::move(task);
     starts.push_back(start);
   }
@@ -585,7 +590,7 @@ Status TaskRuntime::StartCommit() {
   for (auto& [partition, task] : tasks_) {
     size_t changes = changelog.size();
     if (with_changelog) {
-      task.state->Drain(batch, &changelog, options_.changelog_topic, now_ms, &outputs);
+      task.state->Drain(batch, &changelog, options_.changelog_topic, task.epoch, now_ms, &outputs);
     } else {
       task.state->Drain(batch);
     }
@@ -594,7 +599,7 @@ Status TaskRuntime::StartCommit() {
     }
     if (with_changelog && (changelog.size() != changes || task.next_offset != task.committed_offset)) {
       markers.emplace_back(partition, changelog.size());
-      changelog.push_back(store::ChangelogMarker(options_.changelog_topic, partition, task.next_offset, now_ms));
+      changelog.push_back(store::ChangelogMarker(options_.changelog_topic, partition, task.epoch, task.next_offset, now_ms));
     }
   }
   if (batch.empty() && changelog.empty() && outputs.empty()) {
@@ -675,12 +680,21 @@ Result<std::vector<store::Position>> TaskRuntime::AppendChangelog(std::vector<st
   return Status::Internal("test hook: commit stopped after " + std::to_string(stop) + " changelog records");
 }
 
-Result<int64_t> TaskRuntime::Restore(int32_t partition) {
+namespace {
+// Where a store keeps the highest owner epoch its changelog checkpoint has seen, next to the
+// checkpoint (an offsets entry: '#' never occurs in a Kafka topic name).
+store::TopicPartition EpochSlot(const store::TopicPartition& changelog) {
+  return {changelog.topic + "#owner-epoch", changelog.partition};
+}
+}  // namespace
+
+Result<TaskRuntime::Restored> TaskRuntime::Restore(int32_t partition) {
   auto started = std::chrono::steady_clock::now();
   const store::TopicPartition input{options_.input_topic, partition};
   const store::TopicPartition changelog{options_.changelog_topic, partition};
   ASSIGN_OR_RETURN(std::optional<int64_t> local_input, state_.CommittedOffset(input));
   ASSIGN_OR_RETURN(std::optional<int64_t> checkpoint, state_.CommittedOffset(changelog));
+  ASSIGN_OR_RETURN(std::optional<int64_t> local_epoch, state_.CommittedOffset(EpochSlot(changelog)));
   ASSIGN_OR_RETURN(store::PartitionOffsets offsets, log_.Offsets(changelog));
   // Every local commit with a changelog records its position there, so local input offsets
   // without one are state from before the changelog, which the changelog does not hold.
@@ -698,19 +712,44 @@ Result<int64_t> TaskRuntime::Restore(int32_t partition) {
   }
   const int64_t from = checkpoint.value_or(0);
   int64_t start = local_input.value_or(0);
-  if (from >= offsets.end) return start;  // nothing committed since this node's last commit here
+  const bool behind = from < offsets.end;  // something was committed since this node's last commit here
 
-  store::ChangelogRestorer restorer;
-  RETURN_IF_ERROR(store::ReadChangelog(log_, changelog, from, restorer));
-  std::vector<std::string> tail = restorer.TailKeys();
+  store::ChangelogRestorer restorer(local_epoch.value_or(0));
+  ASSIGN_OR_RETURN(int64_t read_to, store::ReadChangelog(log_, changelog, from, restorer));
   const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                              std::chrono::system_clock::now().time_since_epoch()).count();
-  if (!tail.empty() && now_ms - restorer.tail_first_timestamp_ms() > store::kChangelogMinCompactionLagMs) {
+  // Claim the partition with an epoch above every one in it. The claim counts only if nothing
+  // was appended between the end read and the claim (another claimer, or a zombie's commit):
+  // otherwise read that too and claim again, so the claim's epoch is above everything before it.
+  int64_t epoch = 0, claimed_at = -1;
+  for (int attempt = 0; claimed_at < 0; ++attempt) {
+    if (attempt == 10) {
+      return Status::Unavailable("could not claim '" + changelog.ToString() +
+                                 "': other writers kept appending to it during 10 attempts");
+    }
+    epoch = restorer.epoch() + 1;
+    std::vector<store::OutRecord> claim_record{store::ChangelogClaim(options_.changelog_topic, partition, epoch, now_ms)};
+    ASSIGN_OR_RETURN(std::vector<store::Position> claim, log_.Append(claim_record));
+    if (claim.at(0).offset == read_to) {
+      claimed_at = claim[0].offset;
+    } else {
+      ASSIGN_OR_RETURN(read_to, store::ReadChangelog(log_, changelog, read_to, restorer));
+    }
+  }
+  std::vector<std::string> rewrite_keys = restorer.TailKeys();
+  for (std::string& key : restorer.FencedKeys()) {
+    if (std::find(rewrite_keys.begin(), rewrite_keys.end(), key) == rewrite_keys.end()) {
+      rewrite_keys.push_back(std::move(key));
+    }
+  }
+  auto older_than_lag = [&](int64_t ms) { return ms > 0 && now_ms - ms > store::kChangelogMinCompactionLagMs; };
+  if ((!restorer.TailKeys().empty() && older_than_lag(restorer.tail_first_timestamp_ms())) ||
+      older_than_lag(restorer.fenced_first_timestamp_ms())) {
     return Status::FailedPrecondition(
-        "'" + changelog.ToString() + "' ends with an unfinished commit older than its min.compaction.lag.ms: " +
-        "the broker may have compacted away values it shadows, so the partition cannot be restored from it; " +
-        "delete the changelog topic, recreate it with `ewarn topics create` and start every node on an empty data "
-        "directory (the partition is then rebuilt from its input)");
+        "'" + changelog.ToString() + "' holds an unfinished commit, or a fenced owner's write, older than its "
+        "min.compaction.lag.ms and not rewritten since: the broker may have compacted away values it shadows, so "
+        "the partition cannot be restored from it; delete the changelog topic, recreate it with `ewarn topics "
+        "create` and start every node on an empty data directory (the partition is then rebuilt from its input)");
   }
   store::CommitBatch batch;
   for (const auto& [changelog_key, value] : restorer.committed()) {
@@ -724,12 +763,14 @@ Result<int64_t> TaskRuntime::Restore(int32_t partition) {
   }
   if (restorer.input_offset()) start = *restorer.input_offset();
   batch.SetOffset(input, start);
-  int64_t next_checkpoint = restorer.checkpoint() >= 0 ? restorer.checkpoint() : from;
-  if (!tail.empty()) {
-    // The unfinished batch's records are newer than the committed values of their keys: write
-    // those values again (or deletes), with a marker, so compaction can only ever keep them.
+  // The claim changes no state: the local state is the changelog's as of after it.
+  int64_t next_checkpoint = claimed_at + 1;
+  if (!rewrite_keys.empty() || restorer.fenced_marker()) {
+    // An unfinished batch's records, and a zombie's, are newer than the committed values of
+    // their keys: write those values again (or deletes), with a marker, so compaction can only
+    // ever keep them (processors/README.md, "Changelog").
     std::vector<store::OutRecord> rewrite;
-    for (const std::string& changelog_key : tail) {
+    for (const std::string& changelog_key : rewrite_keys) {
       std::string_view store_name, key;
       store::SplitChangelogKey(changelog_key, &store_name, &key);
       std::optional<std::string> value;
@@ -739,16 +780,20 @@ Result<int64_t> TaskRuntime::Restore(int32_t partition) {
         // Not changed since this node's checkpoint (nothing, without one).
         ASSIGN_OR_RETURN(value, state_.Get(store_name, key));
       }
-      rewrite.push_back(store::ChangelogChange(options_.changelog_topic, partition, store_name, key, value, now_ms));
+      rewrite.push_back(
+          store::ChangelogChange(options_.changelog_topic, partition, epoch, store_name, key, value, now_ms));
     }
-    rewrite.push_back(store::ChangelogMarker(options_.changelog_topic, partition, start, now_ms));
+    rewrite.push_back(store::ChangelogMarker(options_.changelog_topic, partition, epoch, start, now_ms));
     ASSIGN_OR_RETURN(std::vector<store::Position> positions, log_.Append(rewrite));
     next_checkpoint = positions.back().offset + 1;
-    ++stats_.unfinished_batches;
+    if (!restorer.TailKeys().empty()) ++stats_.unfinished_batches;
   }
   batch.SetOffset(changelog, next_checkpoint);
+  batch.SetOffset(EpochSlot(changelog), epoch);
   ASSIGN_OR_RETURN(std::vector<store::OutboxEntry> outbox, state_.Commit(std::move(batch)));
   (void)outbox;
+  stats_.fenced_records += restorer.fenced_records();
+  if (!behind) return Restored{start, epoch};  // nothing to restore: this node kept the partition
   ++stats_.restored_partitions;
   stats_.restored_records += restorer.records();
   stats_.restore_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
@@ -757,7 +802,7 @@ Result<int64_t> TaskRuntime::Restore(int32_t partition) {
     probe_->restore_seconds.Increment(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   }
-  return start;
+  return Restored{start, epoch};
 }
 
 Status TaskRuntime::Run(std::stop_token stop) {

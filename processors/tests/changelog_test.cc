@@ -1,5 +1,6 @@
-// The changelog (issue 14.4): the restore algorithm over compacted record lists, and the
-// runtime restoring moved partitions on the real Kafka protocol (librdkafka's mock cluster).
+// The changelog (issue 14.4) and its owner epochs (issue 14.5): the restore algorithm over
+// compacted record lists, and the runtime restoring moved partitions on the real Kafka protocol
+// (librdkafka's mock cluster), with a zombie owner committing after a newer owner's claim.
 #include "ewarn/store/changelog.h"
 
 #include <gtest/gtest.h>
@@ -28,8 +29,9 @@ using State = std::map<std::string, std::string>;  // changelog key -> value
 // commits, built with the same record functions the runtime uses.
 struct History {
   std::vector<store::LogRecord> records;
-  State committed;       // the truth: state after the last complete batch
-  int64_t input = 0;     // next input offset of the last complete batch
+  State committed;       // the truth: state after the last complete batch of the newest owner
+  int64_t input = 0;     // next input offset of that batch
+  int64_t epoch = 1;     // the newest owner's (its claim is left out where it does not matter)
 
   void Add(store::OutRecord r) {
     records.push_back({.topic = r.topic, .partition = 0, .offset = static_cast<int64_t>(records.size()),
@@ -40,7 +42,7 @@ struct History {
   void Batch(const std::vector<std::pair<std::string, std::optional<std::string>>>& changes, int64_t next_input,
              bool complete = true, size_t cut = SIZE_MAX) {
     for (size_t i = 0; i < changes.size() && (complete || i < cut); ++i) {
-      Add(store::ChangelogChange("cl", 0, "s", changes[i].first, changes[i].second, 1));
+      Add(store::ChangelogChange("cl", 0, epoch, "s", changes[i].first, changes[i].second, 1));
     }
     if (!complete) return;
     for (const auto& [k, v] : changes) {
@@ -50,21 +52,39 @@ struct History {
         committed.erase(store::ChangelogKey("s", k));
       }
     }
-    Add(store::ChangelogMarker("cl", 0, next_input, 1));
+    Add(store::ChangelogMarker("cl", 0, epoch, next_input, 1));
     input = next_input;
   }
-  // What the runtime does after restoring a log that ends with an unfinished batch.
-  void RewriteTail() {
+  // A batch by an owner of an older epoch, appended after the newer owner's claim: a zombie's.
+  // It changes nothing of the truth.
+  void ZombieBatch(int64_t zombie_epoch,
+                   const std::vector<std::pair<std::string, std::optional<std::string>>>& changes,
+                   int64_t next_input) {
+    for (const auto& [k, v] : changes) Add(store::ChangelogChange("cl", 0, zombie_epoch, "s", k, v, 1));
+    Add(store::ChangelogMarker("cl", 0, zombie_epoch, next_input, 1));
+  }
+  // What the runtime does when a node takes the partition: restore, claim the next epoch, then
+  // rewrite every key of an unfinished tail or of a zombie's unsuperseded writes, and a marker.
+  void TakeOver() {
     store::ChangelogRestorer r;
     for (const auto& rec : records) ASSERT_TRUE(r.Add(rec).ok());
-    for (const std::string& ck : r.TailKeys()) {
+    epoch = r.epoch() + 1;
+    Add(store::ChangelogClaim("cl", 0, epoch, 1));
+    std::vector<std::string> keys = r.TailKeys();
+    for (const std::string& ck : r.FencedKeys()) {
+      if (std::find(keys.begin(), keys.end(), ck) == keys.end()) keys.push_back(ck);
+    }
+    if (keys.empty() && !r.fenced_marker()) return;
+    for (const std::string& ck : keys) {
       std::string_view s, k;
       ASSERT_TRUE(store::SplitChangelogKey(ck, &s, &k));
       auto it = committed.find(ck);
-      Add(store::ChangelogChange("cl", 0, s, k, it == committed.end() ? std::nullopt : std::optional(it->second), 1));
+      Add(store::ChangelogChange("cl", 0, epoch, s, k,
+                                 it == committed.end() ? std::nullopt : std::optional(it->second), 1));
     }
-    Add(store::ChangelogMarker("cl", 0, input, 1));
+    Add(store::ChangelogMarker("cl", 0, epoch, input, 1));
   }
+  void RewriteTail() { TakeOver(); }
 };
 
 // Kafka's compaction rule: a record whose key has a later record in the cleanable range
@@ -83,8 +103,15 @@ std::vector<store::LogRecord> Compact(const std::vector<store::LogRecord>& recor
   return out;
 }
 
-State Restore(const std::vector<store::LogRecord>& records, int64_t from = 0, State base = {}) {
-  store::ChangelogRestorer r;
+struct Restored {
+  State state;
+  std::optional<int64_t> input;
+};
+// Restores `records` from offset `from` onto `base` (the state a checkpoint there had, whose
+// highest owner epoch was `epoch`).
+Restored RestoreAll(const std::vector<store::LogRecord>& records, int64_t from = 0, State base = {},
+                    int64_t epoch = 0) {
+  store::ChangelogRestorer r(epoch);
   for (const auto& rec : records) {
     if (rec.offset >= from) {
       EXPECT_TRUE(r.Add(rec).ok());
@@ -97,7 +124,10 @@ State Restore(const std::vector<store::LogRecord>& records, int64_t from = 0, St
       base.erase(k);
     }
   }
-  return base;
+  return {std::move(base), r.input_offset()};
+}
+State Restore(const std::vector<store::LogRecord>& records, int64_t from = 0, State base = {}) {
+  return RestoreAll(records, from, std::move(base)).state;
 }
 
 TEST(ChangelogRestorerTest, AppliesMarkedBatchesOnlyAndReportsTheUnfinishedTail) {
@@ -112,7 +142,7 @@ TEST(ChangelogRestorerTest, AppliesMarkedBatchesOnlyAndReportsTheUnfinishedTail)
   EXPECT_EQ(r.TailKeys(), (std::vector<std::string>{store::ChangelogKey("s", "a")}));
   EXPECT_EQ(Restore(h.records), (State{{store::ChangelogKey("s", "a"), "2"}}));  // b deleted, a's "3" ignored
   // Not a changelog record: a clear error naming the offset.
-  store::LogRecord junk{.topic = "cl", .offset = 7, .key = "no-separator", .value = "P1"};
+  store::LogRecord junk{.topic = "cl", .offset = 7, .key = "no-separator", .value = std::string("P\0\0\0\0\0\0\0\1", 9)};
   Status st = r.Add(junk);
   EXPECT_EQ(st.code(), StatusCode::kCorruption);
   EXPECT_NE(st.message().find("offset 7"), std::string::npos) << st.message();
@@ -168,6 +198,133 @@ TEST(ChangelogRestorerTest, AnUnrewrittenTailCompactedAwayLosesTheCommittedValue
   EXPECT_NE(Restore(Compact(h.records, end)), h.committed);      // it was not: "a" is gone
   h.RewriteTail();
   EXPECT_EQ(Restore(Compact(h.records, static_cast<int64_t>(h.records.size()))), h.committed);
+}
+
+// A zombie (owner of epoch 1, paused past a rebalance) commits after the new owner's claim
+// (epoch 2): its records and marker are ignored, reported as fenced until the next owner
+// rewrites their keys; before that rewrite a compaction could let them shadow committed values.
+TEST(ChangelogRestorerTest, AZombiesBatchesAfterANewerClaimAreIgnored) {
+  const std::string a = store::ChangelogKey("s", "a"), b = store::ChangelogKey("s", "b"),
+                    c = store::ChangelogKey("s", "c");
+  History h;
+  h.Batch({{"a", "1"}, {"b", "1"}}, 10);
+  h.TakeOver();  // epoch 2
+  EXPECT_EQ(h.epoch, 2);
+  h.Batch({{"a", "2"}}, 20);
+  h.ZombieBatch(1, {{"a", "zombie"}, {"c", "zombie"}}, 15);
+  h.Batch({{"b", "3"}}, 30);  // the new owner keeps running, unaware
+  {
+    store::ChangelogRestorer r;
+    for (const auto& rec : h.records) ASSERT_TRUE(r.Add(rec).ok());
+    EXPECT_EQ(r.fenced_records(), 3);
+    EXPECT_EQ(r.FencedKeys(), (std::vector<std::string>{a, c}));
+    EXPECT_FALSE(r.fenced_marker());  // the owner's later marker supersedes the zombie's
+    EXPECT_EQ(r.epoch(), 2);
+    EXPECT_TRUE(r.TailKeys().empty());
+  }
+  Restored restored = RestoreAll(h.records);
+  EXPECT_EQ(restored.state, (State{{a, "2"}, {b, "3"}}));
+  EXPECT_EQ(restored.input, 30);
+  // Compacted before any rewrite: the zombie's "a" is a's latest record, so the broker dropped
+  // the owner's "a" = "2" and the restore lacks it.
+  EXPECT_NE(Restore(Compact(h.records, static_cast<int64_t>(h.records.size()))), h.committed);
+  // The next owner rewrites a and c (c as a delete): every compaction then restores the truth.
+  h.TakeOver();
+  {
+    store::ChangelogRestorer r;
+    for (const auto& rec : h.records) ASSERT_TRUE(r.Add(rec).ok());
+    EXPECT_TRUE(r.FencedKeys().empty());
+    EXPECT_EQ(r.epoch(), 3);
+  }
+  for (int64_t cleanable = 0; cleanable <= static_cast<int64_t>(h.records.size()); ++cleanable) {
+    Restored view = RestoreAll(Compact(h.records, cleanable));
+    EXPECT_EQ(view.state, h.committed) << "compacted below " << cleanable;
+    EXPECT_EQ(view.input, 30) << "compacted below " << cleanable;
+  }
+}
+
+// A zombie's marker after the owner's last one: until superseded it is reported, since under
+// compaction it would be the only marker left and the owner's last batch would look unfinished.
+TEST(ChangelogRestorerTest, AZombiesLastMarkerIsRewrittenToo) {
+  History h;
+  h.Batch({{"a", "1"}}, 10);
+  h.TakeOver();
+  h.Batch({{"b", "2"}}, 20);
+  h.ZombieBatch(1, {{"a", "zombie"}}, 15);
+  store::ChangelogRestorer r;
+  for (const auto& rec : h.records) ASSERT_TRUE(r.Add(rec).ok());
+  EXPECT_TRUE(r.fenced_marker());
+  EXPECT_NE(RestoreAll(Compact(h.records, static_cast<int64_t>(h.records.size()))).input, 20);
+  h.TakeOver();
+  for (int64_t cleanable = 0; cleanable <= static_cast<int64_t>(h.records.size()); ++cleanable) {
+    Restored view = RestoreAll(Compact(h.records, cleanable));
+    EXPECT_EQ(view.state, h.committed) << "compacted below " << cleanable;
+    EXPECT_EQ(view.input, 20) << "compacted below " << cleanable;
+  }
+}
+
+// Random histories of owners taking over (each claim rewriting what it must), unfinished
+// batches, and zombies of every older epoch committing after newer claims, ending with the
+// takeover a zombie's return causes; compacted by Kafka's rule at every boundary: restores
+// from the start and from every owner's checkpoint (with its epoch) equal the newest owner's.
+TEST(ChangelogRestorerTest, ZombiesInCompactedViewsChangeNothing) {
+  std::mt19937 rng(145);
+  for (int round = 0; round < 40; ++round) {
+    History h;
+    struct Checkpoint {
+      int64_t offset;
+      State state;
+      int64_t epoch;
+    };
+    std::vector<Checkpoint> checkpoints;
+    auto changes = [&](const std::string& tag) {
+      std::vector<std::pair<std::string, std::optional<std::string>>> out;
+      int n = 1 + static_cast<int>(rng() % 4);
+      for (int i = 0; i < n; ++i) {
+        std::string key(1, static_cast<char>('a' + rng() % 6));
+        if (rng() % 4 == 0) {
+          out.emplace_back(key, std::nullopt);
+        } else {
+          out.emplace_back(key, tag + std::to_string(round) + "." + std::to_string(h.records.size()) + "." +
+                                    std::to_string(i));
+        }
+      }
+      return out;
+    };
+    for (int step = 0; step < 16; ++step) {
+      switch (rng() % 6) {
+        case 0:
+          h.TakeOver();
+          break;
+        case 1:
+          if (h.epoch > 1) {
+            h.ZombieBatch(1 + static_cast<int64_t>(rng() % (h.epoch - 1)), changes("zombie"), h.input + 3);
+          }
+          continue;  // no checkpoint of the owner's
+        case 2: {
+          auto batch = changes("");
+          h.Batch(batch, h.input + 5, /*complete=*/false, rng() % batch.size() + 1);
+          h.TakeOver();
+          break;
+        }
+        default:
+          h.Batch(changes(""), h.input + 5);
+      }
+      checkpoints.push_back({static_cast<int64_t>(h.records.size()), h.committed, h.epoch});
+    }
+    h.TakeOver();
+    const int64_t end = static_cast<int64_t>(h.records.size());
+    for (int64_t cleanable = 0; cleanable <= end; ++cleanable) {
+      std::vector<store::LogRecord> view = Compact(h.records, cleanable);
+      Restored all = RestoreAll(view);
+      ASSERT_EQ(all.state, h.committed) << "round " << round << ", compacted below " << cleanable;
+      ASSERT_EQ(all.input.value_or(0), h.input) << "round " << round << ", compacted below " << cleanable;
+      for (const Checkpoint& cp : checkpoints) {
+        ASSERT_EQ(RestoreAll(view, cp.offset, cp.state, cp.epoch).state, h.committed)
+            << "round " << round << ", from checkpoint " << cp.offset << ", compacted below " << cleanable;
+      }
+    }
+  }
 }
 
 // --- the runtime on the Kafka protocol ---
@@ -339,6 +496,63 @@ TEST_F(ChangelogRuntimeTest, APartialBatchIsNeverApplied) {
   EXPECT_EQ(c->stats().unfinished_batches, 0);  // B's rewrite and marker closed it
   EXPECT_EQ(c->stats().input_records, 0);
   EXPECT_EQ(Of(*state_c), Reference());
+}
+
+// (c) Two owners of every partition at once (issue 14.5): Z owns them, pauses (its runtime is
+// not polled) while N takes them in another group (as the group would after Z's session
+// timed out), restores Z's commits and claims the next epoch; then Z resumes, unaware, and
+// commits part of the newer inputs: its changelog writes come after N's claim and N's later
+// commits. A third node restoring afterwards ignores them (and rewrites their keys): its state
+// and output digests equal a one-node run; without fencing it would take Z's older values and
+// marker and redo inputs N already counted.
+TEST_F(ChangelogRuntimeTest, AZombiesCommitsAfterANewerClaimChangeNothing) {
+  AppendIncidents(0, 60);
+  auto state_z = OpenState("z");
+  RuntimeOptions zombie_options = Options();
+  zombie_options.group = "zombie-group";  // keeps every partition while N has them too
+  auto z = Node(*state_z, zombie_options);
+  ASSERT_NE(z, nullptr);
+  CatchUp(*z);  // claims epoch 1 on every partition
+  ASSERT_EQ(z->stats().restored_partitions, 0);
+
+  AppendIncidents(60, 100);
+  auto state_n = OpenState("n");
+  auto n = Node(*state_n, Options());
+  ASSERT_NE(n, nullptr);
+  CatchUp(*n);  // restores Z's commits, claims epoch 2
+  EXPECT_EQ(n->stats().restored_partitions, kPartitions);
+  AppendIncidents(100, 160);
+  ASSERT_TRUE(n->RunUntilCaughtUp(20s).ok());
+
+  // Z resumes: a few polls (a part of 60..160), then it commits and leaves.
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(z->RunOnce(100ms).ok());
+  ASSERT_TRUE(z->Close().ok());
+  EXPECT_GT(z->stats().commits, 1);
+  EXPECT_LT(z->stats().input_records, 160) << "Z should stop short of N, so its values are older";
+
+  // N keeps running, unaware, and commits once more after Z's writes.
+  AppendIncidents(160, 170);
+  ASSERT_TRUE(n->RunUntilCaughtUp(20s).ok());
+  EXPECT_EQ(Of(*state_n), Reference());
+  ASSERT_TRUE(n->Close().ok());
+
+  auto state_c = OpenState("c");
+  auto c = Node(*state_c, Options());
+  ASSERT_NE(c, nullptr);
+  CatchUp(*c);
+  EXPECT_GT(c->stats().fenced_records, 0) << "Z's commits should be in the changelog after N's claim";
+  EXPECT_EQ(c->stats().input_records, 0) << "C should resume from N's last markers, not Z's";
+  EXPECT_EQ(Of(*state_c), Reference());
+  ASSERT_TRUE(c->Close().ok());
+
+  // C rewrote what Z left: nothing in the changelog can shadow a committed value any more.
+  for (int32_t p = 0; p < kPartitions; ++p) {
+    store::ChangelogRestorer r;
+    ASSERT_TRUE(store::ReadChangelog(*log_, {ChangelogTopicFor("in.events"), p}, 0, r).ok());
+    EXPECT_TRUE(r.FencedKeys().empty()) << "partition " << p;
+    EXPECT_FALSE(r.fenced_marker()) << "partition " << p;
+    EXPECT_EQ(r.epoch(), 3) << "partition " << p;
+  }
 }
 
 // State from before the changelog is not silently extended: the node says what to do.

@@ -1,5 +1,6 @@
 #include "ewarn/store/changelog.h"
 
+#include <algorithm>
 #include <unordered_set>
 
 #include "ewarn/base/bytes.h"
@@ -8,7 +9,15 @@ namespace ewarn::store {
 
 namespace {
 constexpr std::string_view kMarkerKey("\0marker", 7);
-constexpr char kPut = 'P', kDelete = 'D', kMarker = 'M';
+constexpr std::string_view kClaimKey("\0claim", 6);
+constexpr char kPut = 'P', kDelete = 'D', kMarker = 'M', kClaim = 'C';
+constexpr size_t kHeader = 1 + 8;  // kind, epoch
+
+std::string Header(char kind, int64_t epoch) {
+  std::string v(1, kind);
+  PutBigEndian64(&v, static_cast<uint64_t>(epoch));
+  return v;
+}
 }  // namespace
 
 TopicSpec ChangelogTopicSpec(std::string topic, int32_t partitions) {
@@ -33,25 +42,24 @@ bool SplitChangelogKey(std::string_view changelog_key, std::string_view* store, 
   return true;
 }
 
-OutRecord ChangelogChange(const std::string& topic, int32_t partition, std::string_view store,
+OutRecord ChangelogChange(const std::string& topic, int32_t partition, int64_t epoch, std::string_view store,
                           std::string_view key, const std::optional<std::string>& value, int64_t now_ms) {
-  std::string v;
-  if (value) {
-    v.reserve(1 + value->size());
-    v.push_back(kPut);
-    v.append(*value);
-  } else {
-    v.push_back(kDelete);
-  }
+  std::string v = Header(value ? kPut : kDelete, epoch);
+  if (value) v.append(*value);
   return {.topic = topic, .key = ChangelogKey(store, key), .value = std::move(v), .timestamp_ms = now_ms,
           .partition = partition};
 }
 
-OutRecord ChangelogMarker(const std::string& topic, int32_t partition, int64_t next_input_offset,
+OutRecord ChangelogMarker(const std::string& topic, int32_t partition, int64_t epoch, int64_t next_input_offset,
                           int64_t now_ms) {
-  std::string v(1, kMarker);
+  std::string v = Header(kMarker, epoch);
   PutBigEndian64(&v, static_cast<uint64_t>(next_input_offset));
   return {.topic = topic, .key = std::string(kMarkerKey), .value = std::move(v), .timestamp_ms = now_ms,
+          .partition = partition};
+}
+
+OutRecord ChangelogClaim(const std::string& topic, int32_t partition, int64_t epoch, int64_t now_ms) {
+  return {.topic = topic, .key = std::string(kClaimKey), .value = Header(kClaim, epoch), .timestamp_ms = now_ms,
           .partition = partition};
 }
 
@@ -60,28 +68,69 @@ Status ChangelogRestorer::Add(const LogRecord& record) {
     return Status::Corruption("changelog " + record.topic + "/" + std::to_string(record.partition) + " offset " +
                               std::to_string(record.offset) + ": " + std::string(why));
   };
-  if (record.value.empty()) return bad("empty value");
+  if (record.value.size() < kHeader) return bad("value shorter than kind and owner epoch");
   ++records_;
-  if (record.key == kMarkerKey) {
-    if (record.value[0] != kMarker || record.value.size() != 9) return bad("malformed commit marker");
+  const char kind = record.value[0];
+  const auto epoch = static_cast<int64_t>(GetBigEndian64(std::string_view(record.value).substr(1)));
+  const bool is_marker = record.key == kMarkerKey;
+  const bool is_claim = record.key == kClaimKey;
+  std::string_view store, key;
+  if (is_marker) {
+    if (kind != kMarker || record.value.size() != kHeader + 8) return bad("malformed commit marker");
+  } else if (is_claim) {
+    if (kind != kClaim || record.value.size() != kHeader) return bad("malformed owner claim");
+  } else {
+    if (!SplitChangelogKey(record.key, &store, &key)) return bad("key names no state store");
+    if (kind != kPut && !(kind == kDelete && record.value.size() == kHeader)) return bad("unknown change kind");
+  }
+  if (epoch < epoch_) {
+    // Written by an owner older than one that claimed the partition before: a zombie's write.
+    // Never applied; remembered until a committed record of the same key supersedes it.
+    ++fenced_records_;
+    if (is_marker) {
+      if (fenced_marker_ms_ < 0) fenced_marker_ms_ = record.timestamp_ms;
+    } else if (!is_claim) {
+      auto [it, added] = fenced_.try_emplace(record.key, Fenced{record.offset, record.timestamp_ms});
+      it->second.offset = record.offset;
+    }
+    return Status::Ok();
+  }
+  epoch_ = epoch;
+  if (is_claim) return Status::Ok();
+  if (is_marker) {
     // Everything since the previous marker belongs to this commit.
-    for (Change& c : tail_) committed_[std::move(c.key)] = std::move(c.value);
+    for (Change& c : tail_) {
+      // Only a record after the ignored one supersedes it: compaction keeps the latest.
+      if (auto it = fenced_.find(c.key); it != fenced_.end() && it->second.offset < c.offset) fenced_.erase(it);
+      committed_[std::move(c.key)] = std::move(c.value);
+    }
     tail_.clear();
-    input_offset_ = static_cast<int64_t>(GetBigEndian64(std::string_view(record.value).substr(1)));
+    fenced_marker_ms_ = -1;
+    input_offset_ = static_cast<int64_t>(GetBigEndian64(std::string_view(record.value).substr(kHeader)));
     checkpoint_ = record.offset + 1;
     return Status::Ok();
   }
-  std::string_view store, key;
-  if (!SplitChangelogKey(record.key, &store, &key)) return bad("key names no state store");
   if (tail_.empty()) tail_first_timestamp_ms_ = record.timestamp_ms;
-  if (record.value[0] == kPut) {
-    tail_.push_back({record.key, record.value.substr(1)});
-  } else if (record.value[0] == kDelete && record.value.size() == 1) {
-    tail_.push_back({record.key, std::nullopt});
+  if (kind == kPut) {
+    tail_.push_back({record.key, record.value.substr(kHeader), record.offset});
   } else {
-    return bad("unknown change kind");
+    tail_.push_back({record.key, std::nullopt, record.offset});
   }
   return Status::Ok();
+}
+
+std::vector<std::string> ChangelogRestorer::FencedKeys() const {
+  std::vector<std::string> keys;
+  keys.reserve(fenced_.size());
+  for (const auto& [key, fenced] : fenced_) keys.push_back(key);
+  std::sort(keys.begin(), keys.end());
+  return keys;
+}
+
+int64_t ChangelogRestorer::fenced_first_timestamp_ms() const {
+  int64_t first = fenced_marker_ms_ >= 0 ? fenced_marker_ms_ : INT64_MAX;
+  for (const auto& [key, fenced] : fenced_) first = std::min(first, fenced.timestamp_ms);
+  return first == INT64_MAX ? 0 : first;
 }
 
 std::vector<std::string> ChangelogRestorer::TailKeys() const {
@@ -93,19 +142,19 @@ std::vector<std::string> ChangelogRestorer::TailKeys() const {
   return keys;
 }
 
-Status ReadChangelog(EventLog& log, const TopicPartition& tp, int64_t from, ChangelogRestorer& restorer) {
+Result<int64_t> ReadChangelog(EventLog& log, const TopicPartition& tp, int64_t from, ChangelogRestorer& restorer) {
   ASSIGN_OR_RETURN(PartitionOffsets offsets, log.Offsets(tp));
   int64_t next = std::max(from, offsets.start);
   while (next < offsets.end) {
     ASSIGN_OR_RETURN(std::vector<LogRecord> records, log.Read(tp, next, 50000));
     if (records.empty()) break;  // compaction removed the rest up to the end
     for (const LogRecord& r : records) {
-      if (r.offset >= offsets.end) return Status::Ok();  // written after the restore began
+      if (r.offset >= offsets.end) return offsets.end;  // written after the restore began
       RETURN_IF_ERROR(restorer.Add(r));
       next = r.offset + 1;
     }
   }
-  return Status::Ok();
+  return std::max(from, offsets.end);
 }
 
 }  // namespace ewarn::store

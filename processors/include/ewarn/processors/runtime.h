@@ -94,10 +94,10 @@ class TaskState {
   // Cache key: store name, NUL, key (store names never contain NUL).
   static std::string CacheKey(std::string_view store, std::string_view key);
   // Moves this commit's state changes into `batch`. With `changelog`, each change also becomes a
-  // record there (of this partition of `changelog_topic`) and outputs go to `outputs` (published
+  // record there (of this partition of `changelog_topic`, tagged with owner `epoch`) and outputs go to `outputs` (published
   // before the commit) instead of the batch's outbox.
   void Drain(store::CommitBatch& batch, std::vector<store::OutRecord>* changelog = nullptr,
-             const std::string& changelog_topic = "", int64_t now_ms = 0,
+             const std::string& changelog_topic = "", int64_t epoch = 0, int64_t now_ms = 0,
              std::vector<store::OutRecord>* outputs = nullptr);
   // Waits for the runtime's commit in flight, so reads of the store see every earlier write.
   Status WaitForCommit() { return wait_for_commit_ ? wait_for_commit_() : Status::Ok(); }
@@ -198,6 +198,9 @@ struct RuntimeStats {
   // Unfinished batches (a writer died mid-append) found after a changelog's last marker:
   // ignored, and their keys rewritten with the restored values.
   int64_t unfinished_batches = 0;
+  // Changelog records ignored by restores because a newer owner had claimed the partition before
+  // them (a zombie's writes); their keys are rewritten like an unfinished batch's.
+  int64_t fenced_records = 0;
   // Input records read, ever: after a restore, only the input's tail.
   int64_t input_records = 0;
 };
@@ -246,8 +249,13 @@ class TaskRuntime {
   // Waits for the commit in flight, if any: its error when it failed.
   Status FinishCommit();
   // With a changelog: brings this store's state of `partition` up to the changelog's last
-  // commit marker (rewriting an unfinished tail) and returns the input offset to start from.
-  Result<int64_t> Restore(int32_t partition);
+  // commit marker of its newest owner (rewriting an unfinished tail and a zombie's keys), claims
+  // the partition with the next owner epoch, and returns the input offset to start from.
+  struct Restored {
+    int64_t input_offset;  // where the task reads on
+    int64_t epoch;         // this node's claim on the partition's changelog
+  };
+  Result<Restored> Restore(int32_t partition);
   // Appends a commit's changelog records (obeying changelog_stop_after_records).
   Result<std::vector<store::Position>> AppendChangelog(std::vector<store::OutRecord> records);
   // The record's task when it is next in its partition (and counts it as taken), else null.
@@ -275,6 +283,7 @@ class TaskRuntime {
     std::unique_ptr<TaskState> state;
     int64_t next_offset = 0;      // next to process
     int64_t committed_offset = 0;
+    int64_t epoch = 0;            // this owner's claim in the changelog (0: none)
     size_t lane = 0;              // who applies its records: helper lane - 1, 0 the driving thread
   };
 
