@@ -36,7 +36,19 @@
 // Usage: e2e_bench [--stations N] [--speed X] [--phase-seconds S] [--connections K]
 //                  [--ewarn PATH] [--work DIR] [--keep] [--batch B] [--turnout-minutes M]
 //                  [--trouble-every S] [--drain-seconds S] [--print-every S] [--partitions P]
-//                  [--no-ceilings]
+//                  [--no-ceilings] [--kafka-nodes N] [--compare-kafka-nodes 1,2,...]
+//
+// Kafka mode (issue 14, "Speed"): --kafka-nodes N runs `ewarn dev-kafka --brokers 3 --partitions
+// P` (librdkafka's mock cluster over loopback TCP: NOT a real broker) as one more child, does the
+// setup through `--kafka`, starts N `ewarn serve --kafka` nodes (each its own data directory, the
+// cluster's shared key files) and spreads every lane's connections over the nodes; ticks go to
+// the first node (POST /v1/ticks ticks every partition); lags, records, RSS and CPU are summed
+// over the nodes (dev-kafka's CPU is in "other"). The mock keeps only ~5 MB per partition and
+// drops older records silently, so after the run `ewarn log stat --kafka` must show every
+// partition of every topic still starting at offset 0 and in.events holding at least the
+// acknowledged events, or the run is refused. --compare-kafka-nodes 1,2,1,2 runs those node
+// counts one after another in the same invocation, same load, and prints the medians per node
+// count and their ratio. No ceilings in Kafka mode (they read a data directory).
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -127,13 +139,16 @@ struct Options {
   std::string work = "/tmp";
   bool keep = false;
   bool ceilings = true;
+  int kafka_nodes = 0;                   // 0: embedded log (one serve, --data)
+  std::vector<int> compare_kafka_nodes;  // node counts to run one after another
 };
 
 constexpr const char* kUsage =
     "usage: e2e_bench [--stations N (176000)] [--speed X (5)] [--phase-seconds S (60)] [--connections K (32)]\n"
     "                 [--ewarn PATH (../app/ewarn beside this binary)] [--work DIR (/tmp)] [--keep]\n"
     "                 [--batch B (500)] [--turnout-minutes M (60)] [--trouble-every S (5)]\n"
-    "                 [--drain-seconds S (120)] [--print-every S (5)] [--partitions P (8)] [--no-ceilings]\n";
+    "                 [--drain-seconds S (120)] [--print-every S (5)] [--partitions P (8)] [--no-ceilings]\n"
+    "                 [--kafka-nodes N (0: embedded log)] [--compare-kafka-nodes 1,2,1,2]\n";
 
 Result<Options> ParseOptions(int argc, char** argv) {
   Options o;
@@ -168,10 +183,25 @@ Result<Options> ParseOptions(int argc, char** argv) {
     else if (a == "--drain-seconds") RETURN_IF_ERROR(number(a, v, o.drain_seconds));
     else if (a == "--print-every") RETURN_IF_ERROR(number(a, v, o.print_every));
     else if (a == "--partitions") RETURN_IF_ERROR(number(a, v, o.partitions));
+    else if (a == "--kafka-nodes") RETURN_IF_ERROR(number(a, v, o.kafka_nodes));
+    else if (a == "--compare-kafka-nodes") {
+      for (std::string_view rest(v); !rest.empty();) {
+        size_t comma = rest.find(',');
+        std::string item(rest.substr(0, comma));
+        int n = 0;
+        RETURN_IF_ERROR(number(a, item.c_str(), n));
+        o.compare_kafka_nodes.push_back(n);
+        rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+      }
+    }
     else if (a == "--ewarn") o.ewarn = v;
     else if (a == "--work") o.work = v;
     else return Status::InvalidArgument("unknown flag " + a);
   }
+  if (!o.compare_kafka_nodes.empty() && o.kafka_nodes > 0) {
+    return Status::InvalidArgument("give --kafka-nodes or --compare-kafka-nodes, not both");
+  }
+  if (o.kafka_nodes > 0 || !o.compare_kafka_nodes.empty()) o.ceilings = false;  // they read a data directory
   if (o.batch > 1000) return Status::InvalidArgument("--batch is at most 1000 (the API's limit)");
   if (o.stations < o.districts) return Status::InvalidArgument("--stations must be at least 774 (one per district)");
   if (o.ewarn.empty()) {
@@ -781,11 +811,16 @@ class LoadGenerator {
   // the officers' turnout and the background reports, and the monitors who report an injected
   // cluster have a connection each (as their phones would), so that report never waits in the
   // generator behind other traffic: its alert latency is the platform's.
-  LoadGenerator(const Workload& w, const Tokens& tokens, const Schedule& schedule, uint16_t port, const Options& o)
-      : w_(w), tokens_(tokens), schedule_(schedule), port_(port), batch_(o.batch) {
+  // With several nodes, each lane's connections go round the nodes (`ports`, one per node).
+  LoadGenerator(const Workload& w, const Tokens& tokens, const Schedule& schedule, std::vector<uint16_t> ports,
+                const Options& o)
+      : w_(w), tokens_(tokens), schedule_(schedule), batch_(o.batch) {
+    size_t in_lane[3] = {0, 0, 0};
     for (int i = 0; i < std::max(2, o.connections) + kTroubleReporters; ++i) {
-      Lane& lane = lanes_[i < kTroubleReporters ? kTroubleLane : kKitLane + i % 2];
-      senders_.emplace_back([this, &lane](std::stop_token stop) { SendLoop(stop, lane); });
+      int l = i < kTroubleReporters ? kTroubleLane : kKitLane + i % 2;
+      uint16_t port = ports[in_lane[l]++ % ports.size()];
+      Lane& lane = lanes_[l];
+      senders_.emplace_back([this, &lane, port](std::stop_token stop) { SendLoop(stop, lane, port); });
     }
   }
   ~LoadGenerator() {
@@ -878,8 +913,8 @@ class LoadGenerator {
     return {};
   }
 
-  void SendLoop(std::stop_token stop, Lane& lane) {
-    HttpClient client(port_);
+  void SendLoop(std::stop_token stop, Lane& lane, uint16_t port) {
+    HttpClient client(port);
     while (true) {
       Work w;
       {
@@ -923,7 +958,6 @@ class LoadGenerator {
   const Workload& w_;
   const Tokens& tokens_;
   const Schedule& schedule_;
-  const uint16_t port_;
   const int batch_;
   mutable std::mutex mu_;  // guards the lanes' queues, latencies_, errors_
   Lane lanes_[3];          // kit gateway, officers and background reports, injected clusters
@@ -1143,17 +1177,22 @@ Result<Workload> PlanDay(const Options& o, const Schedule& schedule) {
 
 // The data directory, with the CLI while serve is stopped: stations, tokens, and a police
 // liaison (webhook `hook`) for each trouble's district.
+// `log` is {"--data", DIR} or {"--kafka", BROKERS}.
 Result<Tokens> PrepareData(const Options& o, const Workload& w, const WorkDir& work, const std::string& hook,
-                           const sigset_t& signals) {
-  const std::string data = work.Sub("data"), csv = work.Sub("stations.csv"), tool_out = work.Sub("tool.out");
+                           const std::vector<std::string>& log, const sigset_t& signals) {
+  auto with_log = [&log](std::vector<std::string> args) {  // the flags after the command's words
+    args.insert(args.end(), log.begin(), log.end());
+    return args;
+  };
+  const std::string csv = work.Sub("stations.csv"), tool_out = work.Sub("tool.out");
   const std::string& ewarn = o.ewarn;
   RETURN_IF_ERROR(WriteStationsCsv(w, o.districts, csv));
   auto step = Steady::now();
-  RETURN_IF_ERROR(RunTool({ewarn, "import-stations", "--data", data, csv}, tool_out, signals).status());
+  RETURN_IF_ERROR(RunTool({ewarn, "import-stations", log[0], log[1], csv}, tool_out, signals).status());
   std::printf("setup: %s stations imported in %.1f s\n", Commas(static_cast<double>(w.n())).c_str(), SecondsSince(step));
   Tokens tokens;
   auto token = [&](const std::string& name, const std::string& role) -> Result<std::string> {
-    ASSIGN_OR_RETURN(std::string out, RunTool({ewarn, "token", "create", "--data", data, "--role", role, "--name", name},
+    ASSIGN_OR_RETURN(std::string out, RunTool(with_log({ewarn, "token", "create", "--role", role, "--name", name}),
                                               tool_out, signals));
     return LastLine(out);  // the token is printed last
   };
@@ -1168,8 +1207,8 @@ Result<Tokens> PrepareData(const Options& o, const Workload& w, const WorkDir& w
   step = Steady::now();
   for (const Trouble& t : w.troubles) {
     const Station& s = w.stations[t.station];
-    RETURN_IF_ERROR(RunTool({ewarn, "liaison", "add", "--data", data, "--name", "police-lga" + std::to_string(s.district),
-                             "--role", "police", "--area", w.district_paths[static_cast<size_t>(s.district)], "--webhook", hook},
+    RETURN_IF_ERROR(RunTool(with_log({ewarn, "liaison", "add", "--name", "police-lga" + std::to_string(s.district), "--role",
+                                      "police", "--area", w.district_paths[static_cast<size_t>(s.district)], "--webhook", hook}),
                             tool_out, signals)
                         .status());
   }
@@ -1295,14 +1334,105 @@ Status MeasureCeilings(const Options& o, const WorkDir& work, const std::vector<
   return Status::Ok();
 }
 
-Status Run(const Options& o, const sigset_t& signals) {
+// One `ewarn serve` of the run, with its ports and output file.
+struct ServeNode {
+  std::unique_ptr<Child> child;
+  uint16_t http_port = 0, metrics_port = 0;
+  std::string output;
+};
+
+// The serve processes of a run: one on the embedded log, or N on `ewarn dev-kafka`. The nodes
+// are declared after the cluster, so they go first.
+struct Deployment {
+  std::unique_ptr<Child> kafka;  // null on the embedded log
+  std::string bootstrap, kafka_output;
+  std::vector<ServeNode> nodes;
+};
+
+// `ewarn dev-kafka --brokers 3 --partitions P`, up when it has printed `bootstrap: ...` and `ready`.
+Status StartDevKafka(const Options& o, const WorkDir& work, Deployment& d, const sigset_t& signals) {
+  d.kafka_output = work.Sub("dev-kafka.out");
+  ASSIGN_OR_RETURN(d.kafka, Child::Spawn({o.ewarn, "dev-kafka", "--brokers", "3", "--partitions", std::to_string(o.partitions)},
+                                         d.kafka_output));
+  auto started = Steady::now();
+  while (true) {
+    std::string text = ReadFile(d.kafka_output);
+    size_t at = text.find("bootstrap: ");
+    if (at != std::string::npos && text.find("\nready", at) != std::string::npos) {
+      size_t eol = text.find('\n', at);
+      d.bootstrap = text.substr(at + 11, eol - at - 11);
+      return Status::Ok();
+    }
+    if (d.kafka->Poll() || SecondsSince(started) > 60) {
+      return Status::Internal("ewarn dev-kafka did not get ready; its output (" + d.kafka_output + "):\n" + Tail(text, 2000));
+    }
+    if (Interrupted(signals)) return Status::Internal("interrupted");
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
+// What a run measured, for --compare-kafka-nodes.
+struct RunSummary {
+  int nodes = 1;
+  PhaseReport peak;
+  double alert_p50_s = 0, alert_max_s = 0;
+  size_t injected = 0, alerted = 0;
+  bool drained = false;
+  double drain_s = 0;
+  int64_t acked = 0, in_events = 0;  // acknowledged by ingest; records in in.events (Kafka mode)
+};
+
+// After a Kafka run: every partition of every topic must still start at offset 0 (the mock
+// drops a partition's oldest records past ~5 MB without a word), and in.events must hold at
+// least what ingest acknowledged. Returns in.events' record count.
+Result<int64_t> CheckNothingDropped(const Options& o, const WorkDir& work, const std::string& bootstrap, int64_t acked,
+                                    const sigset_t& signals) {
+  ASSIGN_OR_RETURN(std::string out, RunTool({o.ewarn, "log", "stat", "--kafka", bootstrap, "--data", work.Sub("node0")},
+                                             work.Sub("stat.out"), signals));
+  std::istringstream lines(out);
+  std::string line, dropped;
+  int64_t in_events = -1;
+  std::getline(lines, line);  // the header
+  while (std::getline(lines, line)) {
+    std::istringstream fields(line);
+    std::string topic, partitions, range;
+    long long messages = 0;
+    if (!(fields >> topic >> partitions >> messages)) continue;
+    int64_t ends = 0;
+    while (fields >> range) {  // partition:start-end
+      size_t colon = range.find(':'), dash = range.find('-');
+      if (colon == std::string::npos || dash == std::string::npos) continue;
+      if (range.substr(colon + 1, dash - colon - 1) != "0") dropped += " " + topic + "/" + range;
+      ends += std::atoll(range.c_str() + dash + 1);
+    }
+    if (topic == "in.events") in_events = ends;
+  }
+  if (in_events < 0) return Status::Internal("`ewarn log stat --kafka` listed no in.events:\n" + Tail(out, 1000));
+  if (!dropped.empty()) {
+    return Status::FailedPrecondition("the mock cluster dropped records (partitions no longer starting at 0:" + dropped +
+                                      "); not reporting this run: use fewer --stations or shorter phases");
+  }
+  if (in_events < acked) {
+    return Status::FailedPrecondition("in.events holds " + std::to_string(in_events) + " records but ingest acknowledged " +
+                                      std::to_string(acked) + " events; not reporting this run");
+  }
+  return in_events;
+}
+
+Result<RunSummary> Run(const Options& o, const sigset_t& signals) {
   auto setup_started = Steady::now();
   ASSIGN_OR_RETURN(auto work, WorkDir::Make(o.work, o.keep));
   const std::string data = work->Sub("data"), ewarn = o.ewarn;
+  const bool kafka = o.kafka_nodes > 0;
+  const int node_count = kafka ? o.kafka_nodes : 1;
   std::printf("e2e_bench: %s stations in %d districts, phases of %d s at x1, x%g, x1; %d connections, kit batches "
-              "of %d; work dir %s\nmachine: %s\n",
+              "of %d; %s; work dir %s\nmachine: %s\n",
               Commas(static_cast<double>(o.stations)).c_str(), o.districts, o.phase_seconds, o.speed, o.connections,
-              o.batch, work->path().c_str(), MachineLine().c_str());
+              o.batch,
+              kafka ? (std::to_string(node_count) + " serve node(s) on `ewarn dev-kafka` (librdkafka's mock cluster, not a real broker)").c_str()
+                    : "embedded log",
+              work->path().c_str(), MachineLine().c_str());
+  if (double load[3]; getloadavg(load, 3) == 3) std::printf("load average before the run: %.2f %.2f %.2f\n", load[0], load[1], load[2]);
 
   Schedule schedule({{"x1", 1, static_cast<double>(o.phase_seconds)},
                      {"peak", o.speed, static_cast<double>(o.phase_seconds)},
@@ -1312,50 +1442,112 @@ Status Run(const Options& o, const sigset_t& signals) {
   AlertLog alerts(w);
   ASSIGN_OR_RETURN(auto receiver, WebhookReceiver::Start([&alerts](const std::string& body) { alerts.OnWebhook(body); }));
   const std::string hook = "http://127.0.0.1:" + std::to_string(receiver->port()) + "/hook";
-  ASSIGN_OR_RETURN(const Tokens tokens, PrepareData(o, w, *work, hook, signals));
+  Deployment d;
+  std::vector<std::string> log_args{"--data", data};
+  const std::string secret_file = work->Sub("secret.key"), webhook_key_file = work->Sub("webhook.key");
+  if (kafka) {
+    RETURN_IF_ERROR(StartDevKafka(o, *work, d, signals));
+    log_args = {"--kafka", d.bootstrap};
+    std::ofstream(secret_file) << std::string(64, 'a') << "\n";
+    std::ofstream(webhook_key_file) << std::string(64, 'b') << "\n";
+    std::printf("setup: ewarn dev-kafka up, bootstrap %s\n", d.bootstrap.c_str());
+  }
+  ASSIGN_OR_RETURN(const Tokens tokens, PrepareData(o, w, *work, hook, log_args, signals));
 
   // serve, with the bench's ticks as its only clock.
-  ASSIGN_OR_RETURN(uint16_t http_port, FreePort());
-  ASSIGN_OR_RETURN(uint16_t metrics_port, FreePort());
-  const std::string serve_log = work->Sub("serve.log");
   auto step = Steady::now();
-  ASSIGN_OR_RETURN(auto serve, Child::Spawn({ewarn, "serve", "--data", data, "--http", "127.0.0.1:" + std::to_string(http_port),
-                                             "--metrics", "127.0.0.1:" + std::to_string(metrics_port), "--tick-ms", "0",
-                                             "--rate", "100000000", "--partitions", std::to_string(o.partitions)},
-                                            serve_log));
-  auto serve_failed = [&](const std::string& what) {
-    return Status::Internal(what + "; serve's output (" + serve_log + "):\n" + Tail(ReadFile(serve_log), 3000));
-  };
-  HttpClient control(http_port), metrics_client(metrics_port);
-  for (bool up = false; !up;) {
-    if (serve->Poll()) return serve_failed("ewarn serve exited with " + std::to_string(*serve->Poll()));
-    if (Interrupted(signals)) return Status::Internal("interrupted");
-    if (SecondsSince(step) > 600) return serve_failed("ewarn serve did not answer /healthz within 10 minutes");
-    auto r = control.Request(http::verb::get, "/healthz", "", "");
-    up = r.ok() && r->status == 200;
-    if (!up) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  for (int i = 0; i < node_count; ++i) {
+    ServeNode n;
+    ASSIGN_OR_RETURN(n.http_port, FreePort());
+    ASSIGN_OR_RETURN(n.metrics_port, FreePort());
+    n.output = work->Sub(kafka ? "serve" + std::to_string(i) + ".log" : "serve.log");
+    std::vector<std::string> args{ewarn, "serve", "--http", "127.0.0.1:" + std::to_string(n.http_port), "--metrics",
+                                  "127.0.0.1:" + std::to_string(n.metrics_port), "--tick-ms", "0", "--rate", "100000000",
+                                  "--gateway-rate", "100000000"};  // the bench measures the platform, not the limiter
+    if (kafka) {
+      for (const std::string& a : {std::string("--kafka"), d.bootstrap, std::string("--data"), work->Sub("node" + std::to_string(i)),
+                                   std::string("--secret-file"), secret_file, std::string("--webhook-key-file"), webhook_key_file}) {
+        args.push_back(a);
+      }
+    } else {
+      for (const std::string& a : {std::string("--data"), data, std::string("--partitions"), std::to_string(o.partitions)}) {
+        args.push_back(a);
+      }
+    }
+    ASSIGN_OR_RETURN(n.child, Child::Spawn(args, n.output));
+    d.nodes.push_back(std::move(n));
   }
-  // A first tick: both stages running (reference data loaded) and the liaisons routable.
-  RETURN_IF_ERROR(Tick(control, tokens, w.e0_ms - kMinuteMs));
-  while (true) {
-    auto m = Scrape(metrics_client);
-    if (m.ok() && m->station_records >= o.partitions && m->alert_records >= o.partitions) break;
-    if (serve->Poll()) return serve_failed("ewarn serve exited with " + std::to_string(*serve->Poll()));
+  std::vector<uint16_t> http_ports;
+  for (const ServeNode& n : d.nodes) http_ports.push_back(n.http_port);
+  auto serve_failed = [&](const std::string& what) {
+    std::string out;
+    for (const ServeNode& n : d.nodes) out += "\nserve's output (" + n.output + "):\n" + Tail(ReadFile(n.output), 3000 / d.nodes.size());
+    return Status::Internal(what + ";" + out);
+  };
+  auto exited = [&]() -> std::optional<std::string> {  // a node that ended, as text
+    for (size_t i = 0; i < d.nodes.size(); ++i) {
+      if (auto code = d.nodes[i].child->Poll()) return "ewarn serve (node " + std::to_string(i) + ") exited with " + std::to_string(*code);
+    }
+    if (d.kafka && d.kafka->Poll()) return "ewarn dev-kafka exited with " + std::to_string(*d.kafka->Poll());
+    return std::nullopt;
+  };
+  HttpClient control(d.nodes[0].http_port);
+  std::vector<std::unique_ptr<HttpClient>> metrics_clients;
+  for (const ServeNode& n : d.nodes) {
+    metrics_clients.push_back(std::make_unique<HttpClient>(n.metrics_port));
+    HttpClient health(n.http_port);
+    for (bool up = false; !up;) {
+      if (auto e = exited()) return serve_failed(*e);
+      if (Interrupted(signals)) return Status::Internal("interrupted");
+      if (SecondsSince(step) > 600) return serve_failed("ewarn serve did not answer /healthz within 10 minutes");
+      auto r = health.Request(http::verb::get, "/healthz", "", "");
+      up = r.ok() && r->status == 200;
+      if (!up) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+  }
+  // Every node's metrics, summed (the nodes share the partitions); each node's own in `per_node`.
+  auto scrape_all = [&](std::vector<ServeMetrics>* per_node) -> Result<ServeMetrics> {
+    ServeMetrics sum;
+    for (auto& c : metrics_clients) {
+      ASSIGN_OR_RETURN(ServeMetrics m, Scrape(*c));
+      sum.station_lag += m.station_lag;
+      sum.alert_lag += m.alert_lag;
+      sum.station_records += m.station_records;
+      sum.alert_records += m.alert_records;
+      if (per_node) per_node->push_back(m);
+    }
+    return sum;
+  };
+  // Ticks (every partition, from the first node) until both stages run (reference data loaded,
+  // liaisons routable) and, with several nodes, every node's station stage has taken some: the
+  // group has shared the partitions out.
+  for (int64_t ticked_at = -1;;) {
+    if (SecondsSince(step) - static_cast<double>(ticked_at) >= 1) {
+      RETURN_IF_ERROR(Tick(control, tokens, w.e0_ms - kMinuteMs));
+      ticked_at = static_cast<int64_t>(SecondsSince(step));
+    }
+    std::vector<ServeMetrics> per_node;
+    auto m = scrape_all(&per_node);
+    bool every_node = m.ok() && std::all_of(per_node.begin(), per_node.end(), [](const ServeMetrics& n) { return n.station_records > 0; });
+    if (m.ok() && m->station_records >= o.partitions && m->alert_records >= o.partitions && every_node) break;
+    if (auto e = exited()) return serve_failed(*e);
     if (Interrupted(signals)) return Status::Internal("interrupted");
     if (SecondsSince(step) > 900) return serve_failed("the stages did not take the first tick within 15 minutes");
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
-  std::printf("setup: serve up and both stages running %.1f s after start (pid %d); setup took %.0f s in all\n\n",
-              SecondsSince(step), static_cast<int>(serve->pid()), SecondsSince(setup_started));
+  std::printf("setup: %d serve node(s) up and both stages running %.1f s after start (pid", node_count, SecondsSince(step));
+  for (const ServeNode& n : d.nodes) std::printf(" %d", static_cast<int>(n.child->pid()));
+  std::printf("); setup took %.0f s in all\n\n", SecondsSince(setup_started));
+  const pid_t first_pid = d.nodes[0].child->pid();
 
   // The load. Ticks come from their own thread so that a slow tick never delays the samples.
   auto start = Steady::now() + std::chrono::milliseconds(200);
-  std::unique_ptr<LoadGenerator> load = std::make_unique<LoadGenerator>(w, tokens, schedule, http_port, o);
+  std::unique_ptr<LoadGenerator> load = std::make_unique<LoadGenerator>(w, tokens, schedule, http_ports, o);
   load->Start(start);
   Status tick_status;
   std::atomic<bool> ticks_failed{false};
   std::jthread ticker([&](std::stop_token stop) {
-    HttpClient client(http_port);
+    HttpClient client(d.nodes[0].http_port);
     for (auto at = start + std::chrono::seconds(1); !stop.stop_requested(); at += std::chrono::seconds(1)) {
       std::this_thread::sleep_until(at);
       double wall = std::chrono::duration<double>(Steady::now() - start).count();
@@ -1375,10 +1567,14 @@ Status Run(const Options& o, const sigset_t& signals) {
     Sample s{.wall = wall, .phase = schedule.PhaseAt(wall - 1e-6)};  // second (wall-1, wall]
     s.counters = load->counters();
     s.backlog = load->backlog();
-    auto m = Scrape(metrics_client);
+    auto m = scrape_all(nullptr);
     s.metrics = m.ok() ? *m : (samples.empty() ? ServeMetrics{} : samples.back().metrics);
-    s.rss_kib = StatusKib(serve->pid(), "VmRSS");
-    s.serve_cpu = CpuSeconds("/proc/" + std::to_string(serve->pid()) + "/stat");
+    s.rss_kib = 0;
+    s.serve_cpu = 0;
+    for (const ServeNode& n : d.nodes) {  // summed over the nodes
+      s.rss_kib += StatusKib(n.child->pid(), "VmRSS");
+      s.serve_cpu += CpuSeconds("/proc/" + std::to_string(n.child->pid()) + "/stat");
+    }
     s.bench_cpu = CpuSeconds("/proc/self/stat");
     s.machine = ReadMachineCpu();
     s.deliveries = alerts.Get().deliveries;
@@ -1404,14 +1600,14 @@ Status Run(const Options& o, const sigset_t& signals) {
     const double wall = second;
     sample(wall);
     const int phase = samples.back().phase;
-    if (phase == 1 && peak_cpu_start.empty()) peak_cpu_start = ThreadCpu(serve->pid(), &thread_names);
-    if (phase == 2 && peak_cpu_end.empty()) peak_cpu_end = ThreadCpu(serve->pid(), &thread_names);
+    if (phase == 1 && peak_cpu_start.empty()) peak_cpu_start = ThreadCpu(first_pid, &thread_names);
+    if (phase == 2 && peak_cpu_end.empty()) peak_cpu_end = ThreadCpu(first_pid, &thread_names);
     bool phase_ends = schedule.PhaseAt(wall + 1 - 1e-6) != phase;
     if (samples.size() - printed >= static_cast<size_t>(o.print_every) || phase_ends) {
       PrintLine(samples, printed, samples.size(), schedule);
       printed = samples.size();
     }
-    if (serve->Poll()) return serve_failed("ewarn serve exited with " + std::to_string(*serve->Poll()) + " under load");
+    if (auto e = exited()) return serve_failed(*e + " under load");
     if (ticks_failed) return tick_status;
     if (wall >= load_seconds) {
       const Sample& s = samples.back();
@@ -1423,15 +1619,17 @@ Status Run(const Options& o, const sigset_t& signals) {
   if (printed < samples.size()) PrintLine(samples, printed, samples.size(), schedule);
   ticker.request_stop();
   ticker.join();
-  const int64_t hwm_kib = StatusKib(serve->pid(), "VmHWM");
+  int64_t hwm_kib = 0;
+  for (const ServeNode& n : d.nodes) hwm_kib += StatusKib(n.child->pid(), "VmHWM");
   const std::vector<std::string> errors = load->Errors();
   load.reset();  // before serve stops, so no sender waits on it
 
   // Summary per phase.
   std::printf("\n== end to end: %s stations, %d districts, %d partitions, %d connections, kit batches of %d, "
-              "turnout every %d min ==\n",
+              "turnout every %d min, %s ==\n",
               Commas(static_cast<double>(w.n())).c_str(), o.districts, o.partitions, o.connections, o.batch,
-              o.turnout_minutes);
+              o.turnout_minutes,
+              kafka ? (std::to_string(node_count) + " node(s) on the mock cluster (not a real broker)").c_str() : "embedded log");
   std::printf("| phase | s | offered ev/s | acked ev/s | station stage rec/s | ack p50 / p99 ms | kit batch / report p99 ms "
               "| station lag max / end | alert lag max / end | behind at end (s of input) | backlog | CPU serve/bench/other/iowait |\n");
   std::printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|\n");
@@ -1521,16 +1719,106 @@ Status Run(const Options& o, const sigset_t& signals) {
                     busiest[i].second, busiest[i].first / peak_secs);
       line += buf;
     }
-    std::printf("serve's busiest threads in the peak (cores; each stage is one thread): %s\n", line.c_str());
+    std::printf("serve's busiest threads in the peak (cores; each stage is one thread%s): %s\n",
+                kafka ? "; node 0 only" : "", line.c_str());
+  }
+
+  RunSummary summary;
+  summary.nodes = node_count;
+  summary.alert_p50_s = Percentile(alert_ms, 0.5) / 1000;
+  summary.alert_max_s = Percentile(alert_ms, 1.0) / 1000;
+  summary.injected = injected;
+  summary.alerted = alert_ms.size();
+  summary.drained = drained;
+  summary.drain_s = samples.back().wall - load_seconds;
+  summary.acked = last.acked;
+  for (const PhaseReport& r : reports) {
+    if (r.name == "peak") summary.peak = r;
   }
 
   // Stop serve (it drains its stages), then the ceilings on the directory it leaves.
   step = Steady::now();
-  int code = serve->Stop(std::chrono::seconds(120));
-  std::printf("serve stopped in %.1f s (exit %d)\n", SecondsSince(step), code);
+  for (size_t i = 0; i < d.nodes.size(); ++i) {
+    int code = d.nodes[i].child->Stop(std::chrono::seconds(120));
+    std::printf("serve%s stopped in %.1f s (exit %d)\n", kafka ? (" node " + std::to_string(i)).c_str() : "", SecondsSince(step), code);
+  }
   if (interrupted) return Status::Internal("interrupted");
-  if (!o.ceilings) return Status::Ok();
-  return MeasureCeilings(o, *work, reports, signals);
+  if (kafka) {
+    ASSIGN_OR_RETURN(summary.in_events, CheckNothingDropped(o, *work, d.bootstrap, last.acked, signals));
+    std::printf("mock cluster: nothing dropped (every partition of every topic starts at offset 0; in.events holds %s "
+                "records, %s events acknowledged)\n",
+                Commas(static_cast<double>(summary.in_events)).c_str(), Commas(static_cast<double>(last.acked)).c_str());
+    d.kafka->Stop(std::chrono::seconds(10));
+  }
+  if (o.ceilings) RETURN_IF_ERROR(MeasureCeilings(o, *work, reports, signals));
+  return summary;
+}
+
+double Median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+}
+
+// --compare-kafka-nodes: the runs in the order given, same load, then a table of every run,
+// the medians per node count and each count's ratio to the first count's medians.
+Status Compare(const Options& o, const sigset_t& signals) {
+  std::vector<RunSummary> runs;
+  for (size_t i = 0; i < o.compare_kafka_nodes.size(); ++i) {
+    Options one = o;
+    one.kafka_nodes = o.compare_kafka_nodes[i];
+    one.compare_kafka_nodes.clear();
+    std::printf("\n######## run %zu of %zu: %d node(s) on the mock cluster ########\n", i + 1, o.compare_kafka_nodes.size(),
+                one.kafka_nodes);
+    ASSIGN_OR_RETURN(RunSummary r, Run(one, signals));
+    runs.push_back(r);
+  }
+  double load[3] = {0, 0, 0};
+  getloadavg(load, 3);
+  std::printf("\n== nodes on the mock cluster (librdkafka's, in one process over loopback: NOT a real broker), the peak "
+              "(x%g, %d s), %s stations; load average after: %.2f %.2f %.2f ==\n",
+              o.speed, o.phase_seconds, Commas(static_cast<double>(o.stations)).c_str(), load[0], load[1], load[2]);
+  std::printf("| run | nodes | offered ev/s | acked ev/s | ack p50 / p99 ms | report -> webhook p50 / max s | clusters alerted "
+              "| behind at end | drained after load | CPU serve(all nodes)/bench/other |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
+  for (size_t i = 0; i < runs.size(); ++i) {
+    const RunSummary& r = runs[i];
+    std::printf("| %zu | %d | %s | %s | %.0f / %.0f | %.2f / %.2f | %zu / %zu | %s | %s | %s |\n", i + 1, r.nodes,
+                Commas(r.peak.offered).c_str(), Commas(r.peak.acked).c_str(), r.peak.ack_p50, r.peak.ack_p99, r.alert_p50_s,
+                r.alert_max_s, r.alerted, r.injected, Commas(r.peak.behind_end).c_str(),
+                r.drained ? (std::to_string(static_cast<int>(r.drain_s)) + " s").c_str() : "NOT drained",
+                r.peak.cores.ToString().c_str());
+  }
+  struct Medians {
+    double acked, p99, alert_p50, behind;
+  };
+  std::map<int, Medians> medians;
+  std::vector<int> order;
+  for (int n : o.compare_kafka_nodes) {
+    if (medians.contains(n)) continue;
+    std::vector<double> acked, p99, alert, behind;
+    for (const RunSummary& r : runs) {
+      if (r.nodes != n) continue;
+      acked.push_back(r.peak.acked);
+      p99.push_back(r.peak.ack_p99);
+      alert.push_back(r.alert_p50_s);
+      behind.push_back(r.peak.behind_end);
+    }
+    medians[n] = {Median(acked), Median(p99), Median(alert), Median(behind)};
+    order.push_back(n);
+  }
+  std::printf("\n| nodes | runs | acked ev/s (median) | ack p99 ms | report -> webhook p50 s | behind at end | ratio acked to %d node(s) "
+              "| ratio p99 |\n|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+              order[0]);
+  const Medians& base = medians[order[0]];
+  for (int n : order) {
+    const Medians& m = medians[n];
+    long count = std::count_if(runs.begin(), runs.end(), [n](const RunSummary& r) { return r.nodes == n; });
+    std::printf("| %d | %ld | %s | %.0f | %.2f | %s | %.2f | %.2f |\n", n, count, Commas(m.acked).c_str(), m.p99, m.alert_p50,
+                Commas(m.behind).c_str(), m.acked / std::max(base.acked, 1.0), m.p99 / std::max(base.p99, 1.0));
+  }
+  std::printf("(the mock is not a real broker; nodes on one machine share its cores, so the ratio measures the cost of "
+              "coordination, not scale-out)\n");
+  return Status::Ok();
 }
 
 }  // namespace
@@ -1550,7 +1838,7 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  Status s = Run(*options, signals);
+  Status s = options->compare_kafka_nodes.empty() ? Run(*options, signals).status() : Compare(*options, signals);
   if (!s.ok()) {
     std::fprintf(stderr, "e2e_bench: %s\n", s.ToString().c_str());
     return 1;
