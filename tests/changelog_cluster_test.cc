@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <fstream>
 #include <map>
 #include <regex>
 #include <set>
@@ -16,6 +15,7 @@
 #include <thread>
 
 #include "cluster_harness.h"
+#include "cluster_reports.h"
 #include "ewarn/base/time.h"
 #include "ewarn/processors/digest.h"
 #include "ewarn/schemas/events.h"
@@ -34,8 +34,6 @@ const std::vector<std::string> kOutputs = {
     std::string(schemas::topic::kAnomalies), std::string(schemas::topic::kRisk),
     std::string(schemas::topic::kAlerts),    std::string(schemas::topic::kOutbox),
     "dlq.processing"};
-
-std::string Station(int d) { return "ST-" + std::to_string(d); }
 
 // A port nothing listens on now (for --metrics, which takes no port 0).
 int FreePort() {
@@ -67,53 +65,24 @@ class ChangelogClusterTest : public ::testing::Test {
   void SetUp() override {
     cluster_ = testing::Cluster::Start(0, {.partitions = kPartitions, .serve_args = {"--tick-ms", "0"}});
     ASSERT_NE(cluster_, nullptr);
-    std::string csv = cluster_->dir().Sub("stations.csv");
-    std::ofstream out(csv);
-    out << "station_id,name,region,district,ward,lat,lon,registered_voters\n";
-    for (int d = 0; d < kDistricts; ++d) {
-      out << Station(d) << ",School " << d << ",LAGOS,D" << d << ",W1," << 6.4 + 0.1 * d << ",3.35,900\n";
-    }
-    out.close();
-    testing::CliRun imported = cluster_->Ewarn("import-stations --data " + cluster_->dir().Sub("import") + " " + csv);
-    ASSERT_EQ(imported.code, 0) << imported.out;
+    testing::ImportOneStationPerDistrict(*cluster_, kDistricts);
     auto log = store::OpenKafkaLog({.bootstrap_servers = cluster_->bootstrap()});
     ASSERT_TRUE(log.ok()) << log.status().ToString();
     log_ = std::move(log).value();
   }
 
   void AddNode(std::vector<std::string> extra = {}) {
-    std::string data = cluster_->dir().Sub("node" + std::to_string(cluster_->size()));
-    testing::CliRun token = testing::RunCli(std::string(EWARN_BIN) + " token create --data " + data +
-                                            " --role monitor --name amina --area LAGOS");
-    ASSERT_EQ(token.code, 0) << token.out;
-    std::string t = token.out.substr(0, token.out.find_last_not_of('\n') + 1);
-    tokens_.push_back(t.substr(t.rfind('\n') + 1));
+    tokens_.push_back(testing::CreateMonitorToken(cluster_->dir().Sub("node" + std::to_string(cluster_->size()))));
     ASSERT_TRUE(cluster_->AddNode(std::move(extra)).ready());
   }
 
   std::string Report(size_t node, const std::string& id, int district, int64_t at_ms) {
-    std::string body = R"({"event_id":")" + id + R"(","occurred_at":")" + FormatRfc3339(at_ms) +
-                       R"(","station_id":")" + Station(district) +
-                       R"(","category":"violence","severity":4,"description":"report )" + id + R"("})";
-    return testing::RunCli("curl -s -w ' %{http_code}' -H 'Authorization: Bearer " + tokens_.at(node) + "' " +
-                           cluster_->node(node).base() + "/v1/incidents -d '" + body + "'")
-        .out;
+    return testing::PostViolenceReport(cluster_->node(node), tokens_.at(node), id, district, at_ms);
   }
 
   std::set<std::string> Enriched() {
     std::set<std::string> ids;
-    auto n = log_->PartitionCount(schemas::topic::kIncidents);
-    for (int32_t p = 0; n.ok() && p < *n; ++p) {
-      int64_t next = 0;
-      while (true) {
-        auto got = log_->Read({std::string(schemas::topic::kIncidents), p}, next, 5000);
-        if (!got.ok() || got->empty()) break;
-        for (const auto& r : *got) {
-          if (auto e = schemas::DecodeEvent(r.value); e.ok()) ids.insert(e->enriched().event_id());
-        }
-        next = got->back().offset + 1;
-      }
-    }
+    for (const auto& e : testing::ReadTopicEvents(*log_, schemas::topic::kIncidents)) ids.insert(e.enriched().event_id());
     return ids;
   }
   bool WaitForEnriched(const std::set<std::string>& ids, std::chrono::seconds limit = 60s) {

@@ -5,12 +5,12 @@
 // the topics itself over the same protocol.
 #include <gtest/gtest.h>
 
-#include <fstream>
 #include <map>
 #include <set>
 #include <thread>
 
 #include "cluster_harness.h"
+#include "cluster_reports.h"
 #include "ewarn/base/time.h"
 #include "ewarn/processors/digest.h"
 #include "ewarn/schemas/events.h"
@@ -31,9 +31,6 @@ const std::vector<std::string> kOutputs = {
     std::string(schemas::topic::kAlerts),    std::string(schemas::topic::kOutbox),
     "dlq.processing"};
 
-std::string District(int d) { return "D" + std::to_string(d); }
-std::string Station(int d) { return "ST-" + std::to_string(d); }
-
 class ClusterPipelineTest : public ::testing::Test {
  protected:
   // A cluster of `nodes` serve processes, with stations in kDistricts districts and a monitor
@@ -42,15 +39,7 @@ class ClusterPipelineTest : public ::testing::Test {
   void Start(int nodes, std::vector<std::string> serve_args = {"--tick-ms", "0"}) {
     cluster_ = testing::Cluster::Start(0, {.partitions = kPartitions, .serve_args = std::move(serve_args)});
     ASSERT_NE(cluster_, nullptr);
-    std::string csv = cluster_->dir().Sub("stations.csv");
-    std::ofstream out(csv);
-    out << "station_id,name,region,district,ward,lat,lon,registered_voters\n";
-    for (int d = 0; d < kDistricts; ++d) {
-      out << Station(d) << ",School " << d << ",LAGOS," << District(d) << ",W1," << 6.4 + 0.1 * d << ",3.35,900\n";
-    }
-    out.close();
-    testing::CliRun imported = cluster_->Ewarn("import-stations --data " + cluster_->dir().Sub("import") + " " + csv);
-    ASSERT_EQ(imported.code, 0) << imported.out;
+    testing::ImportOneStationPerDistrict(*cluster_, kDistricts);
     for (int i = 0; i < nodes; ++i) AddNode();
     auto log = store::OpenKafkaLog({.bootstrap_servers = cluster_->bootstrap()});
     ASSERT_TRUE(log.ok()) << log.status().ToString();
@@ -58,23 +47,13 @@ class ClusterPipelineTest : public ::testing::Test {
   }
 
   void AddNode() {
-    std::string data = cluster_->dir().Sub("node" + std::to_string(cluster_->size()));
-    testing::CliRun token = testing::RunCli(std::string(EWARN_BIN) + " token create --data " + data +
-                                            " --role monitor --name amina --area LAGOS");
-    ASSERT_EQ(token.code, 0) << token.out;
-    std::string t = token.out.substr(0, token.out.find_last_not_of('\n') + 1);
-    tokens_.push_back(t.substr(t.rfind('\n') + 1));
+    tokens_.push_back(testing::CreateMonitorToken(cluster_->dir().Sub("node" + std::to_string(cluster_->size()))));
     ASSERT_TRUE(cluster_->AddNode().ready());
   }
 
-  // POST /v1/incidents through node `node`: "CODE BODY".
+  // POST /v1/incidents through node `node`: "BODY CODE".
   std::string Report(size_t node, const std::string& id, int district, int64_t at_ms) {
-    std::string body = R"({"event_id":")" + id + R"(","occurred_at":")" + FormatRfc3339(at_ms) +
-                       R"(","station_id":")" + Station(district) +
-                       R"(","category":"violence","severity":4,"description":"report )" + id + R"("})";
-    testing::CliRun r = testing::RunCli("curl -s -w ' %{http_code}' -H 'Authorization: Bearer " + tokens_.at(node) +
-                                        "' " + cluster_->node(node).base() + "/v1/incidents -d '" + body + "'");
-    return r.out;
+    return testing::PostViolenceReport(cluster_->node(node), tokens_.at(node), id, district, at_ms);
   }
 
   int32_t Partitions(std::string_view topic) {
@@ -82,21 +61,7 @@ class ClusterPipelineTest : public ::testing::Test {
     return n.ok() ? *n : 0;
   }
 
-  std::vector<v1::Event> Read(std::string_view topic) {
-    std::vector<v1::Event> events;
-    for (int32_t p = 0; p < Partitions(topic); ++p) {
-      int64_t next = 0;
-      while (true) {
-        auto got = log_->Read({std::string(topic), p}, next, 5000);
-        if (!got.ok() || got->empty()) break;
-        for (const auto& r : *got) {
-          if (auto e = schemas::DecodeEvent(r.value); e.ok()) events.push_back(*e);
-        }
-        next = got->back().offset + 1;
-      }
-    }
-    return events;
-  }
+  std::vector<v1::Event> Read(std::string_view topic) { return testing::ReadTopicEvents(*log_, topic); }
   // How many enriched incidents derived.incidents has per reported event id.
   std::map<std::string, int> EnrichedCounts() {
     std::map<std::string, int> counts;
