@@ -103,6 +103,12 @@ Outcome Refusal(int status, std::string reason_code, std::string message, std::s
   return o;
 }
 
+// The 503 for a principal whose reporter pseudonym cannot be looked up now.
+Outcome RegistryUnavailable(const Status& lookup) {
+  return Refusal(503, "registry_unavailable",
+                 "the monitor registry is unavailable (" + lookup.message() + "); retry later");
+}
+
 }  // namespace
 
 std::string Outcome::ToJson() const {
@@ -847,8 +853,7 @@ void Ingestor::SubmitJsonAsync(InputKind kind, std::string_view authorization, s
     }
     Result<std::string> reporter = impl_->ReporterOf(principal->name);
     if (!reporter.ok()) {
-      Outcome o = Refusal(503, "registry_unavailable", "the monitor registry is unavailable (" +
-                                                           reporter.status().message() + "); retry later");
+      Outcome o = RegistryUnavailable(reporter.status());
       impl_->Count(endpoint, o, 0);
       return done(std::move(o));
     }
@@ -863,8 +868,7 @@ void Ingestor::SubmitJsonAsync(InputKind kind, std::string_view authorization, s
   }
   Result<std::string> reporter = impl_->ReporterOf(principal->name);
   if (!reporter.ok()) {
-    Outcome o = Refusal(503, "registry_unavailable", "the monitor registry is unavailable (" +
-                                                         reporter.status().message() + "); retry later");
+    Outcome o = RegistryUnavailable(reporter.status());
     impl_->Count(endpoint, o, 0);
     return done(std::move(o));
   }
