@@ -18,21 +18,12 @@
 namespace ewarn {
 namespace {
 
+using testing::LastLine;
+using testing::UtcNow;
+
 using namespace std::chrono_literals;
 
 testing::CliRun Curl(const std::string& args) { return testing::RunCli("curl -s -m 5 " + args); }
-
-std::string LastLine(std::string s) {
-  while (!s.empty() && s.back() == '\n') s.pop_back();
-  return s.substr(s.rfind('\n') + 1);
-}
-
-std::string UtcNow() {
-  std::time_t t = std::time(nullptr);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
-  return buf;
-}
 
 bool Eventually(const std::function<bool()>& check, std::chrono::milliseconds limit) {
   for (auto end = std::chrono::steady_clock::now() + limit; std::chrono::steady_clock::now() < end;) {

@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdio>
+#include <ctime>
 #include <string>
 
 namespace ewarn::testing {
@@ -25,6 +26,20 @@ inline CliRun RunCli(const std::string& command_line) {
   int status = pclose(p);
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return r;
+}
+
+// The last line of a command's output (what `token create` and `liaison add` print last: the token).
+inline std::string LastLine(std::string s) {
+  while (!s.empty() && s.back() == '\n') s.pop_back();
+  return s.substr(s.rfind('\n') + 1);
+}
+
+// The wall clock as RFC 3339 to the second ("2026-12-04T04:55:00Z"), for reports stamped now.
+inline std::string UtcNow() {
+  std::time_t t = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return buf;
 }
 
 }  // namespace ewarn::testing

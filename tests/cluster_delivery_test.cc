@@ -32,6 +32,8 @@
 namespace ewarn {
 namespace {
 
+using testing::LastLine;
+
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
@@ -248,11 +250,6 @@ class WebhookReceiver {
   std::vector<Received> received_;
   std::map<pid_t, std::multiset<std::string>> in_flight_;
 };
-
-std::string LastLine(std::string s) {
-  while (!s.empty() && s.back() == '\n') s.pop_back();
-  return s.substr(s.rfind('\n') + 1);
-}
 
 std::string District(int d) { return "D" + std::to_string(d); }
 std::string Station(int s) { return "S" + std::to_string(s); }

@@ -41,8 +41,7 @@ inline std::string CreateMonitorToken(const std::string& data_dir) {
                         " --role monitor --name amina --area LAGOS");
   EXPECT_EQ(token.code, 0) << token.out;
   if (token.code != 0) return "";
-  std::string t = token.out.substr(0, token.out.find_last_not_of('\n') + 1);
-  return t.substr(t.rfind('\n') + 1);
+  return LastLine(token.out);
 }
 
 // POST /v1/incidents (violence, severity 4) at district `district`'s station: "BODY CODE".

@@ -40,22 +40,13 @@
 namespace ewarn {
 namespace {
 
+using testing::LastLine;
+using testing::UtcNow;
+
 using namespace std::chrono_literals;
 using ingest::RawClient;
 
 testing::CliRun Ewarn(const std::string& args) { return testing::RunCli(std::string(EWARN_BIN) + " " + args); }
-
-std::string LastLine(std::string s) {
-  while (!s.empty() && s.back() == '\n') s.pop_back();
-  return s.substr(s.rfind('\n') + 1);
-}
-
-std::string UtcNow() {
-  std::time_t t = std::time(nullptr);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
-  return buf;
-}
 
 std::string Report(const std::string& token, int n, bool keep_alive, const std::string& category = "procedure",
                    int severity = 2) {

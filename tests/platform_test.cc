@@ -17,24 +17,15 @@
 namespace ewarn {
 namespace {
 
+using testing::LastLine;
+using testing::UtcNow;
+
 using namespace std::chrono_literals;
 
 testing::CliRun Ewarn(const std::string& args) { return testing::RunCli(std::string(EWARN_BIN) + " " + args); }
 
-std::string LastLine(std::string s) {
-  while (!s.empty() && s.back() == '\n') s.pop_back();
-  return s.substr(s.rfind('\n') + 1);
-}
-
 // curl is a real HTTP client and keeps the test honest about what goes over the wire.
 testing::CliRun Curl(const std::string& args) { return testing::RunCli("curl -s -m 5 " + args); }
-
-std::string UtcNow() {
-  std::time_t t = std::time(nullptr);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
-  return buf;
-}
 
 // Polls `check` every 100 ms for up to `limit`.
 bool Eventually(const std::function<bool()>& check, std::chrono::milliseconds limit = 15s) {
