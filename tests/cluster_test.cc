@@ -186,7 +186,9 @@ TEST(ClusterTest, TheReadmeThreeNodeWalkThroughWorksWhenPasted) {
   script = std::regex_replace(script, std::regex("127\\.0\\.0\\.1:808\\$i"),
                               "127.0.0.1:$((" + std::to_string(base) + "+i))");
   testing::TempDir dir;
-  { std::ofstream(dir.Sub("three.sh")) << script; }
+  // If a line fails, bash -e exits and its background jobs (the cluster, the nodes) would keep
+  // the output pipe open until ctest's timeout; the trap stops them so the failure is reported.
+  { std::ofstream(dir.Sub("three.sh")) << "trap 'kill $(jobs -p) 2>/dev/null' EXIT\n" << script; }
   const std::string bin_dir = std::filesystem::path(EWARN_BIN).parent_path().string();
   testing::CliRun r = testing::RunCli("cd " + std::string(EWARN_SOURCE_DIR) + " && env PATH=" + bin_dir +
                                       ":$PATH TMPDIR=" + dir.path() + " timeout 90 bash -e " + dir.Sub("three.sh"));
