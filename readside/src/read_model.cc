@@ -1,5 +1,5 @@
 // The read side (read_model.h): local queries over the stages' state, and the read model folded
-// from the `risk` and `alerts` topics by a reader thread.
+// from the `risk`, `alerts` and `derived.results` topics by a reader thread.
 #include "ewarn/readside/read_model.h"
 
 #include <algorithm>
@@ -36,6 +36,10 @@ class LocalStateQueries final : public QuerySource {
   Result<std::optional<alerts::AlertRecord>> ReadAlert(std::string_view alert_id) override {
     return alerts::ReadAlert(state_, alert_id);
   }
+  Status ScanResults(std::string_view prefix,
+                     const std::function<bool(std::string_view, std::string_view)>& fn) override {
+    return state_.Scan(processors::kResultsStore, prefix, fn);
+  }
   int64_t EventTimeOf(int32_t partition) override {
     auto t = processors::PartitionEventTime(state_, partition);
     return t.ok() ? *t : 0;  // a store without the station stage's clock knows no time
@@ -51,26 +55,47 @@ int64_t AssessedMs(std::string_view value) {
   return a.ParseFromArray(value.data(), static_cast<int>(value.size())) ? a.assessed_ms() : -1;
 }
 
+int64_t EventTimeMs(std::string_view value) {
+  v1::Event e;
+  return e.ParseFromArray(value.data(), static_cast<int>(value.size())) ? e.header().event_time_ms() : -1;
+}
+
+// Merges two key-ordered scans: per key `a`'s value unless `newer(b's, a's)`.
+Status MergeScans(const std::function<Status(const std::function<bool(std::string_view, std::string_view)>&)>& scan_a,
+                  const std::function<Status(const std::function<bool(std::string_view, std::string_view)>&)>& scan_b,
+                  const std::function<bool(std::string_view b, std::string_view a)>& newer,
+                  const std::function<bool(std::string_view, std::string_view)>& fn) {
+  std::map<std::string, std::string, std::less<>> merged;
+  RETURN_IF_ERROR(scan_a([&](std::string_view key, std::string_view value) {
+    merged.emplace(key, value);
+    return true;
+  }));
+  RETURN_IF_ERROR(scan_b([&](std::string_view key, std::string_view value) {
+    auto [it, fresh] = merged.try_emplace(std::string(key), value);
+    if (!fresh && newer(value, it->second)) it->second = value;
+    return true;
+  }));
+  for (const auto& [key, value] : merged) {
+    if (!fn(key, value)) break;
+  }
+  return Status::Ok();
+}
+
 class FreshestQueries final : public QuerySource {
  public:
   FreshestQueries(QuerySource& a, QuerySource& b) : a_(a), b_(b) {}
 
   Status ScanRisk(std::string_view prefix,
                   const std::function<bool(std::string_view, std::string_view)>& fn) override {
-    std::map<std::string, std::string, std::less<>> merged;
-    RETURN_IF_ERROR(a_.ScanRisk(prefix, [&](std::string_view key, std::string_view value) {
-      merged.emplace(key, value);
-      return true;
-    }));
-    RETURN_IF_ERROR(b_.ScanRisk(prefix, [&](std::string_view key, std::string_view value) {
-      auto [it, fresh] = merged.try_emplace(std::string(key), value);
-      if (!fresh && AssessedMs(value) > AssessedMs(it->second)) it->second = value;
-      return true;
-    }));
-    for (const auto& [key, value] : merged) {
-      if (!fn(key, value)) break;
-    }
-    return Status::Ok();
+    return MergeScans([&](const auto& f) { return a_.ScanRisk(prefix, f); },
+                      [&](const auto& f) { return b_.ScanRisk(prefix, f); },
+                      [](std::string_view b, std::string_view a) { return AssessedMs(b) > AssessedMs(a); }, fn);
+  }
+  Status ScanResults(std::string_view prefix,
+                     const std::function<bool(std::string_view, std::string_view)>& fn) override {
+    return MergeScans([&](const auto& f) { return a_.ScanResults(prefix, f); },
+                      [&](const auto& f) { return b_.ScanResults(prefix, f); },
+                      [](std::string_view b, std::string_view a) { return EventTimeMs(b) > EventTimeMs(a); }, fn);
   }
   Result<std::optional<std::string>> GetRisk(std::string_view key) override {
     ASSIGN_OR_RETURN(std::optional<std::string> a, a_.GetRisk(key));
@@ -142,6 +167,8 @@ struct ReadModel::Impl {
   std::map<std::string, std::string, std::less<>> risk;                 // kRiskStore layout
   std::map<std::string, int64_t, std::less<>> risk_assessed;            // key -> assessed_ms
   std::map<std::string, alerts::AlertRecord, std::less<>> alerts_by_id;  // guarded by mu
+  // derived.results: CountedResultKey -> (version, encoded Event); guarded by mu
+  std::map<std::string, std::pair<int64_t, std::string>, std::less<>> results;
   std::map<int32_t, int64_t> event_time;  // `risk` partition -> latest event time; guarded by mu
   std::map<store::TopicPartition, int64_t> applied_to;  // next offset not yet applied; guarded by mu
 
@@ -204,6 +231,16 @@ struct ReadModel::Impl {
     return true;
   }
 
+  // A counted sheet: kept when its version is above the one held (record key = store key).
+  bool ApplyResult(const store::LogRecord& record, const v1::Event& e) {
+    const int64_t version = AlertEventNumber(e.header().event_id());  // "result:<station>/<contest>/<version>"
+    std::unique_lock lock(mu);
+    auto [it, fresh] = results.try_emplace(record.key, version, record.value);
+    if (!fresh && version <= it->second.first) return false;  // a republished or older version
+    it->second = {version, record.value};
+    return true;
+  }
+
   void Apply(const store::TopicPartition& tp, const store::LogRecord& record) {
     auto e = schemas::DecodeEvent(record.value);
     if (e.ok() && tp.topic == schemas::topic::kRisk) {
@@ -217,16 +254,18 @@ struct ReadModel::Impl {
       used = true;
     } else if (e.ok() && e->body_case() == v1::Event::kAlert) {
       used = ApplyAlert(*e);
+    } else if (e.ok() && e->body_case() == v1::Event::kResultSheet && tp.topic == schemas::topic::kCountedResults) {
+      used = ApplyResult(record, *e);
     } else if (e.ok()) {
       return;  // the acks, silences and ticks `risk` forwards to the alert stage
     }
     (used ? applied : skipped).fetch_add(1);
   }
 
-  // Reads every partition of both topics to its end. True when something new was read.
+  // Reads every partition of the three topics to its end. True when something new was read.
   Result<bool> Pass() {
     bool progressed = false;
-    for (std::string_view topic : {schemas::topic::kRisk, schemas::topic::kAlerts}) {
+    for (std::string_view topic : {schemas::topic::kRisk, schemas::topic::kAlerts, schemas::topic::kCountedResults}) {
       auto partitions = log.PartitionCount(topic);
       if (!partitions.ok() && partitions.status().code() == StatusCode::kNotFound) continue;  // not made yet
       if (!partitions.ok()) return partitions.status();
@@ -328,6 +367,16 @@ Result<std::optional<alerts::AlertRecord>> ReadModel::ReadAlert(std::string_view
   auto it = impl_->alerts_by_id.find(alert_id);
   if (it == impl_->alerts_by_id.end()) return std::optional<alerts::AlertRecord>();
   return std::optional<alerts::AlertRecord>(it->second);
+}
+
+Status ReadModel::ScanResults(std::string_view prefix,
+                              const std::function<bool(std::string_view, std::string_view)>& fn) {
+  std::shared_lock lock(impl_->mu);
+  for (auto it = impl_->results.lower_bound(prefix); it != impl_->results.end() && it->first.starts_with(prefix);
+       ++it) {
+    if (!fn(it->first, it->second.second)) break;
+  }
+  return Status::Ok();
 }
 
 bool ReadModel::HasApplied(const store::TopicPartition& tp, int64_t next_offset) const {

@@ -209,11 +209,17 @@ class Results final : public Module {
     }
   }
 
+  // The counted sheet goes to the `results` store (this node's GET /v1/results on the embedded
+  // log) and to topic derived.results, from which every node's read model answers on Kafka. The
+  // topic's event id names the version, so each change is its own deterministic output.
   void Publish(const StationRef& ref, const st::CountedResult& counted, TaskState& ts) {
+    std::string key = CountedResultKey(counted.sheet().contest(), ref.ward_path, ref.station_id);
     v1::Event e = Derived(counted.event_id(), counted.occurred_ms());
     *e.mutable_result_sheet() = counted.sheet();
-    ts.Write(kResultsStore, CountedResultKey(counted.sheet().contest(), ref.ward_path, ref.station_id),
-             Deterministic(e));
+    ts.Write(kResultsStore, key, Deterministic(e));
+    e.mutable_header()->set_event_id("result:" + ref.station_id + "/" + counted.sheet().contest() + "/" +
+                                     std::to_string(counted.versions()));
+    ts.Emit(std::string(schemas::topic::kCountedResults), std::move(key), std::move(e), ref.district_path);
   }
 
   Partition& p_;

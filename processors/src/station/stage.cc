@@ -259,7 +259,7 @@ Pipeline StationPipeline(int32_t partitions, const v1::Rules& rules, store::Even
     return std::make_unique<StationStage>(partition, *shared_rules, *reference);
   };
   for (std::string_view topic : {schemas::topic::kRisk, schemas::topic::kAnomalies, schemas::topic::kSituations,
-                                 schemas::topic::kIncidents}) {
+                                 schemas::topic::kIncidents, schemas::topic::kCountedResults}) {
     p.outputs.push_back({.name = std::string(topic), .partitions = partitions});
   }
   return p;

@@ -51,6 +51,11 @@ class QuerySource {
   virtual Status ScanAlerts(const std::function<bool(const alerts::AlertRecord&)>& fn) = 0;
   // The alert `alert_id`, nullopt when unknown.
   virtual Result<std::optional<alerts::AlertRecord>> ReadAlert(std::string_view alert_id) = 0;
+  // Counted result sheets (processors::kResultsStore layout: CountedResultKey(contest, ward path,
+  // station) -> an encoded Event holding the ResultSheet that counts, dated with its event time)
+  // whose key starts with `prefix`, in key order, until `fn` returns false.
+  virtual Status ScanResults(std::string_view prefix,
+                             const std::function<bool(std::string_view key, std::string_view value)>& fn) = 0;
   // The latest event time known for task partition `partition` (what an acknowledgement made
   // now is dated with, so a simulated clock is not overtaken by the wall clock); 0 when unknown.
   virtual int64_t EventTimeOf(int32_t partition) = 0;
@@ -64,7 +69,7 @@ class QuerySource {
 std::unique_ptr<QuerySource> LocalQueries(store::StateStore& state);
 
 // Per subject the newer of `a`'s and `b`'s answers: for risk the later assessment (assessed_ms,
-// `a` on a tie), for an alert the record with more lifecycle events folded (`a` on a tie); the
+// `a` on a tie), for a counted sheet the later event time (`a` on a tie), for an alert the record with more lifecycle events folded (`a` on a tie); the
 // later event time; ready when either is. Both must outlive the result.
 std::unique_ptr<QuerySource> Freshest(QuerySource& a, QuerySource& b);
 
@@ -78,7 +83,8 @@ struct ReadModelOptions {
 
 class ReadModel final : public QuerySource {
  public:
-  // Starts the reader thread: `risk` and `alerts` from offset 0 of every partition, then
+  // Starts the reader thread: `risk`, `alerts` and `derived.results` (the counted sheets) from
+  // offset 0 of every partition, then
   // whatever is appended. Topics that do not exist yet are looked for again on every pass.
   // `log` must outlive the model.
   static std::unique_ptr<ReadModel> Start(store::EventLog& log, ReadModelOptions options = {});
@@ -103,6 +109,10 @@ class ReadModel final : public QuerySource {
   Result<std::optional<std::string>> GetRisk(std::string_view key) override;
   Status ScanAlerts(const std::function<bool(const alerts::AlertRecord&)>& fn) override;
   Result<std::optional<alerts::AlertRecord>> ReadAlert(std::string_view alert_id) override;
+  // Per station and contest the sheet of the highest version `derived.results` carried (its event
+  // id "result:<station>/<contest>/<version>"; a republished older version is ignored).
+  Status ScanResults(std::string_view prefix,
+                     const std::function<bool(std::string_view key, std::string_view value)>& fn) override;
   // The latest event time of the records read from `risk` partition `partition` (the task's:
   // the station stage forwards a tick there every minute of event time, and acks and silences).
   int64_t EventTimeOf(int32_t partition) override;

@@ -34,6 +34,9 @@ inline constexpr std::string_view kAlerts = "alerts";
 inline constexpr std::string_view kOutbox = "notify.outbox";          // Delivery to send
 inline constexpr std::string_view kDeliveries = "notify.deliveries";  // Delivery outcomes
 inline constexpr std::string_view kAnomalies = "derived.anomalies";
+// The station stage's counted sheet per station and contest, on every change (GET /v1/results
+// on every node folds it; readside/).
+inline constexpr std::string_view kCountedResults = "derived.results";
 // The alert stage's input: risk level changes from the station stage, plus the acks,
 // silences and ticks it forwards, partitioned exactly like in.events.
 inline constexpr std::string_view kRisk = "risk";
