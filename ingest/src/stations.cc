@@ -242,8 +242,14 @@ Result<std::unique_ptr<StationDirectory>> StationDirectory::Make(store::StateSto
 void StationDirectory::Place(const v1::PollingStation& station) {
   std::string area = schemas::WardPath(station);
   auto [it, fresh] = ward_index_.try_emplace(area, static_cast<uint32_t>(wards_.size()));
-  if (fresh) wards_.push_back({std::move(area), schemas::DistrictKey(station.region(), station.district())});
-  station_ward_[station.station_id()] = it->second;
+  if (fresh) {
+    wards_.push_back({std::move(area), schemas::DistrictKey(station.region(), station.district())});
+    stations_in_ward_.push_back(0);
+  }
+  auto [placed, first] = station_ward_.try_emplace(station.station_id(), it->second);
+  if (!first) --stations_in_ward_[placed->second];  // a corrected station leaves its old ward
+  placed->second = it->second;
+  ++stations_in_ward_[it->second];
   if (fresh) {
     std::string path = AreaSegment(station.region());
     known_areas_.insert(path);
@@ -256,6 +262,19 @@ void StationDirectory::Place(const v1::PollingStation& station) {
 bool StationDirectory::IsKnownArea(std::string_view canonical_path) const {
   std::shared_lock lk(placement_mu_);
   return known_areas_.contains(std::string(canonical_path));
+}
+
+std::map<std::string, int64_t> StationDirectory::StationsPerArea() const {
+  std::shared_lock lk(placement_mu_);
+  std::map<std::string, int64_t> out;
+  for (size_t i = 0; i < wards_.size(); ++i) {
+    if (stations_in_ward_[i] == 0) continue;
+    const std::string& ward = wards_[i].area;
+    for (size_t j = 0; j <= ward.size(); ++j) {
+      if (j == ward.size() || ward[j] == '/') out[ward.substr(0, j)] += stations_in_ward_[i];
+    }
+  }
+  return out;
 }
 
 std::optional<StationPlacement> StationDirectory::Locate(std::string_view station_id) const {

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include "ewarn/schemas/events.h"
 #include "ewarn_testing.h"
@@ -135,6 +136,10 @@ TEST_F(StationsTest, LocateFollowsImportsAndReopening) {
                   .ok());
   EXPECT_EQ(directory_->Locate("S2")->area, "LAGOS/EPE/W9");
   EXPECT_EQ(directory_->Locate("S2")->district_key, schemas::DistrictKey("LAGOS", "EPE"));
+  // What GET /v1/results expects per area: S2 counts in Epe only, once.
+  const std::map<std::string, int64_t> expected = {{"LAGOS", 3}, {"LAGOS/EPE", 2}, {"LAGOS/EPE/W9", 2},
+                                                   {"LAGOS/IKEJA", 1}, {"LAGOS/IKEJA/W1", 1}};
+  EXPECT_EQ(directory_->StationsPerArea(), expected);
   directory_.reset();
   state_.reset();
   state_ = std::move(store::StateStore::Open({.dir = dir_.Sub("state"), .stores = {"stations"}})).value();
@@ -142,6 +147,7 @@ TEST_F(StationsTest, LocateFollowsImportsAndReopening) {
   EXPECT_EQ(directory_->Locate("S1")->area, "LAGOS/IKEJA/W1");
   EXPECT_EQ(directory_->Locate("S2")->area, "LAGOS/EPE/W9");
   EXPECT_EQ(directory_->size(), 3);
+  EXPECT_EQ(directory_->StationsPerArea(), expected);  // rebuilt alike from the stored stations
 }
 
 TEST_F(StationsTest, ImportsNigeriasPollingUnitsInSeconds) {

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <shared_mutex>
@@ -74,6 +75,9 @@ class StationDirectory {
   std::optional<StationPlacement> Locate(std::string_view station_id) const;
   // Is `canonical_path` (CanonicalAreaPath's form) a region, district or ward of some station?
   bool IsKnownArea(std::string_view canonical_path) const;
+  // Stations per region, district and ward path (schemas::WardPath's prefixes), from memory:
+  // what GET /v1/results counts as expected to report.
+  std::map<std::string, int64_t> StationsPerArea() const;
   int64_t size() const { return size_.load(); }
 
  private:
@@ -82,11 +86,12 @@ class StationDirectory {
 
   store::StateStore& state_;
   std::atomic<int64_t> size_{0};
-  mutable std::shared_mutex placement_mu_;  // guards the four below (CatchUp vs Locate)
+  mutable std::shared_mutex placement_mu_;  // guards the five below (CatchUp vs Locate)
   std::vector<StationPlacement> wards_;
   std::unordered_map<std::string, uint32_t> ward_index_;  // area -> index in wards_
   std::unordered_map<std::string, uint32_t> station_ward_;  // station id -> index in wards_
   std::unordered_set<std::string> known_areas_;  // canonical regions, districts and wards
+  std::vector<int64_t> stations_in_ward_;        // per index in wards_
 };
 
 // The ref.stations record of `station`, as ImportStations writes it: key and event id from the
