@@ -21,19 +21,11 @@ namespace ewarn {
 namespace {
 
 using testing::LastLine;
+using testing::Curl;
+using testing::Eventually;
 using testing::UtcNow;
 
 using namespace std::chrono_literals;
-
-testing::CliRun Curl(const std::string& args) { return testing::RunCli("curl -s -m 5 " + args); }
-
-bool Eventually(const std::function<bool()>& check, std::chrono::milliseconds limit) {
-  for (auto end = std::chrono::steady_clock::now() + limit; std::chrono::steady_clock::now() < end;) {
-    if (check()) return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return check();
-}
 
 struct Tokens {
   std::string duty, liaison, other_liaison;

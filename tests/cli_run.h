@@ -5,9 +5,12 @@
 #include <sys/wait.h>
 
 #include <array>
+#include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <functional>
 #include <string>
+#include <thread>
 
 namespace ewarn::testing {
 
@@ -40,6 +43,18 @@ inline std::string UtcNow() {
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
   return buf;
+}
+
+// curl is a real HTTP client and keeps the tests honest about what goes over the wire.
+inline CliRun Curl(const std::string& args) { return RunCli("curl -s -m 5 " + args); }
+
+// Polls `check` every 50 ms for up to `limit`, then once more.
+inline bool Eventually(const std::function<bool()>& check, std::chrono::milliseconds limit = std::chrono::seconds(15)) {
+  for (auto end = std::chrono::steady_clock::now() + limit; std::chrono::steady_clock::now() < end;) {
+    if (check()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return check();
 }
 
 }  // namespace ewarn::testing

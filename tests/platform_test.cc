@@ -18,23 +18,13 @@ namespace ewarn {
 namespace {
 
 using testing::LastLine;
+using testing::Curl;
+using testing::Eventually;
 using testing::UtcNow;
 
 using namespace std::chrono_literals;
 
 testing::CliRun Ewarn(const std::string& args) { return testing::RunCli(std::string(EWARN_BIN) + " " + args); }
-
-// curl is a real HTTP client and keeps the test honest about what goes over the wire.
-testing::CliRun Curl(const std::string& args) { return testing::RunCli("curl -s -m 5 " + args); }
-
-// Polls `check` every 100 ms for up to `limit`.
-bool Eventually(const std::function<bool()>& check, std::chrono::milliseconds limit = 15s) {
-  for (auto end = std::chrono::steady_clock::now() + limit; std::chrono::steady_clock::now() < end;) {
-    if (check()) return true;
-    std::this_thread::sleep_for(100ms);
-  }
-  return false;
-}
 
 // The http://127.0.0.1:PORT serve prints among its first lines, or "".
 std::string HttpBase(testing::ChildProcess& serve) {
