@@ -18,13 +18,13 @@ Status RequireDirectory(const std::string& path, const std::string& what) {
 }
 
 Status RequireDataDir(const DataDir& dir) {
-  if (dir.root.empty()) return Status::InvalidArgument("--data DIR is empty");
+  if (dir.root.empty()) return Status::InvalidArgument("give --data DIR (or --kafka BROKERS where the command takes it)");
   return RequireDirectory(dir.root, "data directory");
 }
 
 Status CreateDataDir(const DataDir& dir, bool with_parents) {
   namespace fs = std::filesystem;
-  if (dir.root.empty()) return Status::InvalidArgument("--data DIR is empty");
+  if (dir.root.empty()) return Status::InvalidArgument("give --data DIR (or --kafka BROKERS where the command takes it)");
   std::error_code ec;
   if (fs::is_directory(dir.root, ec)) return Status::Ok();
   if (fs::exists(dir.root, ec)) return Status::FailedPrecondition("data directory '" + dir.root + "' is not a directory");

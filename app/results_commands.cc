@@ -14,7 +14,7 @@
 namespace ewarn::app {
 namespace {
 
-const FlagSpec kData{"data", "DIR", "the data directory", "", true};
+const FlagSpec kData{"data", "DIR", "the data directory (not needed with --kafka)", "", false};
 
 // Every station in ref.stations (the latest record of each), as a sampling frame.
 Result<std::vector<results::FrameStation>> ReadFrame(store::EventLog& log) {
