@@ -7,6 +7,7 @@
 #include "key_files.h"
 #include "pipelines.h"
 #include "review_routes.h"
+#include "results_routes.h"
 #include "risk_routes.h"
 #include "topic_plan.h"
 
@@ -71,6 +72,7 @@ Result<std::unique_ptr<Node>> Node::Start(const NodeOptions& o) {
     }
     AddRiskRoutes(router, *n->ingest_->ingestor, *queries);
     AddAlertRoutes(router, *n->ingest_->ingestor, *queries, *n->log_, n->partitions_);
+    AddResultsRoutes(router, *n->ingest_->ingestor, *queries, *n->log_);
     AddReviewRoutes(router, *n->ingest_->ingestor, *n->log_, *n->state_, n->partitions_);
     // The live feed announces a change once the read model shows it (a browser reloads then).
     const readside::ReadModel* model = n->read_model_.get();

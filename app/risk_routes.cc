@@ -79,16 +79,6 @@ std::string RiskCsvRow(const v1::RiskAssessment& a) {
                  a.has_location() ? JsonText(json::value(a.location().lon())) : ""});
 }
 
-// Risk is for the duty room, operators, and liaisons (within their area).
-Result<ingest::Principal> Reader(ingest::Ingestor& ingestor, const ingest::HttpRequest& req) {
-  std::string auth = req.Header("authorization");  // or the duty room's session (session.h)
-  auto p = ingestor.Authorize(auth, ingest::Role::kDuty);
-  if (p.ok() || p.status().code() == StatusCode::kPermissionDenied) return p;  // no valid token
-  p = ingestor.Authorize(auth, ingest::Role::kLiaison);
-  if (p.ok() || p.status().code() != StatusCode::kFailedPrecondition) return p;
-  return Status::FailedPrecondition("this token may not read risk; it needs a duty, operator or liaison token");
-}
-
 ingest::HttpResponse Json(json::value v) {
   ingest::HttpResponse r;
   r.body = JsonText(v);
@@ -96,7 +86,7 @@ ingest::HttpResponse Json(json::value v) {
 }
 
 ingest::HttpResponse GetRisk(ingest::Ingestor& ingestor, readside::QuerySource& queries, const ingest::HttpRequest& req) {
-  auto who = Reader(ingestor, req);
+  auto who = QueryReader(ingestor, req, "risk");
   if (!who.ok()) return ingest::StatusToHttp(who.status());  // 401 no token, 403 wrong role
   if (Status ready = queries.Ready(); !ready.ok()) return ingest::StatusToHttp(ready);
   std::string area = req.Query("area");
@@ -201,7 +191,7 @@ ingest::HttpResponse GetRisk(ingest::Ingestor& ingestor, readside::QuerySource& 
 
 ingest::HttpResponse GetStation(ingest::Ingestor& ingestor, readside::QuerySource& queries,
                                 const ingest::HttpRequest& req) {
-  auto who = Reader(ingestor, req);
+  auto who = QueryReader(ingestor, req, "risk");
   if (!who.ok()) return ingest::StatusToHttp(who.status());  // 401 no token, 403 wrong role
   std::string id = req.path.substr(std::string_view("/v1/risk/stations/").size());
   auto station = ingestor.stations().Find(id);
@@ -230,6 +220,16 @@ ingest::HttpResponse GetStation(ingest::Ingestor& ingestor, readside::QuerySourc
 }
 
 }  // namespace
+
+Result<ingest::Principal> QueryReader(ingest::Ingestor& ingestor, const ingest::HttpRequest& req, std::string_view what) {
+  std::string auth = req.Header("authorization");  // or the duty room's session (session.h)
+  auto p = ingestor.Authorize(auth, ingest::Role::kDuty);
+  if (p.ok() || p.status().code() == StatusCode::kPermissionDenied) return p;  // no valid token
+  p = ingestor.Authorize(auth, ingest::Role::kLiaison);
+  if (p.ok() || p.status().code() != StatusCode::kFailedPrecondition) return p;
+  return Status::FailedPrecondition("this token may not read " + std::string(what) +
+                                    "; it needs a duty, operator or liaison token");
+}
 
 void AddRiskRoutes(ingest::HttpRouter& router, ingest::Ingestor& ingestor, readside::QuerySource& queries) {
   router.Add("GET", "/v1/risk", [&](const ingest::HttpRequest& req) { return GetRisk(ingestor, queries, req); });

@@ -17,6 +17,11 @@ namespace ewarn::app {
 // GET /v1/risk/stations/{id}                                     the station's assessment
 // 503 while `queries` is not Ready() (a node still reading the log at its start).
 // `ingestor` and `queries` must outlive the router.
+// Who may read the query routes (risk, results): a duty or operator token, or a liaison's (then
+// within its area; the routes check that). 401 without a valid token; 403 for another role,
+// naming `what` may not be read.
+Result<ingest::Principal> QueryReader(ingest::Ingestor& ingestor, const ingest::HttpRequest& req, std::string_view what);
+
 void AddRiskRoutes(ingest::HttpRouter& router, ingest::Ingestor& ingestor, readside::QuerySource& queries);
 
 }  // namespace ewarn::app

@@ -3,8 +3,8 @@
 
 1. It is structurally valid OpenAPI 3.0: the required keys at every level this file uses,
    responses keyed by status code, path parameters declared, and every $ref resolves.
-2. Its paths match the routes registered in ingest/src/routes.cc, app/risk_routes.cc and
-   app/alert_routes.cc (the router.Add, AddAsync and AddPrefix calls): every route is
+2. Its paths match the routes registered in ingest/src/routes.cc, app/risk_routes.cc,
+   app/alert_routes.cc and app/results_routes.cc (the router.Add, AddAsync and AddPrefix calls): every route is
    documented, every documented operation is served.
 3. With --ewarn BINARY, the answers match it: a node is started on 127.0.0.1 with stations,
    tokens and a liaison; reports raise a risk and an alert; then every documented operation is
@@ -207,7 +207,8 @@ def registered_routes(routes_cc):
     return routes
 
 
-ROUTE_FILES = [("ingest", "src", "routes.cc"), ("app", "risk_routes.cc"), ("app", "alert_routes.cc")]
+ROUTE_FILES = [("ingest", "src", "routes.cc"), ("app", "risk_routes.cc"), ("app", "alert_routes.cc"),
+               ("app", "results_routes.cc")]
 
 
 def template_matches_prefix(doc_path, prefix):
