@@ -37,7 +37,7 @@ const std::vector<std::string>& KnownDetectors() {
       "turnout.outlier",   "turnout.over_voting", "turnout.heaping",  "kit.silent",
       "kit.tamper",        "kit.gps",           "kit.auth_failures",  "kit.battery",
       "kit.area_down",     "hate.surge",        "results.over_voting", "results.conflict",
-      "results.missing"};
+      "results.missing", "results.last_digit"};
   return kDetectors;
 }
 
@@ -87,6 +87,10 @@ Status ValidateRules(const v1::Rules& r, std::string_view source) {
     if (res.missing_leave_fraction() < 0 || res.missing_leave_fraction() >= res.missing_enter_fraction()) {
       return bad("results.missing_leave_fraction", "must be at least 0 and below missing_enter_fraction");
     }
+    if (res.last_digit_p_value() < 0 || res.last_digit_p_value() >= 1) {
+      return bad("results.last_digit_p_value", "must be in [0, 1) (0: the last-digit test is off)");
+    }
+    if (res.last_digit_min_counts() < 0) return bad("results.last_digit_min_counts", "must not be negative");
   }
   const auto& known = KnownDetectors();
   for (int i = 0; i < r.risk().weights_size(); ++i) {

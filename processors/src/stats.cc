@@ -23,6 +23,18 @@ double PoissonBinomialUpperTail(const std::vector<double>& p, int64_t k) {
   return std::clamp(tail, 0.0, 1.0);
 }
 
+double ChiSquareUpperTailOddDf(double x, int df) {
+  if (x <= 0) return 1;
+  double term = std::sqrt(x);  // x^(r-1/2) / (1 * 3 * ... * (2r-1)), from r = 1
+  double sum = 0;
+  for (int r = 1; r <= (df - 1) / 2; ++r) {
+    sum += term;
+    term *= x / (2 * r + 1);
+  }
+  const double kSqrt2OverPi = 0.79788456080286535588;
+  return std::clamp(std::erfc(std::sqrt(x / 2)) + kSqrt2OverPi * std::exp(-x / 2) * sum, 0.0, 1.0);
+}
+
 namespace {
 
 bool WithinWholePercent(int64_t count, int64_t registered, double tolerance_pp) {

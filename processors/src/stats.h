@@ -20,6 +20,11 @@ double PoissonBinomialUpperTail(const std::vector<double>& p, int64_t k);
 // (within 8 standard deviations of the mean).
 double ChanceOfWholePercent(int64_t registered, double rate, double tolerance_pp);
 
+// P(X >= x) for X chi-square distributed with `df` degrees of freedom, `df` odd (1, 3, ... 9
+// covers the last-digit test's 9): the closed form for odd df, erfc(sqrt(x/2)) plus
+// sqrt(2/pi) e^(-x/2) sum_{r=1}^{(df-1)/2} x^(r-1/2) / (1 * 3 * ... * (2r-1)). 1 for x <= 0.
+double ChiSquareUpperTailOddDf(double x, int df);
+
 // Benjamini-Hochberg at false-discovery rate `q`: which of the hypotheses with p-values `p`
 // are rejected (the largest i with p_(i) <= i q / m, and every smaller p-value). Ties and the
 // input order do not change the answer.

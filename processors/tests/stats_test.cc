@@ -9,6 +9,20 @@
 namespace ewarn::processors {
 namespace {
 
+TEST(StatsTest, ChiSquareTailMatchesTheTablesAndTheNormalForOneDegree) {
+  // Published critical values of the chi-square distribution with 9 df.
+  EXPECT_NEAR(ChiSquareUpperTailOddDf(16.919, 9), 0.05, 1e-5);
+  EXPECT_NEAR(ChiSquareUpperTailOddDf(21.666, 9), 0.01, 1e-5);
+  EXPECT_NEAR(ChiSquareUpperTailOddDf(27.877, 9), 0.001, 1e-6);
+  EXPECT_NEAR(ChiSquareUpperTailOddDf(8.343, 9), 0.5, 1e-4);  // about the median
+  // 1 df: the square of a standard normal, P(|Z| >= 1.959964) = 0.05.
+  EXPECT_NEAR(ChiSquareUpperTailOddDf(1.959964 * 1.959964, 1), 0.05, 1e-7);
+  // 3 df at its mean 3: 0.3916252.
+  EXPECT_NEAR(ChiSquareUpperTailOddDf(3, 3), 0.3916252, 1e-6);
+  EXPECT_DOUBLE_EQ(ChiSquareUpperTailOddDf(0, 9), 1.0);
+  EXPECT_LT(ChiSquareUpperTailOddDf(500, 9), 1e-90);
+}
+
 TEST(StatsTest, PoissonBinomialTailIsTheBinomialsWhenChancesAreEqual) {
   // 10 trials at 0.1: P(X >= 5) = sum_{j>=5} C(10,j) 0.1^j 0.9^(10-j).
   double expected = 0;

@@ -1,13 +1,17 @@
 // Results (processors/README.md "results"): which sheet counts per station and contest, and
-// the findings about it: over-voting against the kits' accreditation, conflicting sheets, and
-// areas missing results after polls close.
+// the findings about it: over-voting against the kits' accreditation, conflicting sheets, areas
+// missing results after polls close, and districts whose counts' last digits are not uniform.
 //
-// State: Station.results (CountedResult per contest), District.results_latched; the counted
+// State: Station.results (CountedResult per contest), District.results_latched and
+// District.last_digit; the counted
 // sheet is also written to the `results` store (kResultsStore) for GET /v1/results.
 #include <algorithm>
+#include <array>
+#include <cmath>
 
 #include "ewarn/processors/pipeline.h"
 #include "ewarn/schemas/events.h"
+#include "stats.h"
 #include "station/partition.h"
 
 namespace ewarn::processors::station {
@@ -16,6 +20,25 @@ namespace {
 enum Latch : uint32_t {
   kOverVoting = 1u << 0,
   kMissing = 1u << 0,  // in District.results_latched
+};
+
+constexpr int kDigitLooks = 4;  // the last-digit test's looks at a district, sharing its p-value
+
+// The last digits of a district's counted vote counts of 10 votes or more (smaller counts are
+// mostly one digit, and their last digit is not uniform even when honest).
+struct LastDigits {
+  std::array<int64_t, 10> of{};
+  int64_t counts = 0, sheets = 0;
+  std::vector<std::string> event_ids;  // the first sheets', as evidence
+  void Add(const st::CountedResult& r) {
+    ++sheets;
+    for (const auto& v : r.sheet().votes()) {
+      if (v.votes() < 10) continue;
+      ++of[static_cast<size_t>(v.votes() % 10)];
+      ++counts;
+    }
+    if (event_ids.size() < 20) event_ids.push_back(r.event_id());
+  }
 };
 
 int64_t VoteTotal(const v1::ResultSheet& sheet) {
@@ -117,6 +140,7 @@ class Results final : public Module {
       const std::string* hours_ward = nullptr;  // neighbours mostly share a ward: one lookup for them
       int64_t station_due = 0;
       std::map<std::string, std::pair<int, int>> counts;  // area -> (stations, without a sheet)
+      LastDigits digits;
       for (const StationRef* ref : refs) {
         if (hours_ward == nullptr || *hours_ward != ref->ward_path) {
           hours_ward = &ref->ward_path;
@@ -126,6 +150,9 @@ class Results final : public Module {
         due = std::max(due, station_due);
         StationMem* s = p_.FindStation(ref->station_id);
         bool reported = s != nullptr && !s->state.results().empty();
+        if (reported) {
+          for (const auto& r : s->state.results()) digits.Add(r);
+        }
         for (const std::string* area : {&ref->ward_path, &ref->district_path}) {
           auto& c = counts[*area];
           ++c.first;
@@ -133,6 +160,7 @@ class Results final : public Module {
         }
       }
       for (const auto& [area, c] : counts) Judge(area, district, d, c.first, c.second, now, due, ts);
+      TestLastDigits(district, d, digits, now, ts);
     }
   }
 
@@ -186,6 +214,47 @@ class Results final : public Module {
                                         " votes but " + by + " accredited " + std::to_string(accredited) + " voters",
                          .event_ids = std::move(ids)},
                         t, ts);
+  }
+
+  // Beber & Scacco (2012): people who invent numbers favour some last digits; honest counts of
+  // ten or more end in each digit about equally often. A chi-square test of uniformity (9 df)
+  // once the district has last_digit_min_counts counts, again each time they grew by half, at
+  // most kDigitLooks times, each look at an equal share of last_digit_p_value; flagged once.
+  void TestLastDigits(const std::string& district, DistrictMem& d, const LastDigits& digits, int64_t now,
+                      TaskState& ts) {
+    const double alpha_total = rules_.last_digit_p_value();
+    if (alpha_total <= 0 || digits.counts < std::max<int64_t>(rules_.last_digit_min_counts(), 10)) return;
+    st::DigitLooks& looks = *d.state.mutable_last_digit();
+    if (looks.flagged() || looks.looks() >= kDigitLooks) return;
+    if (looks.looks() > 0 && digits.counts * 2 < looks.counts_tested() * 3) return;
+    looks.set_looks(looks.looks() + 1);
+    looks.set_counts_tested(digits.counts);
+    d.dirty = true;
+    const double expected = static_cast<double>(digits.counts) / 10;
+    double chi2 = 0;
+    size_t most = 0;
+    for (size_t k = 0; k < 10; ++k) {
+      double off = static_cast<double>(digits.of[k]) - expected;
+      chi2 += off * off / expected;
+      if (std::abs(off) > std::abs(static_cast<double>(digits.of[most]) - expected)) most = k;
+    }
+    const double p = ChiSquareUpperTailOddDf(chi2, 9);
+    const double alpha = alpha_total / kDigitLooks;
+    if (p >= alpha) return;
+    looks.set_flagged(true);
+    findings_.AtArea(district, district,
+                     {.detector = "results.last_digit",
+                      .explanation = "the last digits of " + std::to_string(digits.counts) + " vote counts (of 10 or more, in " +
+                                     std::to_string(digits.sheets) + " sheets) are not uniform: " +
+                                     std::to_string(digits.of[most]) + " end in " + std::to_string(most) +
+                                     Fmt(" where %.0f are expected; chi-square %.1f with 9 df, p = %.1e", expected, chi2, p) +
+                                     Fmt(" below %.1e (Beber & Scacco's last-digit test, look %.0f", alpha,
+                                         static_cast<double>(looks.looks())) +
+                                     " of at most " + std::to_string(kDigitLooks) + ", from " +
+                                     std::to_string(std::max<int64_t>(rules_.last_digit_min_counts(), 10)) + " counts)",
+                      .event_ids = digits.event_ids,
+                      .anomaly = Finding::Anomaly::kPlain},
+                     now, ts);
   }
 
   void Judge(const std::string& area, const std::string& district, DistrictMem& d, int stations, int missing,

@@ -94,6 +94,53 @@ TEST_F(ResultsTest, MoreVotesThanTheKitsAccreditedIsOverVotingOnce) {
   EXPECT_GE(Risk("IK-1-1").level(), v1::RISK_LEVEL_ELEVATED);
 }
 
+// Two districts of 60 stations report three candidates each after the close: SURULERE's counts
+// were invented (they end in 0 or 5), NASSARAWA's are honest (a generator's, digits uniform).
+TEST_F(ResultsTest, InventedCountsFailTheLastDigitTestAndHonestOnesPass) {
+  for (int i = 0; i < 60; ++i) {
+    stations_.push_back({"SU-" + std::to_string(i), "LAGOS", "SURULERE", "S" + std::to_string(i % 3), 6.5, 3.35, 1000});
+    stations_.push_back({"NA-" + std::to_string(i), "KANO", "NASSARAWA", "N" + std::to_string(i % 3), 12.0, 8.5, 1000});
+  }
+  ImportStations();
+  uint64_t lcg = 12345;
+  auto honest = [&] {
+    lcg = lcg * 6364136223846793005ULL + 1442695040888963407ULL;
+    return static_cast<int64_t>(40 + (lcg >> 33) % 300);
+  };
+  for (int i = 0; i < 60; ++i) {
+    for (const std::string& prefix : {std::string("SU-"), std::string("NA-")}) {
+      v1::Event e = Header("sheet-" + prefix + std::to_string(i), kClose + 20 * kMin);
+      auto* s = e.mutable_result_sheet();
+      s->set_station_id(prefix + std::to_string(i));
+      s->set_contest("PRES-2027");
+      s->set_submitter_role(v1::SUBMITTER_ROLE_PRESIDING_OFFICER);
+      for (const char* c : {"A", "B", "C"}) {
+        auto* v = s->add_votes();
+        v->set_candidate(c);
+        v->set_votes(prefix == "SU-" ? 50 + 5 * ((i * 7 + c[0]) % 40) : honest());
+      }
+      Append(e);
+    }
+  }
+  const int64_t due = kClose + rules_.results().missing_after_close_ms();
+  TicksEveryMinute(due - 2 * kMin, due + 10 * kMin);
+  Run();
+  auto flagged = Anomalies("results.last_digit");
+  ASSERT_EQ(flagged.size(), 1u);  // once, not every minute
+  EXPECT_EQ(flagged[0].subject_id(), "LAGOS/SURULERE");
+  EXPECT_NE(flagged[0].explanation().find("the last digits of 180 vote counts (of 10 or more, in 60 sheets) are not uniform"),
+            std::string::npos)
+      << flagged[0].explanation();
+  EXPECT_NE(flagged[0].explanation().find("look 1 of at most 4, from 100 counts"), std::string::npos)
+      << flagged[0].explanation();
+  EXPECT_EQ(flagged[0].event_ids_size(), 20);
+  v1::RiskAssessment risk = Risk("LAGOS/SURULERE");  // findings feed risk like every detector's
+  EXPECT_GE(risk.level(), v1::RISK_LEVEL_ELEVATED);
+  ASSERT_GT(risk.factors_size(), 0);
+  EXPECT_EQ(risk.factors(0).detector(), "results.last_digit");
+  EXPECT_LE(Risk("KANO/NASSARAWA").level(), v1::RISK_LEVEL_LOW);  // no assessment at all, or low
+}
+
 TEST_F(ResultsTest, AWardMissingResultsAfterTheDeadlineStandsOutWithHysteresis) {
   ImportStations();
   // IKEJA W1: 12 stations, 4 report (67% missing); W2: 11 of 12 report (8%).
