@@ -37,7 +37,7 @@ const std::vector<std::string>& KnownDetectors() {
       "turnout.outlier",   "turnout.over_voting", "turnout.heaping",  "kit.silent",
       "kit.tamper",        "kit.gps",           "kit.auth_failures",  "kit.battery",
       "kit.area_down",     "hate.surge",        "results.over_voting", "results.conflict",
-      "results.missing", "results.last_digit"};
+      "results.missing", "results.last_digit", "results.share_heaping"};
   return kDetectors;
 }
 
@@ -91,6 +91,12 @@ Status ValidateRules(const v1::Rules& r, std::string_view source) {
       return bad("results.last_digit_p_value", "must be in [0, 1) (0: the last-digit test is off)");
     }
     if (res.last_digit_min_counts() < 0) return bad("results.last_digit_min_counts", "must not be negative");
+    if (res.share_heaping_p_value() < 0 || res.share_heaping_p_value() >= 1) {
+      return bad("results.share_heaping_p_value", "must be in [0, 1) (0: the share heaping test is off)");
+    }
+    if (res.share_heaping_min_stations() < 0) {
+      return bad("results.share_heaping_min_stations", "must not be negative");
+    }
   }
   const auto& known = KnownDetectors();
   for (int i = 0; i < r.risk().weights_size(); ++i) {

@@ -1,14 +1,16 @@
 // Results (processors/README.md "results"): which sheet counts per station and contest, and
 // the findings about it: over-voting against the kits' accreditation, conflicting sheets, areas
-// missing results after polls close, and districts whose counts' last digits are not uniform.
+// missing results after polls close, and two forensic tests per district: counts whose last
+// digits are not uniform, and the leader's share heaped on whole percentages.
 //
-// State: Station.results (CountedResult per contest), District.results_latched and
-// District.last_digit; the counted
+// State: Station.results (CountedResult per contest), District.results_latched,
+// District.last_digit and District.share_heaping; the counted
 // sheet is also written to the `results` store (kResultsStore) for GET /v1/results.
 #include <algorithm>
 #include <array>
 #include <cmath>
 
+#include "detectors.h"
 #include "ewarn/processors/pipeline.h"
 #include "ewarn/schemas/events.h"
 #include "stats.h"
@@ -22,7 +24,30 @@ enum Latch : uint32_t {
   kMissing = 1u << 0,  // in District.results_latched
 };
 
-constexpr int kDigitLooks = 4;  // the last-digit test's looks at a district, sharing its p-value
+constexpr int kForensicLooks = 4;  // a forensic test's looks at a district, sharing its p-value
+
+// Whether a forensic test looks now at a sample of `size`: the first time it reaches `min_size`,
+// then each time it grew by half, at most kForensicLooks times, never after a flag. Counts the
+// look in `looks` when it does.
+bool LookNow(st::ForensicLooks& looks, int64_t size, int64_t min_size) {
+  if (size < min_size || looks.flagged() || looks.looks() >= kForensicLooks) return false;
+  if (looks.looks() > 0 && size * 2 < looks.tested() * 3) return false;
+  looks.set_looks(looks.looks() + 1);
+  looks.set_tested(size);
+  return true;
+}
+
+// Per contest, each station's votes (for the leader-share heaping test).
+struct StationVotes {
+  std::map<std::string, std::vector<std::map<std::string, int64_t>>> by_contest;
+  std::vector<std::string> event_ids;  // the first sheets', as evidence
+  void Add(const st::CountedResult& r) {
+    if (r.sheet().votes().empty()) return;
+    auto& votes = by_contest[r.sheet().contest()].emplace_back();
+    for (const auto& v : r.sheet().votes()) votes[v.candidate()] = v.votes();
+    if (event_ids.size() < 20) event_ids.push_back(r.event_id());
+  }
+};
 
 // The last digits of a district's counted vote counts of 10 votes or more (smaller counts are
 // mostly one digit, and their last digit is not uniform even when honest).
@@ -141,6 +166,7 @@ class Results final : public Module {
       int64_t station_due = 0;
       std::map<std::string, std::pair<int, int>> counts;  // area -> (stations, without a sheet)
       LastDigits digits;
+      StationVotes votes;
       for (const StationRef* ref : refs) {
         if (hours_ward == nullptr || *hours_ward != ref->ward_path) {
           hours_ward = &ref->ward_path;
@@ -151,7 +177,7 @@ class Results final : public Module {
         StationMem* s = p_.FindStation(ref->station_id);
         bool reported = s != nullptr && !s->state.results().empty();
         if (reported) {
-          for (const auto& r : s->state.results()) digits.Add(r);
+          for (const auto& r : s->state.results()) digits.Add(r), votes.Add(r);
         }
         for (const std::string* area : {&ref->ward_path, &ref->district_path}) {
           auto& c = counts[*area];
@@ -161,6 +187,7 @@ class Results final : public Module {
       }
       for (const auto& [area, c] : counts) Judge(area, district, d, c.first, c.second, now, due, ts);
       TestLastDigits(district, d, digits, now, ts);
+      TestShareHeaping(district, d, votes, now, ts);
     }
   }
 
@@ -219,16 +246,12 @@ class Results final : public Module {
   // Beber & Scacco (2012): people who invent numbers favour some last digits; honest counts of
   // ten or more end in each digit about equally often. A chi-square test of uniformity (9 df)
   // once the district has last_digit_min_counts counts, again each time they grew by half, at
-  // most kDigitLooks times, each look at an equal share of last_digit_p_value; flagged once.
+  // most kForensicLooks times, each look at an equal share of last_digit_p_value; flagged once.
   void TestLastDigits(const std::string& district, DistrictMem& d, const LastDigits& digits, int64_t now,
                       TaskState& ts) {
     const double alpha_total = rules_.last_digit_p_value();
-    if (alpha_total <= 0 || digits.counts < std::max<int64_t>(rules_.last_digit_min_counts(), 10)) return;
-    st::DigitLooks& looks = *d.state.mutable_last_digit();
-    if (looks.flagged() || looks.looks() >= kDigitLooks) return;
-    if (looks.looks() > 0 && digits.counts * 2 < looks.counts_tested() * 3) return;
-    looks.set_looks(looks.looks() + 1);
-    looks.set_counts_tested(digits.counts);
+    st::ForensicLooks& looks = *d.state.mutable_last_digit();
+    if (alpha_total <= 0 || !LookNow(looks, digits.counts, std::max<int64_t>(rules_.last_digit_min_counts(), 10))) return;
     d.dirty = true;
     const double expected = static_cast<double>(digits.counts) / 10;
     double chi2 = 0;
@@ -239,7 +262,7 @@ class Results final : public Module {
       if (std::abs(off) > std::abs(static_cast<double>(digits.of[most]) - expected)) most = k;
     }
     const double p = ChiSquareUpperTailOddDf(chi2, 9);
-    const double alpha = alpha_total / kDigitLooks;
+    const double alpha = alpha_total / kForensicLooks;
     if (p >= alpha) return;
     looks.set_flagged(true);
     findings_.AtArea(district, district,
@@ -250,11 +273,69 @@ class Results final : public Module {
                                      Fmt(" where %.0f are expected; chi-square %.1f with 9 df, p = %.1e", expected, chi2, p) +
                                      Fmt(" below %.1e (Beber & Scacco's last-digit test, look %.0f", alpha,
                                          static_cast<double>(looks.looks())) +
-                                     " of at most " + std::to_string(kDigitLooks) + ", from " +
+                                     " of at most " + std::to_string(kForensicLooks) + ", from " +
                                      std::to_string(std::max<int64_t>(rules_.last_digit_min_counts(), 10)) + " counts)",
                       .event_ids = digits.event_ids,
                       .anomaly = Finding::Anomaly::kPlain},
                      now, ts);
+  }
+
+  // Kobak, Shpilkin & Pshenichnikov (2016): where results are written rather than counted, the
+  // leader's share lands on whole percentages (60%, 75%) far more often than chance allows. Per
+  // contest, the district's leader (most votes summed) and each station's share of its valid
+  // votes; chance redraws each station's leader votes as Binomial(valid, its share), and the
+  // p-value is the exact Poisson-binomial tail of the stations at a whole percentage, as the
+  // turnout heaping test (turnout.cc) computes it.
+  void TestShareHeaping(const std::string& district, DistrictMem& d, const StationVotes& votes, int64_t now,
+                        TaskState& ts) {
+    const double alpha_total = rules_.share_heaping_p_value();
+    if (alpha_total <= 0) return;
+    const double tolerance = p_.rules().turnout().heaping_tolerance();
+    for (const auto& [contest, stations] : votes.by_contest) {
+      st::ForensicLooks& looks = (*d.state.mutable_share_heaping())[contest];
+      const int64_t size = static_cast<int64_t>(stations.size());
+      if (!LookNow(looks, size, std::max<int64_t>(rules_.share_heaping_min_stations(), 2))) {
+        if (looks.looks() == 0 && !looks.flagged()) d.state.mutable_share_heaping()->erase(contest);  // nothing kept
+        continue;
+      }
+      d.dirty = true;
+      std::map<std::string, int64_t> totals;
+      for (const auto& s : stations) {
+        for (const auto& [c, n] : s) totals[c] += n;
+      }
+      std::string leader;
+      for (const auto& [c, n] : totals) {
+        if (leader.empty() || n > totals[leader]) leader = c;
+      }
+      std::vector<double> chances;
+      int64_t at_whole = 0;
+      double expected = 0;
+      for (const auto& s : stations) {
+        int64_t valid = 0;
+        for (const auto& [c, n] : s) valid += n;
+        if (valid <= 0) continue;
+        auto it = s.find(leader);
+        int64_t lead = it == s.end() ? 0 : it->second;
+        chances.push_back(ChanceOfWholePercent(valid, static_cast<double>(lead) / static_cast<double>(valid), tolerance));
+        expected += chances.back();
+        at_whole += AtIntegerPercent(lead, valid, tolerance) ? 1 : 0;
+      }
+      const double p = PoissonBinomialUpperTail(chances, at_whole);
+      const double alpha = alpha_total / kForensicLooks;
+      if (p >= alpha) continue;
+      looks.set_flagged(true);
+      findings_.AtArea(
+          district, district,
+          {.detector = "results.share_heaping",
+           .explanation = std::to_string(at_whole) + " of " + std::to_string(chances.size()) + " stations give " + contest +
+                          "'s leader " + leader + " a whole-percentage share of the valid votes" +
+                          Fmt("; chance gives %.1f (exact p = %.1e below %.1e;", expected, p, alpha) +
+                          " Kobak, Shpilkin & Pshenichnikov's integer-percentage test, look " +
+                          std::to_string(looks.looks()) + " of at most " + std::to_string(kForensicLooks) + ")",
+           .event_ids = votes.event_ids,
+           .anomaly = Finding::Anomaly::kPlain},
+          now, ts);
+    }
   }
 
   void Judge(const std::string& area, const std::string& district, DistrictMem& d, int stations, int missing,

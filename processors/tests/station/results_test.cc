@@ -141,6 +141,34 @@ TEST_F(ResultsTest, InventedCountsFailTheLastDigitTestAndHonestOnesPass) {
   EXPECT_LE(Risk("KANO/NASSARAWA").level(), v1::RISK_LEVEL_LOW);  // no assessment at all, or low
 }
 
+// Two districts of 30 stations, 500 valid votes each: in IFAKO the leader's share was written
+// as a whole percentage (55%, 56%, ... of 500: a multiple of 5 votes), in GWALE it was counted
+// (any number of votes). Chance puts about a fifth of IFAKO's stations on a whole percentage.
+TEST_F(ResultsTest, ALeadersShareHeapedOnWholePercentagesIsFlaggedAndACountedOneIsNot) {
+  for (int i = 0; i < 30; ++i) {
+    stations_.push_back({"IF-" + std::to_string(i), "LAGOS", "IFAKO", "F" + std::to_string(i % 3), 6.6, 3.3, 1000});
+    stations_.push_back({"GW-" + std::to_string(i), "KANO", "GWALE", "G" + std::to_string(i % 3), 12.0, 8.5, 1000});
+  }
+  ImportStations();
+  for (int i = 0; i < 30; ++i) {
+    const int64_t written = 5 * (55 + (i * 7) % 26);  // 55%-80% of 500
+    const int64_t counted = 280 + (i * 37) % 97;     // 280-376 of 500, rarely a multiple of 5 by design
+    Sheet("if-" + std::to_string(i), "IF-" + std::to_string(i), kClose + 20 * kMin, written, 500 - written);
+    Sheet("gw-" + std::to_string(i), "GW-" + std::to_string(i), kClose + 20 * kMin, counted, 500 - counted);
+  }
+  const int64_t due = kClose + rules_.results().missing_after_close_ms();
+  TicksEveryMinute(due - 2 * kMin, due + 10 * kMin);
+  Run();
+  auto flagged = Anomalies("results.share_heaping");
+  ASSERT_EQ(flagged.size(), 1u);
+  EXPECT_EQ(flagged[0].subject_id(), "LAGOS/IFAKO");
+  EXPECT_NE(flagged[0].explanation().find("30 of 30 stations give PRES-2027's leader A a whole-percentage share of the "
+                                          "valid votes; chance gives"),
+            std::string::npos)
+      << flagged[0].explanation();
+  EXPECT_GE(Risk("LAGOS/IFAKO").level(), v1::RISK_LEVEL_ELEVATED);
+}
+
 TEST_F(ResultsTest, AWardMissingResultsAfterTheDeadlineStandsOutWithHysteresis) {
   ImportStations();
   // IKEJA W1: 12 stations, 4 report (67% missing); W2: 11 of 12 report (8%).
