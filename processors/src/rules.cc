@@ -37,7 +37,8 @@ const std::vector<std::string>& KnownDetectors() {
       "turnout.outlier",   "turnout.over_voting", "turnout.heaping",  "kit.silent",
       "kit.tamper",        "kit.gps",           "kit.auth_failures",  "kit.battery",
       "kit.area_down",     "hate.surge",        "results.over_voting", "results.conflict",
-      "results.missing", "results.last_digit", "results.share_heaping"};
+      "results.missing", "results.last_digit", "results.share_heaping",
+      "results.extreme_stations"};
   return kDetectors;
 }
 
@@ -94,6 +95,10 @@ Status ValidateRules(const v1::Rules& r, std::string_view source) {
     if (res.share_heaping_p_value() < 0 || res.share_heaping_p_value() >= 1) {
       return bad("results.share_heaping_p_value", "must be in [0, 1) (0: the share heaping test is off)");
     }
+    if (res.extreme_fraction() < 0 || res.extreme_fraction() > 1) {
+      return bad("results.extreme_fraction", "must be in [0, 1] (0: the fingerprint test is off)");
+    }
+    if (res.extreme_share() < 0 || res.extreme_share() > 1) return bad("results.extreme_share", "must be in [0, 1]");
     if (res.share_heaping_min_stations() < 0) {
       return bad("results.share_heaping_min_stations", "must not be negative");
     }

@@ -37,17 +37,45 @@ bool LookNow(st::ForensicLooks& looks, int64_t size, int64_t min_size) {
   return true;
 }
 
-// Per contest, each station's votes (for the leader-share heaping test).
+// One station's counted votes per candidate, and its turnout (0 when registered is unknown).
+struct StationCount {
+  std::map<std::string, int64_t> votes;
+  double turnout = 0;
+};
+
+// Per contest, each station's votes (for the leader-share tests).
 struct StationVotes {
-  std::map<std::string, std::vector<std::map<std::string, int64_t>>> by_contest;
+  std::map<std::string, std::vector<StationCount>> by_contest;
   std::vector<std::string> event_ids;  // the first sheets', as evidence
-  void Add(const st::CountedResult& r) {
+  void Add(const st::CountedResult& r, int64_t reference_registered) {
     if (r.sheet().votes().empty()) return;
-    auto& votes = by_contest[r.sheet().contest()].emplace_back();
-    for (const auto& v : r.sheet().votes()) votes[v.candidate()] = v.votes();
+    StationCount& c = by_contest[r.sheet().contest()].emplace_back();
+    int64_t cast = r.sheet().rejected() + r.sheet().blank();
+    for (const auto& v : r.sheet().votes()) c.votes[v.candidate()] = v.votes(), cast += v.votes();
+    int64_t registered = r.sheet().has_registered() ? r.sheet().registered() : reference_registered;
+    if (registered > 0) c.turnout = static_cast<double>(cast) / static_cast<double>(registered);
     if (event_ids.size() < 20) event_ids.push_back(r.event_id());
   }
 };
+
+// The candidate with the most votes over `stations` (the first by code on a tie).
+std::string Leader(const std::vector<StationCount>& stations) {
+  std::map<std::string, int64_t> totals;
+  for (const auto& s : stations) {
+    for (const auto& [c, n] : s.votes) totals[c] += n;
+  }
+  std::string leader;
+  for (const auto& [c, n] : totals) {
+    if (leader.empty() || n > totals[leader]) leader = c;
+  }
+  return leader;
+}
+
+int64_t Valid(const StationCount& s) {
+  int64_t valid = 0;
+  for (const auto& [c, n] : s.votes) valid += n;
+  return valid;
+}
 
 // The last digits of a district's counted vote counts of 10 votes or more (smaller counts are
 // mostly one digit, and their last digit is not uniform even when honest).
@@ -177,7 +205,7 @@ class Results final : public Module {
         StationMem* s = p_.FindStation(ref->station_id);
         bool reported = s != nullptr && !s->state.results().empty();
         if (reported) {
-          for (const auto& r : s->state.results()) digits.Add(r), votes.Add(r);
+          for (const auto& r : s->state.results()) digits.Add(r), votes.Add(r, ref->registered);
         }
         for (const std::string* area : {&ref->ward_path, &ref->district_path}) {
           auto& c = counts[*area];
@@ -188,6 +216,7 @@ class Results final : public Module {
       for (const auto& [area, c] : counts) Judge(area, district, d, c.first, c.second, now, due, ts);
       TestLastDigits(district, d, digits, now, ts);
       TestShareHeaping(district, d, votes, now, ts);
+      TestExtremeStations(district, d, votes, now, ts);
     }
   }
 
@@ -299,23 +328,15 @@ class Results final : public Module {
         continue;
       }
       d.dirty = true;
-      std::map<std::string, int64_t> totals;
-      for (const auto& s : stations) {
-        for (const auto& [c, n] : s) totals[c] += n;
-      }
-      std::string leader;
-      for (const auto& [c, n] : totals) {
-        if (leader.empty() || n > totals[leader]) leader = c;
-      }
+      const std::string leader = Leader(stations);
       std::vector<double> chances;
       int64_t at_whole = 0;
       double expected = 0;
       for (const auto& s : stations) {
-        int64_t valid = 0;
-        for (const auto& [c, n] : s) valid += n;
+        const int64_t valid = Valid(s);
         if (valid <= 0) continue;
-        auto it = s.find(leader);
-        int64_t lead = it == s.end() ? 0 : it->second;
+        auto it = s.votes.find(leader);
+        int64_t lead = it == s.votes.end() ? 0 : it->second;
         chances.push_back(ChanceOfWholePercent(valid, static_cast<double>(lead) / static_cast<double>(valid), tolerance));
         expected += chances.back();
         at_whole += AtIntegerPercent(lead, valid, tolerance) ? 1 : 0;
@@ -335,6 +356,47 @@ class Results final : public Module {
            .event_ids = votes.event_ids,
            .anomaly = Finding::Anomaly::kPlain},
           now, ts);
+    }
+  }
+
+  // Klimek, Yegorov, Hanel & Thurner (2012): in ballot stuffing's fingerprint, stations pile up
+  // where turnout and the leader's share are both near 100%. A score, not a p-value: the share of
+  // the district's stations with votes that sit in that corner, flagged once per contest at
+  // extreme_min_stations and extreme_share.
+  void TestExtremeStations(const std::string& district, DistrictMem& d, const StationVotes& votes, int64_t now,
+                           TaskState& ts) {
+    const double corner = rules_.extreme_fraction();
+    if (corner <= 0) return;
+    for (const auto& [contest, stations] : votes.by_contest) {
+      const auto& done = d.state.extreme_flagged();
+      if (std::find(done.begin(), done.end(), contest) != done.end()) continue;
+      const std::string leader = Leader(stations);
+      int64_t extreme = 0, with_votes = 0;
+      for (const auto& s : stations) {
+        const int64_t valid = Valid(s);
+        if (valid <= 0) continue;
+        ++with_votes;
+        auto it = s.votes.find(leader);
+        double share = static_cast<double>(it == s.votes.end() ? 0 : it->second) / static_cast<double>(valid);
+        if (s.turnout >= corner && share >= corner) ++extreme;
+      }
+      if (extreme < std::max(rules_.extreme_min_stations(), 1) ||
+          static_cast<double>(extreme) < rules_.extreme_share() * static_cast<double>(with_votes)) {
+        continue;
+      }
+      d.state.add_extreme_flagged(contest);
+      d.dirty = true;
+      findings_.AtArea(district, district,
+                       {.detector = "results.extreme_stations",
+                        .explanation =
+                            std::to_string(extreme) + " of " + std::to_string(with_votes) + " stations" +
+                            Fmt(" (%.0f%%) report turnout and ", 100.0 * static_cast<double>(extreme) /
+                                                                     static_cast<double>(with_votes)) +
+                            contest + "'s leader " + leader + "'s share" + Fmt(" both at %.0f%% or more", 100 * corner) +
+                            " (the ballot-stuffing corner of Klimek et al.'s turnout-versus-share fingerprint)",
+                        .event_ids = votes.event_ids,
+                        .anomaly = Finding::Anomaly::kPlain},
+                       now, ts);
     }
   }
 

@@ -169,6 +169,32 @@ TEST_F(ResultsTest, ALeadersShareHeapedOnWholePercentagesIsFlaggedAndACountedOne
   EXPECT_GE(Risk("LAGOS/IFAKO").level(), v1::RISK_LEVEL_ELEVATED);
 }
 
+// Stuffed stations: turnout and the leader's share both near 100% at 4 of IKEJA W1's 12; a
+// lopsided but honest district (MUSHIN: 90% for one candidate at 60% turnout) is not in the corner.
+TEST_F(ResultsTest, StationsWithFullTurnoutAndAllVotesForTheLeaderAreTheFingerprint) {
+  ImportStations();  // 1000 registered each
+  for (int i = 0; i < 12; ++i) {
+    bool stuffed = i < 4;
+    Sheet("w1-" + std::to_string(i), "IK-1-" + std::to_string(i), kClose + 20 * kMin, stuffed ? 985 : 300,
+          stuffed ? 10 : 250);
+  }
+  for (int i = 0; i < 12; ++i) Sheet("w2-" + std::to_string(i), "IK-2-" + std::to_string(i), kClose + 20 * kMin, 300, 250);
+  for (int i = 0; i < 12; ++i) {
+    const int64_t registered = 800 + 10 * i;
+    Sheet("ep-" + std::to_string(i), "EP-" + std::to_string(i), kClose + 20 * kMin, registered * 54 / 100, registered * 6 / 100);
+  }
+  const int64_t due = kClose + rules_.results().missing_after_close_ms();
+  TicksEveryMinute(due - 2 * kMin, due + 5 * kMin);
+  Run();
+  auto flagged = Anomalies("results.extreme_stations");
+  ASSERT_EQ(flagged.size(), 1u);
+  EXPECT_EQ(flagged[0].subject_id(), "LAGOS/IKEJA");
+  EXPECT_NE(flagged[0].explanation().find("4 of 24 stations (17%) report turnout and PRES-2027's leader A's share both "
+                                          "at 95% or more"),
+            std::string::npos)
+      << flagged[0].explanation();
+}
+
 TEST_F(ResultsTest, AWardMissingResultsAfterTheDeadlineStandsOutWithHysteresis) {
   ImportStations();
   // IKEJA W1: 12 stations, 4 report (67% missing); W2: 11 of 12 report (8%).
