@@ -8,6 +8,7 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <span>
 
 #include "csv_export.h"
 #include "json_text.h"
@@ -364,8 +365,7 @@ ingest::HttpResponse GetPvt(ingest::Ingestor& ingestor, readside::QuerySource& q
     if (!convergence.empty() && n == static_cast<size_t>(convergence.back().as_object().at("stations_reporting").as_int64())) {
       continue;
     }
-    std::vector<results::SampledSheet> first(sheets.begin(), sheets.begin() + static_cast<std::ptrdiff_t>(n));
-    auto e = results::EstimatePvt(first, stratum_sizes);
+    auto e = results::EstimatePvt(std::span<const results::SampledSheet>(sheets).first(n), stratum_sizes);
     if (!e.ok()) continue;
     json::object point = EstimateJson(*e);
     point.erase("population");

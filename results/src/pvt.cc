@@ -59,7 +59,7 @@ struct Prepared {
   std::map<std::string, std::vector<const SampledSheet*>> by_stratum;
 };
 
-Result<Prepared> Prepare(const std::vector<SampledSheet>& sheets, const std::map<std::string, int64_t>& sizes) {
+Result<Prepared> Prepare(std::span<const SampledSheet> sheets, const std::map<std::string, int64_t>& sizes) {
   Prepared p;
   for (const auto& s : sheets) {
     auto size = sizes.find(s.stratum);
@@ -97,6 +97,16 @@ PvtEstimate Estimate(const Prepared& p, const std::map<std::string, int64_t>& st
       t.x.push_back(static_cast<double>(s->registered));
     }
   }
+  // Each sheet's valid votes, once: the x of every candidate's ratio.
+  std::map<std::string, std::vector<double>> valid_votes;
+  for (const auto& [name, sheets] : p.by_stratum) {
+    std::vector<double>& totals = valid_votes[name];
+    for (const SampledSheet* s : sheets) {
+      double total = 0;
+      for (const auto& [_, v] : s->votes) total += static_cast<double>(v);
+      totals.push_back(total);
+    }
+  }
   for (const auto& candidate : p.candidates) {
     std::vector<StratumData> data;
     data.reserve(strata.size());
@@ -104,12 +114,10 @@ PvtEstimate Estimate(const Prepared& p, const std::map<std::string, int64_t>& st
       StratumData d;
       d.population = size;
       if (auto it = p.by_stratum.find(name); it != p.by_stratum.end()) {
+        d.x = valid_votes[name];
         for (const SampledSheet* s : it->second) {
-          double total = 0;
-          for (const auto& [_, v] : s->votes) total += static_cast<double>(v);
           auto votes = s->votes.find(candidate);
           d.y.push_back(votes == s->votes.end() ? 0.0 : static_cast<double>(votes->second));
-          d.x.push_back(total);
         }
       }
       data.push_back(std::move(d));
@@ -126,13 +134,13 @@ PvtEstimate Estimate(const Prepared& p, const std::map<std::string, int64_t>& st
 
 }  // namespace
 
-Result<PvtEstimate> EstimatePvt(const std::vector<SampledSheet>& sheets,
+Result<PvtEstimate> EstimatePvt(std::span<const SampledSheet> sheets,
                                 const std::map<std::string, int64_t>& stratum_sizes) {
   ASSIGN_OR_RETURN(Prepared p, Prepare(sheets, stratum_sizes));
   return Estimate(p, stratum_sizes);
 }
 
-Result<std::map<std::string, PvtEstimate>> EstimatePvtByStratum(const std::vector<SampledSheet>& sheets,
+Result<std::map<std::string, PvtEstimate>> EstimatePvtByStratum(std::span<const SampledSheet> sheets,
                                                                 const std::map<std::string, int64_t>& stratum_sizes) {
   ASSIGN_OR_RETURN(Prepared p, Prepare(sheets, stratum_sizes));
   std::map<std::string, PvtEstimate> out;

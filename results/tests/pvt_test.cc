@@ -67,7 +67,7 @@ TEST(PvtEstimate, AWholeCensusHasNoErrorAndBadStrataAreNamed) {
   ASSERT_FALSE(unknown.ok());
   EXPECT_NE(unknown.status().message().find("stratum 'R1', which has no size"), std::string::npos);
   EXPECT_FALSE(EstimatePvt(all, {{"R1", 1}}).ok());
-  auto single = EstimatePvt({all[0]}, {{"R1", 5}});
+  auto single = EstimatePvt(std::span(all).first(1), {{"R1", 5}});
   ASSERT_TRUE(single.ok());
   EXPECT_EQ(single->strata_without_variance, 1);
 }

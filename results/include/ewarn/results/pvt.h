@@ -20,6 +20,7 @@
 
 #include <cstdint>
 #include <map>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -58,12 +59,12 @@ struct PvtEstimate {
 // Estimates over all strata in `stratum_sizes` (N_h: stations per region). Sheets of strata not
 // in it are InvalidArgument (naming the stratum); so are strata with more sheets than stations.
 // Candidates are those named in any sheet (a sheet's missing candidate counts 0 votes).
-Result<PvtEstimate> EstimatePvt(const std::vector<SampledSheet>& sheets,
+Result<PvtEstimate> EstimatePvt(std::span<const SampledSheet> sheets,
                                 const std::map<std::string, int64_t>& stratum_sizes);
 
 // The same estimate per stratum (each region on its own: a ratio estimator with that
 // stratum's correction), for the strata with at least one sheet.
-Result<std::map<std::string, PvtEstimate>> EstimatePvtByStratum(const std::vector<SampledSheet>& sheets,
+Result<std::map<std::string, PvtEstimate>> EstimatePvtByStratum(std::span<const SampledSheet> sheets,
                                                                 const std::map<std::string, int64_t>& stratum_sizes);
 
 // A station of the frame a sample is drawn from.
